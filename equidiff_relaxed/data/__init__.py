@@ -1,0 +1,1 @@
+"""Demonstration data: zarr replay buffer, shape_meta, sequence sampler, normalizer, robomimic interchange."""

@@ -1,0 +1,145 @@
+"""shape_meta: the one place where the symmetry of every observation and action field is declared.
+
+::
+
+    obs:
+      pusher_pos: {shape: [2], type: low_dim, rep: pos2}
+      agentview:  {shape: [3, 88, 88], type: rgb, rep: image}
+    action:       {shape: [2], rep: pos2}
+
+Image shapes are given channels-first (C, H, W), as the models see them; the zarr stores images uint8 (T, H, W, C).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from os import PathLike
+from typing import Any, Mapping
+
+import yaml
+
+from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.symmetry.representations import SubField, format_rep, parse_rep
+
+FIELD_TYPES = ("low_dim", "rgb")
+
+
+@dataclass(frozen=True)
+class FieldMeta:
+    """One declared field: ``shape`` per time step, ``type`` (low_dim | rgb) and its parsed representation."""
+
+    key: str
+    shape: tuple[int, ...]
+    type: str
+    fields: tuple[SubField, ...]
+
+    @property
+    def rep(self) -> str:
+        return format_rep(self.fields)
+
+    @property
+    def stored_shape(self) -> tuple[int, ...]:
+        """Per-step shape in the zarr: (H, W, C) for rgb, ``shape`` otherwise."""
+        if self.type == "rgb":
+            c, h, w = self.shape
+            return (h, w, c)
+        return self.shape
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shape": list(self.shape), "type": self.type, "rep": self.rep}
+
+
+def _parse_field(key: str, spec: Any, default_type: str, where: str) -> FieldMeta:
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"{where}{key}: expected a mapping with shape/type/rep, got {spec!r}")
+    unknown = set(spec) - {"shape", "type", "rep"}
+    if unknown:
+        raise ValueError(f"{where}{key}: unknown entries {sorted(unknown)}")
+    shape = spec.get("shape")
+    if (
+        not isinstance(shape, (list, tuple))
+        or not shape
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+    ):
+        raise ValueError(f"{where}{key}: shape must be a list of positive integers, got {shape!r}")
+    ftype = spec.get("type", default_type)
+    if ftype not in FIELD_TYPES:
+        raise ValueError(f"{where}{key}: unknown type {ftype!r} (known: {', '.join(FIELD_TYPES)})")
+    if "rep" not in spec:
+        raise ValueError(f"{where}{key}: missing 'rep' (its representation, e.g. pos2, scalar, image)")
+    if ftype == "rgb":
+        if len(shape) != 3 or shape[0] not in (1, 3, 4):
+            raise ValueError(f"{where}{key}: rgb shape must be [C, H, W] with C in 1/3/4, got {list(shape)}")
+        fields = parse_rep(spec["rep"], None)
+        if fields[0].rep != "image":
+            raise ValueError(f"{where}{key}: rgb fields take rep 'image', got {spec['rep']!r}")
+    else:
+        if len(shape) != 1:
+            raise ValueError(f"{where}{key}: low_dim shape must be one number, e.g. [2], got {list(shape)}")
+        fields = parse_rep(spec["rep"], shape[0])
+        if fields[0].rep == "image":
+            raise ValueError(f"{where}{key}: rep 'image' needs type rgb")
+    return FieldMeta(key=key, shape=tuple(shape), type=ftype, fields=fields)
+
+
+@dataclass(frozen=True)
+class ShapeMeta:
+    """Parsed shape_meta: ordered observation fields and the action field."""
+
+    obs: dict[str, FieldMeta]
+    action: FieldMeta
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str | PathLike | None = None) -> "ShapeMeta":
+        """Parse and validate; problems raise :class:`UserError` naming ``source`` (a file) when given."""
+        try:
+            if not isinstance(d, Mapping) or "obs" not in d or "action" not in d:
+                raise ValueError("shape_meta needs 'obs' and 'action' entries")
+            if not isinstance(d["obs"], Mapping) or not d["obs"]:
+                raise ValueError("shape_meta 'obs' must map at least one key to its spec")
+            obs = {str(k): _parse_field(str(k), v, "low_dim", "obs.") for k, v in d["obs"].items()}
+            action = _parse_field("action", d["action"], "low_dim", "")
+            if action.type != "low_dim":
+                raise ValueError("action must be low_dim")
+        except ValueError as err:
+            raise UserError(f"bad shape_meta: {err}", source) from None
+        return cls(obs=obs, action=action)
+
+    @classmethod
+    def load(cls, path: str | PathLike) -> "ShapeMeta":
+        """Read a YAML file holding shape_meta (at the top level or under a ``shape_meta`` key)."""
+        try:
+            with open(path) as f:
+                d = yaml.safe_load(f)
+        except OSError as err:
+            raise UserError(f"cannot read: {err.strerror}", path) from None
+        except yaml.YAMLError as err:
+            raise UserError(f"not valid YAML ({str(err).splitlines()[0]})", path) from None
+        if isinstance(d, Mapping) and "shape_meta" in d:
+            d = d["shape_meta"]
+        return cls.from_dict(d, source=path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"obs": {k: v.to_dict() for k, v in self.obs.items()}, "action": self.action.to_dict()}
+
+    @property
+    def low_dim_keys(self) -> list[str]:
+        return [k for k, v in self.obs.items() if v.type == "low_dim"]
+
+    @property
+    def rgb_keys(self) -> list[str]:
+        return [k for k, v in self.obs.items() if v.type == "rgb"]
+
+    def check_arrays(self, shapes: Mapping[str, tuple[int, ...]], source: str | PathLike | None = None,
+                     action_key: str = "action") -> None:
+        """Check that every declared key exists in ``shapes`` (key -> per-step stored shape) and matches."""
+        wanted = {**{k: v for k, v in self.obs.items()}, action_key: self.action}
+        for key, meta in wanted.items():
+            if key not in shapes:
+                have = ", ".join(sorted(shapes)) or "none"
+                raise UserError(f"shape_meta declares {key!r} but the data has no such key (keys: {have})", source)
+            if tuple(shapes[key]) != meta.stored_shape:
+                raise UserError(
+                    f"{key!r} is stored with per-step shape {tuple(shapes[key])} but shape_meta declares "
+                    f"{meta.stored_shape}" + (" (H, W, C)" if meta.type == "rgb" else ""),
+                    source,
+                )

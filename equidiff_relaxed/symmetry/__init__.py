@@ -1,0 +1,23 @@
+"""Planar rotation symmetry: representations of declared fields, their group actions, and orientation regions."""
+from equidiff_relaxed.symmetry.representations import (
+    REPRESENTATIONS,
+    SubField,
+    parse_rep,
+    rep_dim,
+)
+from equidiff_relaxed.symmetry.actions import rotate_field, rotate_image
+from equidiff_relaxed.symmetry.regions import region_bounds, region_of, wrap_angle
+from equidiff_relaxed.symmetry import rotations
+
+__all__ = [
+    "REPRESENTATIONS",
+    "SubField",
+    "parse_rep",
+    "rep_dim",
+    "rotate_field",
+    "rotate_image",
+    "region_bounds",
+    "region_of",
+    "wrap_angle",
+    "rotations",
+]
