@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEMO_DATA ?= datasets/data/demo_synthetic.zarr
+DEMO_DIR ?= datasets/data
 
 .PHONY: test demo venv clean
 
@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml requirements/cpu-constraints.txt scripts/setup_venv.sh
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# For now: a synthetic robomimic-layout file -> zarr replay buffer -> summary. Later: generate -> train -> evaluate.
 demo: $(STAMP)
-	$(PY) -m equidiff_relaxed.demo --out $(DEMO_DATA)
+	mkdir -p $(DEMO_DIR)
+	$(PY) datasets/make_synthetic.py --format robomimic --episodes 50 --image-size 88 --out $(DEMO_DIR)/demo_robomimic.hdf5 --overwrite
+	$(PY) datasets/convert_robomimic.py --hdf5 $(DEMO_DIR)/demo_robomimic.hdf5 --out $(DEMO_DIR)/demo.zarr --filter-key train --overwrite
+	$(PY) datasets/describe.py $(DEMO_DIR)/demo.zarr
 
 clean:
 	rm -rf $(VENV) .pytest_cache
