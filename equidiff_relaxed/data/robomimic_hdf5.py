@@ -55,6 +55,7 @@ OBJECT_REPS: dict[str, str] = {
     "Stack": "pos3+quat+pos3+quat+vec2+scalar:1+vec2+scalar:1+vec2+scalar:1",
 }
 DEMO_RE = re.compile(r"^demo_(\d+)$")
+FLUSH_BYTES = 64 << 20  # demos are read into memory up to this size, then appended to the zarr together
 
 
 def sorted_demo_names(names: Sequence[str]) -> list[str]:
@@ -208,8 +209,15 @@ def convert_robomimic(
         with atomic_output(out_path, overwrite=overwrite) as tmp:
             as_zip = is_zip_path(out_path)
             buf = ReplayBuffer.create_empty(None if as_zip else tmp)
+            pending: list[tuple[dict[str, np.ndarray], dict[str, Any]]] = []
+            pending_bytes = 0
             for name in tqdm(demos, desc="converting", unit="demo", disable=not progress):
-                buf.add_episode(*_read_demo(f, src, name, obs_keys, obs_shapes, extras))
+                pending.append(_read_demo(f, src, name, obs_keys, obs_shapes, extras))
+                pending_bytes += sum(v.nbytes for v in pending[-1][0].values())
+                if pending_bytes >= FLUSH_BYTES:  # append in batches: one write per array, bounded memory
+                    buf.add_episodes(pending)
+                    pending, pending_bytes = [], 0
+            buf.add_episodes(pending)
             shape_meta.check_arrays(buf.step_shapes(), source=src)
             buf.set_attrs(
                 shape_meta=shape_meta,

@@ -7,7 +7,7 @@ import pytest
 import zarr
 
 from equidiff_relaxed.data.atomic import atomic_output
-from equidiff_relaxed.data.replay_buffer import ReplayBuffer, default_time_chunk
+from equidiff_relaxed.data.replay_buffer import LOW_DIM_CHUNK_BYTES, ReplayBuffer, default_time_chunk
 from equidiff_relaxed.errors import UserError
 
 
@@ -46,7 +46,7 @@ def test_chunks_along_time_and_compression(push_buffer):
     assert act.chunks[1:] == (2,) and img.chunks[1:] == (8, 8, 3)
     assert img.chunks[0] == 16
     assert isinstance(act.compressor, numcodecs.Blosc)
-    assert default_time_chunk((2,), np.float32) == (1 << 20) // 8
+    assert act.chunks[0] == LOW_DIM_CHUNK_BYTES // 8 == default_time_chunk((2,), np.float32)
     assert default_time_chunk((88, 88, 3), np.uint8) == 16
 
 
@@ -65,6 +65,22 @@ def test_append_incrementally_on_disk(tmp_path):
         reopened.add_episode({"other": np.zeros((3, 2))}, {"seed": 1})
     with pytest.raises(ValueError, match="per-step shape"):
         reopened.add_episode({"action": np.zeros((3, 5))}, {"seed": 1})
+
+
+def test_batch_append_equals_one_by_one(push_buffer):
+    episodes = [(push_buffer.get_episode(i), {"theta": float(push_buffer.episode_meta("theta")[i])})
+                for i in range(push_buffer.n_episodes)]
+    batched = ReplayBuffer.create_empty()
+    batched.add_episodes(episodes[:2])
+    batched.add_episodes(episodes[2:])
+    assert np.array_equal(batched.episode_ends, push_buffer.episode_ends)
+    for k in push_buffer.keys:
+        assert np.array_equal(batched.data[k][:], push_buffer.data[k][:])
+    assert np.array_equal(batched.episode_meta("theta"), push_buffer.episode_meta("theta"))
+    with pytest.raises(ValueError, match="share a length"):
+        batched.add_episodes([({"action": np.zeros((3, 2)), "image": np.zeros((2, 8, 8, 3)),
+                                "puck_pos": np.zeros((3, 2)), "pusher_pos": np.zeros((3, 2))}, {"theta": 0.0})])
+    assert batched.n_episodes == push_buffer.n_episodes
 
 
 def test_opens_plain_diffusion_policy_zarr(tmp_path):

@@ -56,6 +56,15 @@ def test_convert_all(tmp_path, hdf5, name):
     assert [f.rep for f in meta.action.fields] == ["vec2", "scalar", "vec2", "scalar", "scalar"]
 
 
+def test_batched_flushes_give_the_same_buffer(tmp_path, hdf5, monkeypatch):
+    convert_robomimic(hdf5, tmp_path / "one.zarr", progress=False)
+    monkeypatch.setattr(robomimic_hdf5, "FLUSH_BYTES", 1)  # flush after every demo
+    convert_robomimic(hdf5, tmp_path / "many.zarr", progress=False)
+    a, b = ReplayBuffer.open(tmp_path / "one.zarr"), ReplayBuffer.open(tmp_path / "many.zarr")
+    assert np.array_equal(a.episode_ends, b.episode_ends)
+    assert all(np.array_equal(a.data[k][:], b.data[k][:]) for k in a.keys)
+
+
 def test_filter_key_and_keys(tmp_path, hdf5):
     convert_robomimic(hdf5, tmp_path / "t.zarr", keys=["robot0_eef_pos"], filter_key="train", progress=False)
     buf = ReplayBuffer.open(tmp_path / "t.zarr")
