@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install equidiff-relaxed with its test extra. Called by `make`; safe to re-run.
 #
-# torch: a torch the base Python already has (e.g. a CUDA build) is kept: the venv then sees the system
-# site-packages. Otherwise torch==$TORCH_VERSION is installed: from a local wheel when pip finds one, else from
+# torch: a torch the base Python already has (e.g. a CUDA build, in a conda env or another venv) is kept: a .pth file
+# puts its site-packages folder on the venv's path, after the venv's own packages. Otherwise torch==$TORCH_VERSION is installed: from a local wheel when pip finds one, else from
 # the official CPU index on machines without an NVIDIA driver (never the multi-GB CUDA wheels), else from PyPI.
 # escnn is installed with --no-deps: its py3nj dependency needs a Fortran compiler and is only used for SO(3).
 set -euo pipefail
@@ -14,11 +14,12 @@ TORCH_CPU_INDEX=${TORCH_CPU_INDEX:-https://download.pytorch.org/whl/cpu}
 CONSTRAINTS=${CONSTRAINTS:-requirements/cpu-constraints.txt}
 
 if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
   if "$PYTHON" -c "import torch" >/dev/null 2>&1; then
-    echo "setup: keeping the torch of $PYTHON ($("$PYTHON" -c 'import torch; print(torch.__version__)'))"
-    "$PYTHON" -m venv --system-site-packages "$VENV"
-  else
-    "$PYTHON" -m venv "$VENV"
+    torch_site=$("$PYTHON" -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')
+    venv_site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    echo "$torch_site" > "$venv_site/_user_torch.pth"
+    echo "setup: keeping the torch of $PYTHON ($("$PYTHON" -c 'import torch; print(torch.__version__)') in $torch_site)"
   fi
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
