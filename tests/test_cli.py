@@ -35,6 +35,18 @@ def test_convert_then_describe(tmp_path):
     assert_one_line_error(proc, str(out), "output exists")
 
 
+def test_convert_with_declared_shape_meta(tmp_path, repo):
+    src = tmp_path / "in.hdf5"
+    write_robomimic_hdf5(src, [5, 6])
+    meta = repo / "configs/shape_meta/robomimic_lift_abs.yaml"
+    # the example declares 10-D absolute actions; the synthetic file has 7-D delta actions: refused, nothing written
+    out = tmp_path / "abs.zarr"
+    proc = run_script("datasets/convert_robomimic.py", "--hdf5", str(src), "--out", str(out), "--shape-meta", str(meta),
+                      "--keys", "robot0_eef_pos,robot0_eef_quat,robot0_gripper_qpos,object", "--quiet")
+    assert_one_line_error(proc, "'action' is stored with per-step shape (7,)")
+    assert not out.exists()
+
+
 def test_cli_bad_inputs(tmp_path):
     src = tmp_path / "in.hdf5"
     write_robomimic_hdf5(src, [5, 6])

@@ -46,7 +46,8 @@ def describe(buf: ReplayBuffer) -> str:
     lines += [header, "-" * len(header)]
     for key in buf.keys:
         arr = buf.data[key]
-        lo, hi, mean, bad = _stats(arr)
+        with buf.reading(f"data/{key}"):
+            lo, hi, mean, bad = _stats(arr)
         rep = reps.get(key, "-" if meta is not None else "(no shape_meta)")
         flag = f"  !! {bad} NaN/inf" if bad else ""
         lines.append(

@@ -13,9 +13,10 @@ with Blosc/zstd.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,8 @@ class ReplayBuffer:
         except (ValueError, KeyError, OSError) as err:
             raise UserError(f"cannot read zarr store: {err}", src) from None
         buf = cls(root, path=src, store=store if is_zip_path(src) and not in_memory else None)
-        buf.validate()
+        with buf.reading("the replay buffer's metadata"):
+            buf.validate()
         return buf
 
     def close(self) -> None:
@@ -132,6 +134,15 @@ class ReplayBuffer:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def reading(self, what: str) -> Iterator[None]:
+        """Turn a decoding failure of the store (bad JSON, corrupt chunk) into a one-line UserError."""
+        try:
+            yield
+        except (ValueError, RuntimeError, KeyError, TypeError) as err:
+            detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise UserError(f"corrupt or unreadable zarr data in {what} ({detail})", self.path) from None
+
     # ---------------------------------------------------------------- structure
     def validate(self) -> None:
         """Check the layout: data and meta groups, episode_ends consistent with every data array."""
@@ -144,6 +155,7 @@ class ReplayBuffer:
         for name, arr in self.root["meta"].arrays():
             if name != "episode_ends" and arr.shape[0] != len(ends):
                 raise UserError(f"meta/{name} has {arr.shape[0]} entries for {len(ends)} episodes", self.path)
+        self.shape_meta  # parses the root attrs and any shape_meta in them
         self._ends_cache = ends
 
     @property
@@ -209,7 +221,11 @@ class ReplayBuffer:
         sl = self.episode_slice(i)
         keys = self.keys if keys is None else list(keys)
         self.require_keys(keys)
-        return {k: self.data[k][sl] for k in keys}
+        out = {}
+        for k in keys:
+            with self.reading(f"data/{k}"):
+                out[k] = self.data[k][sl]
+        return out
 
     def episode_meta(self, field: str) -> np.ndarray:
         """Per-episode values ``meta/episode_<field>``."""
@@ -223,7 +239,11 @@ class ReplayBuffer:
         """Whole arrays for ``keys`` as numpy (decompressed into memory)."""
         keys = list(keys)
         self.require_keys(keys)
-        return {k: self.data[k][:] for k in keys}
+        out = {}
+        for k in keys:
+            with self.reading(f"data/{k}"):
+                out[k] = self.data[k][:]
+        return out
 
     # ---------------------------------------------------------------- writing
     def add_episode(

@@ -144,6 +144,20 @@ def test_not_a_buffer(tmp_path):
         ReplayBuffer.open(tmp_path / "missing.zarr")
 
 
+@pytest.mark.parametrize("damage, where", [
+    (lambda p: (p / "meta/episode_ends/.zarray").write_text("{not json"), "metadata"),
+    (lambda p: (p / "meta/episode_ends/0").write_bytes(b"garbage"), "metadata"),
+    (lambda p: (p / ".zattrs").write_text("{bad"), "metadata"),
+    (lambda p: (p / "data/action/0.0").write_bytes(b"garbage"), "data/action"),
+])
+def test_corrupt_store_is_one_clear_error(tmp_path, push_buffer, damage, where):
+    path = push_buffer.save(tmp_path / "c.zarr")
+    damage(path)
+    with pytest.raises(UserError, match=f"corrupt or unreadable zarr data in .*{where}") as err:
+        ReplayBuffer.open(path).load_arrays(["action"])
+    assert str(path) in str(err.value)
+
+
 def test_save_refuses_existing_and_replaces_with_overwrite(tmp_path, push_buffer):
     out = push_buffer.save(tmp_path / "x.zarr")
     with pytest.raises(UserError, match="output exists"):

@@ -72,3 +72,9 @@ def test_check_arrays_names_mismatches():
         meta.check_arrays({k: v for k, v in shapes.items() if k != "eef"}, source="d.zarr")
     with pytest.raises(UserError, match=r"stored with per-step shape \(84, 84, 3\)"):
         meta.check_arrays({**shapes, "agentview": (84, 84, 3)}, source="d.zarr")
+
+
+def test_shipped_example_parses(repo):
+    meta = ShapeMeta.load(repo / "configs/shape_meta/robomimic_lift_abs.yaml")
+    assert [f.rep for f in meta.action.fields] == ["pos3", "rot6d", "scalar"]
+    assert meta.obs["object"].fields[2].rep == "vec2" and meta.obs["robot0_gripper_qpos"].rep == "scalar:2"
