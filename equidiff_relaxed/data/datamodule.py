@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from equidiff_relaxed.data.replay_buffer import ReplayBuffer
+from equidiff_relaxed.data.replay_buffer import ReplayBuffer, first_nonfinite_step
 from equidiff_relaxed.data.sampler import SequenceSampler, create_windows
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.data.split import split_episodes
@@ -117,8 +117,8 @@ class DemoDataModule(L.LightningDataModule):
             meta.check_arrays(buf.step_shapes(), source=path)
             low_dim = buf.load_arrays([*meta.low_dim_keys, "action"])
             for k, v in low_dim.items():
-                if not np.isfinite(v).all():
-                    step = int(np.argwhere(~np.isfinite(v))[0, 0])
+                step = first_nonfinite_step(v)
+                if step is not None:
                     raise UserError(f"data/{k} contains NaN or inf (first at step {step})", path)
             arrays = {**low_dim, **buf.load_arrays(meta.rgb_keys)} if self.in_memory else None
             ends = buf.episode_ends

@@ -42,6 +42,12 @@ def default_time_chunk(step_shape: tuple[int, ...], dtype: np.dtype) -> int:
     return max(1, LOW_DIM_CHUNK_BYTES // step_bytes)
 
 
+def first_nonfinite_step(arr: np.ndarray) -> int | None:
+    """Index along time of the first NaN/inf in a (T, ...) float array, or None when all values are finite."""
+    bad = ~np.isfinite(arr)
+    return int(np.argwhere(bad)[0, 0]) if bad.any() else None
+
+
 def is_zip_path(path: str | os.PathLike) -> bool:
     return str(path).endswith(".zip")
 

@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from equidiff_relaxed.data.atomic import atomic_output, check_output_path
-from equidiff_relaxed.data.replay_buffer import ReplayBuffer, is_zip_path
+from equidiff_relaxed.data.replay_buffer import ReplayBuffer, first_nonfinite_step, is_zip_path
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.errors import UserError
 
@@ -244,8 +244,8 @@ def _read_demo(
     action = np.asarray(demo["actions"][:], dtype=np.float32)
     if action.ndim != 2 or len(action) == 0:
         raise UserError(f"data/{name}/actions must be a non-empty (L, A) array, got shape {action.shape}", src)
-    if not np.isfinite(action).all():
-        bad = int(np.argwhere(~np.isfinite(action))[0, 0])
+    bad = first_nonfinite_step(action)
+    if bad is not None:
         raise UserError(f"data/{name}/actions contains NaN or inf (first at step {bad})", src)
     out: dict[str, np.ndarray] = {"action": action}
     for k in obs_keys:
