@@ -28,8 +28,9 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from equidiff_relaxed.data.atomic import atomic_output, check_output_path
-from equidiff_relaxed.data.replay_buffer import ReplayBuffer, first_nonfinite_step, is_zip_path
+from equidiff_relaxed.data.atomic import check_output_path
+from equidiff_relaxed.data.replay_buffer import first_nonfinite_step
+from equidiff_relaxed.data.writer import BufferWriter
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.errors import UserError
 
@@ -55,7 +56,6 @@ OBJECT_REPS: dict[str, str] = {
     "Stack": "pos3+quat+pos3+quat+vec2+scalar:1+vec2+scalar:1+vec2+scalar:1",
 }
 DEMO_RE = re.compile(r"^demo_(\d+)$")
-FLUSH_BYTES = 64 << 20  # demos are read into memory up to this size, then appended to the zarr together
 
 
 def sorted_demo_names(names: Sequence[str]) -> list[str]:
@@ -206,20 +206,14 @@ def convert_robomimic(
             shape_meta, notes = infer_shape_meta(obs_shapes, action_dim, env_args)
         extras = [k for k in ("states", "rewards", "dones") if k in first]
 
-        with atomic_output(out_path, overwrite=overwrite) as tmp:
-            as_zip = is_zip_path(out_path)
-            buf = ReplayBuffer.create_empty(None if as_zip else tmp)
-            pending: list[tuple[dict[str, np.ndarray], dict[str, Any]]] = []
-            pending_bytes = 0
+        with BufferWriter(out_path, overwrite=overwrite) as writer:
             for name in tqdm(demos, desc="converting", unit="demo", disable=not progress):
-                pending.append(_read_demo(f, src, name, obs_keys, obs_shapes, extras))
-                pending_bytes += sum(v.nbytes for v in pending[-1][0].values())
-                if pending_bytes >= FLUSH_BYTES:  # append in batches: one write per array, bounded memory
-                    buf.add_episodes(pending)
-                    pending, pending_bytes = [], 0
-            buf.add_episodes(pending)
+                writer.add(*_read_demo(f, src, name, obs_keys, obs_shapes, extras))
+            writer.flush()
+            buf = writer.buffer
+            assert buf is not None
             shape_meta.check_arrays(buf.step_shapes(), source=src)
-            buf.set_attrs(
+            writer.set_attrs(
                 shape_meta=shape_meta,
                 env=None if env_args is None else {
                     "name": env_args.get("env_name"), "type": env_args.get("type"),
@@ -230,8 +224,6 @@ def convert_robomimic(
                 source={"converted_from": Path(src).name, "filter_key": filter_key, "tool": "convert_robomimic"},
             )
             summary = {"episodes": buf.n_episodes, "steps": buf.n_steps, "keys": buf.keys, "notes": notes}
-            if as_zip:
-                buf.write_store(tmp, zip_file=True)
         return summary
 
 

@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from equidiff_relaxed.data import robomimic_hdf5
+from equidiff_relaxed.data import robomimic_hdf5, writer
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.robomimic_hdf5 import convert_robomimic, infer_shape_meta, sorted_demo_names
 from equidiff_relaxed.data.synthetic import ROBOMIMIC_ENV_ARGS, write_robomimic_hdf5
@@ -58,7 +58,7 @@ def test_convert_all(tmp_path, hdf5, name):
 
 def test_batched_flushes_give_the_same_buffer(tmp_path, hdf5, monkeypatch):
     convert_robomimic(hdf5, tmp_path / "one.zarr", progress=False)
-    monkeypatch.setattr(robomimic_hdf5, "FLUSH_BYTES", 1)  # flush after every demo
+    monkeypatch.setattr(writer, "FLUSH_BYTES", 1)  # flush after every demo
     convert_robomimic(hdf5, tmp_path / "many.zarr", progress=False)
     a, b = ReplayBuffer.open(tmp_path / "one.zarr"), ReplayBuffer.open(tmp_path / "many.zarr")
     assert np.array_equal(a.episode_ends, b.episode_ends)

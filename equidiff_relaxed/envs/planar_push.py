@@ -1,0 +1,187 @@
+"""Planar push on MuJoCo as a gymnasium env, with a task orientation theta that rotates the whole layout.
+
+Action: absolute target xy (world metres) of the pusher, clipped to the workspace disc; 10 Hz control, the pusher
+follows through an isotropic position servo. Observation (dict): ``pusher_pos``, ``puck_pos``, ``goal_pos`` (2,)
+float32 world xy, and with ``image_size`` an ``image`` (H, W, 3) uint8 top-down view centred on the table centre
+(+x right, +y up). The pillar of ``push-pillar`` is never in the low-dim observation.
+
+Each episode draws its layout in a canonical frame (puck on the +x axis, goal further out, pusher near the centre,
+all jittered) and rotates it about the centre by theta: ``reset(seed=..., options={"theta": theta})``, otherwise
+theta ~ U[0, 2pi). ``info`` has ``theta``, ``region`` (of ``n_regions`` equal sectors) and ``is_success``.
+Reward = 1 on success, else 0; the episode terminates on success and truncates after ``max_steps``.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import gymnasium as gym  # noqa: E402
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+
+from equidiff_relaxed.envs.push_scene import VARIANTS, PushGeometry, build_mjcf  # noqa: E402
+from equidiff_relaxed.symmetry.regions import region_of, wrap_angle  # noqa: E402
+from equidiff_relaxed.symmetry.rotations import rotate_xy  # noqa: E402
+
+SYMMETRY_CENTER = (0.0, 0.0)
+
+
+class PlanarPushEnv(gym.Env):
+    """See the module docstring. ``variant``: push | push-pillar | push-drift."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(
+        self,
+        variant: str = "push",
+        image_size: int | None = None,
+        max_steps: int = 80,
+        n_regions: int = 8,
+        region_offset: float = 0.0,
+        render_mode: str | None = None,
+        render_size: int = 256,
+        geometry: dict[str, Any] | None = None,
+    ):
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r} (known: {', '.join(VARIANTS)})")
+        if image_size is not None and (image_size < 8 or image_size % 8):
+            raise ValueError(f"image_size must be a multiple of 8 (even through pooling), got {image_size}")
+        self.variant = VARIANTS[variant]
+        self.geom = PushGeometry(**(geometry or {}))
+        self.image_size = image_size
+        self.max_steps = max_steps
+        self.n_regions = n_regions
+        self.region_offset = region_offset
+        self.render_mode = render_mode
+        self.render_size = render_size
+        self.model = mujoco.MjModel.from_xml_string(
+            build_mjcf(self.geom, self.variant, max(image_size or 0, render_size if render_mode else 0) or None))
+        self.data = mujoco.MjData(self.model)
+        self._puck_qpos = self.model.jnt_qposadr[self.model.joint("puck").id]
+        self._puck_qvel = self.model.jnt_dofadr[self.model.joint("puck").id]
+        self._puck_body = self.model.body("puck").id
+        self._goal_mocap = self.model.body_mocapid[self.model.body("goal_marker").id]
+        self._renderers: dict[int, mujoco.Renderer] = {}
+        r = self.geom.workspace_radius
+        pos_space = gym.spaces.Box(-r, r, shape=(2,), dtype=np.float32)
+        spaces: dict[str, gym.Space] = {"pusher_pos": pos_space, "puck_pos": pos_space, "goal_pos": pos_space}
+        if image_size:
+            spaces["image"] = gym.spaces.Box(0, 255, shape=(image_size, image_size, 3), dtype=np.uint8)
+        self.observation_space = gym.spaces.Dict(spaces)
+        self.action_space = gym.spaces.Box(-r, r, shape=(2,), dtype=np.float32)
+        self.theta = 0.0
+        self.goal = np.zeros(2)
+        self._steps = 0
+
+    # ------------------------------------------------------------------ state
+    @property
+    def pusher_pos(self) -> np.ndarray:
+        return self.data.qpos[0:2].copy()
+
+    @property
+    def puck_pos(self) -> np.ndarray:
+        return self.data.qpos[self._puck_qpos : self._puck_qpos + 2].copy()
+
+    def get_state(self) -> np.ndarray:
+        """Full simulator state (qpos, qvel, goal xy), float64 — enough to restore an episode exactly."""
+        return np.concatenate([self.data.qpos, self.data.qvel, self.goal])
+
+    def set_state(self, state: np.ndarray) -> None:
+        nq, nv = self.model.nq, self.model.nv
+        self.data.qpos[:] = state[:nq]
+        self.data.qvel[:] = state[nq : nq + nv]
+        self._set_goal(state[nq + nv : nq + nv + 2])
+        self.data.ctrl[:] = self.data.qpos[0:2]
+        mujoco.mj_forward(self.model, self.data)
+
+    def _set_goal(self, goal: np.ndarray) -> None:
+        self.goal = np.asarray(goal, dtype=np.float64).copy()
+        self.data.mocap_pos[self._goal_mocap, :2] = self.goal
+
+    # ------------------------------------------------------------------ layout
+    def canonical_layout(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Layout at theta = 0: puck on the +x axis, goal further out, pusher near the centre (jittered)."""
+        g, j = self.geom, self.geom.layout_jitter
+        return {
+            "puck": np.array([g.puck_start_radius, 0.0]) + rng.uniform(-j, j, size=2),
+            "goal": np.array([g.goal_radius, 0.0]) + rng.uniform(-j, j, size=2),
+            "pusher": np.array([-0.01, 0.0]) + rng.uniform(-j, j, size=2),
+        }
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        theta = options.get("theta")
+        self.theta = float(wrap_angle(self.np_random.uniform(0, 2 * math.pi) if theta is None else float(theta)))
+        layout = self.canonical_layout(self.np_random)
+        mujoco.mj_resetData(self.model, self.data)
+        pusher = rotate_xy(layout["pusher"], self.theta, SYMMETRY_CENTER)
+        puck = rotate_xy(layout["puck"], self.theta, SYMMETRY_CENTER)
+        self.data.qpos[0:2] = pusher
+        self.data.ctrl[:] = pusher
+        q = self._puck_qpos
+        self.data.qpos[q : q + 3] = [puck[0], puck[1], self.geom.puck_height / 2]
+        self.data.qpos[q + 3 : q + 7] = [1.0, 0.0, 0.0, 0.0]  # MuJoCo quaternions are (w, x, y, z)
+        self._set_goal(rotate_xy(layout["goal"], self.theta, SYMMETRY_CENTER))
+        if self.variant.drift:
+            self.data.xfrc_applied[self._puck_body, :2] = self.geom.drift_force
+        mujoco.mj_forward(self.model, self.data)
+        self._steps = 0
+        return self._obs(), self._info()
+
+    # ------------------------------------------------------------------ stepping
+    def clip_action(self, action: np.ndarray) -> np.ndarray:
+        """Clip a target to the workspace disc (radially, so clipping commutes with rotations)."""
+        a = np.asarray(action, dtype=np.float64).reshape(2)
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"action must be finite, got {a}")
+        norm = float(np.hypot(*a))
+        r = self.geom.workspace_radius
+        return a * (r / norm) if norm > r else a
+
+    def step(self, action: np.ndarray):
+        self.data.ctrl[:] = self.clip_action(action)
+        mujoco.mj_step(self.model, self.data, nstep=self.geom.substeps)
+        self._steps += 1
+        success = self.is_success()
+        reward = 1.0 if success else 0.0
+        truncated = not success and self._steps >= self.max_steps
+        return self._obs(), reward, success, truncated, self._info()
+
+    def is_success(self) -> bool:
+        return bool(np.linalg.norm(self.puck_pos - self.goal) < self.geom.success_tolerance)
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        obs = {
+            "pusher_pos": self.pusher_pos.astype(np.float32),
+            "puck_pos": self.puck_pos.astype(np.float32),
+            "goal_pos": self.goal.astype(np.float32),
+        }
+        if self.image_size:
+            obs["image"] = self._render(self.image_size)
+        return obs
+
+    def _info(self) -> dict[str, Any]:
+        return {"theta": self.theta, "region": region_of(self.theta, self.n_regions, self.region_offset),
+                "is_success": self.is_success()}
+
+    # ------------------------------------------------------------------ rendering
+    def _render(self, size: int) -> np.ndarray:
+        renderer = self._renderers.get(size)
+        if renderer is None:  # created lazily, so each process (vector-env worker) makes its own GL context
+            renderer = self._renderers[size] = mujoco.Renderer(self.model, size, size)
+        renderer.update_scene(self.data, camera="top")
+        return renderer.render().copy()
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode == "rgb_array":
+            return self._render(self.render_size)
+        return None
+
+    def close(self) -> None:
+        for r in self._renderers.values():
+            r.close()
+        self._renderers.clear()

@@ -1,0 +1,141 @@
+"""Scripted closed-loop expert for the planar push tasks.
+
+It plans a path for the puck (straight to the goal, or around the pillar through two via points when the straight
+path would hit it), then each step (10 Hz) pushes the puck toward a look-ahead point on that path: the pusher target
+is the contact point behind the puck plus one step along the push direction. When the pusher is not behind the puck
+it first moves there, circling the puck (on the side that keeps clear of the pillar) instead of hitting it.
+The pillar's position is privileged knowledge of the expert (it is not in the observation).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from equidiff_relaxed.envs.push_scene import PushGeometry, VariantSpec
+
+
+@dataclass
+class ExpertConfig:
+    push_step: float = 0.025       # metres the pusher target leads per step while pushing (0.25 m/s)
+    move_step: float = 0.04        # metres per step while repositioning
+    lookahead: float = 0.06        # look-ahead distance along the puck path
+    align_tolerance: float = 0.012 # pusher farther than this from the contact point behind the puck -> reposition
+    pillar_clearance: float = 0.035  # extra distance kept between the puck's rim and the pillar's
+    circle_margin: float = 0.02    # extra radius when circling the puck
+    noise_std: float = 0.0         # Gaussian noise on the commanded target (diversity)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 1e-9 else np.array([1.0, 0.0])
+
+
+def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    ab = b - a
+    t = float(np.clip(np.dot(p - a, ab) / max(float(np.dot(ab, ab)), 1e-12), 0.0, 1.0))
+    return float(np.linalg.norm(p - (a + t * ab)))
+
+
+class PushExpert:
+    """Call :meth:`reset` at each episode start, then :meth:`act` with each observation dict."""
+
+    def __init__(self, geom: PushGeometry, variant: VariantSpec, config: ExpertConfig | None = None,
+                 rng: np.random.Generator | None = None):
+        self.geom = geom
+        self.cfg = config or ExpertConfig()
+        self.pillar = np.asarray(geom.pillar_pos) if variant.pillar else None
+        self.rng = rng or np.random.default_rng(0)
+        self.path: np.ndarray | None = None
+
+    def reset(self, rng: np.random.Generator | None = None) -> None:
+        if rng is not None:
+            self.rng = rng
+        self.path = None
+
+    # ------------------------------------------------------------------ planning
+    def plan(self, puck: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """(P, 2) polyline for the puck centre from ``puck`` to ``goal``, around the pillar if needed."""
+        if self.pillar is None:
+            return np.stack([puck, goal])
+        g, c = self.geom, self.cfg
+        keep = g.pillar_radius + g.puck_radius + c.pillar_clearance
+        if _segment_distance(self.pillar, puck, goal) >= keep:
+            return np.stack([puck, goal])
+        d = _unit(goal - puck)
+        n = np.array([-d[1], d[0]])
+        side = 1.0 if float(np.dot(self.pillar - puck, n)) < 0 else -1.0  # pass on the side the pillar is not
+        # widen the detour so both the puck (and the pusher behind it) keep clear
+        offset = self.pillar + side * n * (keep + g.pusher_radius)
+        along = keep + g.pusher_radius
+        via1 = offset - d * along
+        via2 = offset + d * along
+        return np.stack([puck, via1, via2, goal])
+
+    def _lookahead(self, puck: np.ndarray) -> np.ndarray:
+        """Point ``lookahead`` metres ahead of the puck's projection onto the planned path."""
+        path = self.path
+        assert path is not None
+        best, best_d, best_s = 0, math.inf, 0.0
+        seg_len = np.linalg.norm(np.diff(path, axis=0), axis=1)
+        for i in range(len(path) - 1):
+            a, b = path[i], path[i + 1]
+            ab = b - a
+            t = float(np.clip(np.dot(puck - a, ab) / max(float(np.dot(ab, ab)), 1e-12), 0.0, 1.0))
+            d = float(np.linalg.norm(puck - (a + t * ab)))
+            if d < best_d - 1e-9:
+                best, best_d, best_s = i, d, t * seg_len[i]
+        remaining = self.cfg.lookahead + best_s
+        for i in range(best, len(path) - 1):
+            if remaining <= seg_len[i]:
+                return path[i] + _unit(path[i + 1] - path[i]) * remaining
+            remaining -= seg_len[i]
+        return path[-1]
+
+    # ------------------------------------------------------------------ control
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """Target xy (float32) for the pusher, given ``pusher_pos``, ``puck_pos``, ``goal_pos``."""
+        g, c = self.geom, self.cfg
+        pusher = np.asarray(obs["pusher_pos"], dtype=np.float64)
+        puck = np.asarray(obs["puck_pos"], dtype=np.float64)
+        goal = np.asarray(obs["goal_pos"], dtype=np.float64)
+        if self.path is None:
+            self.path = self.plan(puck, goal)
+        to_goal = float(np.linalg.norm(goal - puck))
+        aim = self._lookahead(puck)
+        u = _unit(aim - puck)
+        contact = g.puck_radius + g.pusher_radius
+        behind = puck - u * (contact + 0.002)
+        if float(np.linalg.norm(pusher - behind)) > c.align_tolerance:
+            target = self._reposition(pusher, puck, behind, u)
+        else:
+            step = min(c.push_step, to_goal + 0.002)
+            target = behind + u * step
+        if c.noise_std > 0:
+            target = target + self.rng.normal(scale=c.noise_std, size=2)
+        return target.astype(np.float32)
+
+    def _reposition(self, pusher: np.ndarray, puck: np.ndarray, behind: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Move toward ``behind`` without touching the puck: around it when the direct path would hit it."""
+        g, c = self.geom, self.cfg
+        contact = g.puck_radius + g.pusher_radius
+        radius = contact + c.circle_margin
+        if _segment_distance(puck, pusher, behind) >= contact or float(np.linalg.norm(pusher - puck)) > 3 * radius:
+            return self._step_toward(pusher, behind)
+        # circle the puck at `radius`, toward the angle of `behind`, on the side that keeps clear of the pillar
+        cur = math.atan2(*(pusher - puck)[::-1])
+        goal_ang = math.atan2(*(-u)[::-1])
+        delta = (goal_ang - cur + math.pi) % (2 * math.pi) - math.pi
+        for direction in (np.sign(delta) or 1.0, -(np.sign(delta) or 1.0)):
+            ang = cur + direction * min(abs(delta) if direction == np.sign(delta) else 2 * math.pi - abs(delta),
+                                        c.move_step / radius)
+            waypoint = puck + radius * np.array([math.cos(ang), math.sin(ang)])
+            if self.pillar is None or np.linalg.norm(waypoint - self.pillar) > g.pillar_radius + g.pusher_radius + 0.01:
+                return waypoint
+        return self._step_toward(pusher, behind)
+
+    def _step_toward(self, pusher: np.ndarray, target: np.ndarray) -> np.ndarray:
+        d = target - pusher
+        n = float(np.linalg.norm(d))
+        return target if n <= self.cfg.move_step else pusher + d / n * self.cfg.move_step

@@ -1,0 +1,118 @@
+"""Geometry of the planar push tasks and the MJCF (MuJoCo XML) built from it.
+
+World frame: the table top is the plane z = 0, its centre (the symmetry centre) is the world origin. The pusher is
+a cylinder moved by two identical position servos along world x and y (an isotropic PD law, so rotation-equivariant);
+it floats just above the table and touches only the puck and the pillar. The puck is a free body resting on the
+table, with elliptic friction cones (pyramidal cones are not rotation invariant). The goal is a visual marker only.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class PushGeometry:
+    """Sizes (metres), masses (kg) and gains of the push scene; all variants share it."""
+
+    workspace_radius: float = 0.40      # actions are clipped to this disc about the centre (rotation invariant)
+    pusher_radius: float = 0.02
+    puck_radius: float = 0.025
+    puck_height: float = 0.02
+    puck_mass: float = 0.1
+    table_friction: float = 0.5
+    pusher_mass: float = 0.5
+    servo_kp: float = 500.0
+    servo_damping: float = 31.6         # ~critical for kp=500, m=0.5
+    timestep: float = 0.002
+    control_hz: float = 10.0
+    # canonical layout at theta = 0 (everything is then rotated by theta about the centre)
+    puck_start_radius: float = 0.08
+    goal_radius: float = 0.30
+    layout_jitter: float = 0.015        # uniform +-jitter on puck, goal and pusher start (both axes)
+    success_tolerance: float = 0.025    # puck centre within this distance of the goal
+    # push-pillar: a fixed column at a fixed world position (think: the robot's base), not in the observation
+    pillar_radius: float = 0.03
+    pillar_distance: float = 0.19
+    pillar_angle: float = 5 * math.pi / 8   # centre of region 2 of 8 (90..135 degrees)
+    # push-drift: a weak constant world-frame force on the puck (below static friction)
+    drift_force: tuple[float, float] = (0.0, 0.12)
+
+    @property
+    def substeps(self) -> int:
+        return int(round(1.0 / (self.control_hz * self.timestep)))
+
+    @property
+    def pillar_pos(self) -> tuple[float, float]:
+        return (self.pillar_distance * math.cos(self.pillar_angle), self.pillar_distance * math.sin(self.pillar_angle))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """What a named variant adds to the symmetric base task."""
+
+    name: str
+    pillar: bool = False
+    drift: bool = False
+    description: str = ""
+
+
+VARIANTS: dict[str, VariantSpec] = {
+    "push": VariantSpec("push", description="no symmetry breaker: dynamics, reward and layouts are rotation invariant"),
+    "push-pillar": VariantSpec("push-pillar", pillar=True,
+                               description="a fixed column blocks the straight push in a sector of orientations"),
+    "push-drift": VariantSpec("push-drift", drift=True,
+                              description="a weak constant world-frame force on the puck: mildly orientation dependent"),
+}
+
+
+def build_mjcf(geom: PushGeometry, variant: VariantSpec, image_size: int | None = None) -> str:
+    """MJCF string of the scene. The 'top' camera looks straight down at the centre: image +x right, +y up."""
+    pr, ph = geom.puck_radius, geom.puck_height
+    view = geom.workspace_radius + 0.05
+    cam_height = 1.0
+    fovy = math.degrees(2 * math.atan(view / cam_height))
+    pillar = ""
+    if variant.pillar:
+        px, py = geom.pillar_pos
+        pillar = (f'<geom name="pillar" type="cylinder" size="{geom.pillar_radius} 0.05" pos="{px} {py} 0.05" '
+                  f'rgba="0.25 0.25 0.3 1" contype="2" conaffinity="2"/>')
+    size = image_size or 64
+    return f"""
+<mujoco model="planar_push_{variant.name}">
+  <option timestep="{geom.timestep}" cone="elliptic" integrator="implicitfast"/>
+  <visual>
+    <global offwidth="{size}" offheight="{size}"/>
+    <quality offsamples="0" shadowsize="0"/>
+    <headlight ambient="0.6 0.6 0.6" diffuse="0.4 0.4 0.4" specular="0 0 0"/>
+  </visual>
+  <worldbody>
+    <camera name="top" pos="0 0 {cam_height}" xyaxes="1 0 0 0 1 0" fovy="{fovy:.4f}"/>
+    <geom name="table" type="plane" size="{view} {view} 0.1" rgba="0.82 0.80 0.76 1"
+          friction="{geom.table_friction} 0.005 0.0001" contype="1" conaffinity="1"/>
+    {pillar}
+    <body name="pusher" pos="0 0 {ph / 2 + 0.002}">
+      <joint name="pusher_x" type="slide" axis="1 0 0" damping="{geom.servo_damping}" limited="false"/>
+      <joint name="pusher_y" type="slide" axis="0 1 0" damping="{geom.servo_damping}" limited="false"/>
+      <geom name="pusher" type="cylinder" size="{geom.pusher_radius} {ph / 2}" mass="{geom.pusher_mass}"
+            rgba="0.15 0.35 0.85 1" contype="2" conaffinity="2" friction="0.1 0.005 0.0001"/>
+    </body>
+    <body name="puck" pos="0 0 {ph / 2}">
+      <freejoint name="puck"/>
+      <geom name="puck" type="cylinder" size="{pr} {ph / 2}" mass="{geom.puck_mass}" rgba="0.85 0.2 0.15 1"
+            contype="3" conaffinity="3" friction="{geom.table_friction} 0.005 0.0001"/>
+    </body>
+    <body name="goal_marker" mocap="true" pos="0 0 0">
+      <geom name="goal" type="cylinder" size="{geom.success_tolerance} 0.001" pos="0 0 0.001" rgba="0.2 0.75 0.3 0.7"
+            contype="0" conaffinity="0"/>
+    </body>
+  </worldbody>
+  <actuator>
+    <position name="servo_x" joint="pusher_x" kp="{geom.servo_kp}" ctrllimited="false"/>
+    <position name="servo_y" joint="pusher_y" kp="{geom.servo_kp}" ctrllimited="false"/>
+  </actuator>
+</mujoco>
+"""
