@@ -1,0 +1,66 @@
+"""One scripted-expert episode in a planar push env, reproducible from (seed, theta).
+
+Each episode's randomness comes from ``np.random.SeedSequence(seed_words)``: the env reset seed, theta (when not
+given) and the expert's noise. So an episode is a function of its seed words only, whatever process runs it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from equidiff_relaxed.envs import PlanarPushEnv, PushExpert
+from equidiff_relaxed.symmetry.regions import region_bounds
+
+OBS_KEYS = ("pusher_pos", "puck_pos", "goal_pos")
+
+
+@dataclass
+class Episode:
+    """Arrays of one episode (time first) and its per-episode values."""
+
+    data: dict[str, np.ndarray]
+    theta: float
+    seed: int
+    success: bool
+
+    @property
+    def length(self) -> int:
+        return len(self.data["action"])
+
+
+def draw_theta(rng: np.random.Generator, n_regions: int | None = None, region: int | None = None,
+               offset: float = 0.0) -> float:
+    """Uniform on [0, 2pi), or uniform inside sector ``region`` of ``n_regions``."""
+    if region is None:
+        return float(rng.uniform(0.0, 2 * math.pi))
+    lo, hi = region_bounds(region, n_regions or 1, offset)
+    return float(rng.uniform(lo, hi) % (2 * math.pi))
+
+
+def run_expert_episode(env: PlanarPushEnv, expert: PushExpert, seed_words: Any, theta: float | None = None,
+                       n_regions: int | None = None, region: int | None = None) -> Episode:
+    """Roll the expert out for one episode; observations are recorded before each action."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed_words))
+    env_seed = int(rng.integers(0, 2**31 - 1))
+    if theta is None:
+        theta = draw_theta(rng, n_regions, region)
+    obs, info = env.reset(seed=env_seed, options={"theta": theta})
+    expert.reset(rng)
+    keys = [k for k in (*OBS_KEYS, "image") if k in obs]
+    record: dict[str, list] = {k: [] for k in [*keys, "action", "states"]}
+    success = False
+    for _ in range(env.max_steps):
+        action = expert.act(obs)
+        for k in keys:
+            record[k].append(obs[k])
+        record["states"].append(env.get_state())
+        record["action"].append(np.asarray(env.clip_action(action), dtype=np.float32))
+        obs, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            success = bool(info["is_success"])
+            break
+    data = {k: np.stack(v) for k, v in record.items()}
+    return Episode(data=data, theta=float(info["theta"]), seed=env_seed, success=success)
