@@ -23,6 +23,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
 from equidiff_relaxed.envs.push_scene import VARIANTS, PushGeometry, build_mjcf  # noqa: E402
+from equidiff_relaxed.symmetry.actions import rotate_field  # noqa: E402
 from equidiff_relaxed.symmetry.regions import region_of, wrap_angle  # noqa: E402
 from equidiff_relaxed.symmetry.rotations import rotate_xy  # noqa: E402
 
@@ -96,6 +97,26 @@ class PlanarPushEnv(gym.Env):
         self._set_goal(state[nq + nv : nq + nv + 2])
         self.data.ctrl[:] = self.data.qpos[0:2]
         mujoco.mj_forward(self.model, self.data)
+
+    def rotate_state(self, state: np.ndarray, phi: float) -> np.ndarray:
+        """The state of :meth:`get_state` rotated by ``phi`` about the symmetry centre (the group action on states).
+
+        Pusher xy and the goal are pos2; the puck position pos3 and orientation a quaternion (MuJoCo's w-first order);
+        linear velocities rotate their xy (vec2) and keep z. The free joint's angular velocity is expressed in the
+        puck's own frame, which turns with the puck, so it is unchanged.
+        """
+        nq, nv = self.model.nq, self.model.nv
+        q, v = self._puck_qpos, self._puck_qvel
+        out = np.array(state, dtype=np.float64, copy=True)
+        out[0:2] = rotate_field(state[0:2], "pos2", phi, SYMMETRY_CENTER)
+        out[q : q + 3] = rotate_field(state[q : q + 3], "pos3", phi, SYMMETRY_CENTER)
+        wxyz = state[q + 3 : q + 7]
+        out[q + 3 : q + 7] = np.roll(rotate_field(np.roll(wxyz, -1), "quat", phi), 1)
+        vel = state[nq : nq + nv]
+        out[nq : nq + 2] = rotate_field(vel[0:2], "vec2", phi)
+        out[nq + v : nq + v + 3] = rotate_field(vel[v : v + 3], "vec2+scalar:1", phi)
+        out[nq + nv : nq + nv + 2] = rotate_field(state[nq + nv : nq + nv + 2], "pos2", phi, SYMMETRY_CENTER)
+        return out
 
     def _set_goal(self, goal: np.ndarray) -> None:
         self.goal = np.asarray(goal, dtype=np.float64).copy()

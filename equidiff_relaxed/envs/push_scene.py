@@ -1,8 +1,10 @@
 """Geometry of the planar push tasks and the MJCF (MuJoCo XML) built from it.
 
 World frame: the table top is the plane z = 0, its centre (the symmetry centre) is the world origin. The pusher is
-a cylinder moved by two identical position servos along world x and y (an isotropic PD law, so rotation-equivariant);
-it floats just above the table and touches only the puck and the pillar. The puck is a free body resting on the
+a sphere at the puck's mid-height, moved by two identical position servos along world x and y (an isotropic PD law,
+so rotation-equivariant); it touches only the puck and the pillar, never the table. (A sphere touches the puck at one
+well-defined point; a cylinder pusher makes a line contact whose chosen point is not rotation-equivariant and tips
+the puck.) The puck is a free body resting on the
 table, with elliptic friction cones (pyramidal cones are not rotation invariant). The goal is a visual marker only.
 """
 from __future__ import annotations
@@ -94,10 +96,10 @@ def build_mjcf(geom: PushGeometry, variant: VariantSpec, image_size: int | None 
     <geom name="table" type="plane" size="{view} {view} 0.1" rgba="0.82 0.80 0.76 1"
           friction="{geom.table_friction} 0.005 0.0001" contype="1" conaffinity="1"/>
     {pillar}
-    <body name="pusher" pos="0 0 {ph / 2 + 0.002}">
+    <body name="pusher" pos="0 0 {ph / 2}">
       <joint name="pusher_x" type="slide" axis="1 0 0" damping="{geom.servo_damping}" limited="false"/>
       <joint name="pusher_y" type="slide" axis="0 1 0" damping="{geom.servo_damping}" limited="false"/>
-      <geom name="pusher" type="cylinder" size="{geom.pusher_radius} {ph / 2}" mass="{geom.pusher_mass}"
+      <geom name="pusher" type="sphere" size="{geom.pusher_radius}" mass="{geom.pusher_mass}"
             rgba="0.15 0.35 0.85 1" contype="2" conaffinity="2" friction="0.1 0.005 0.0001"/>
     </body>
     <body name="puck" pos="0 0 {ph / 2}">
