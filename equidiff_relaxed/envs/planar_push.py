@@ -1,7 +1,8 @@
 """Planar push on MuJoCo as a gymnasium env, with a task orientation theta that rotates the whole layout.
 
 Action: absolute target xy (world metres) of the pusher, clipped to the workspace disc; 10 Hz control, the pusher
-follows through an isotropic position servo. Observation (dict): ``pusher_pos``, ``puck_pos``, ``goal_pos`` (2,)
+follows through an isotropic position servo whose set-point stays within ``max_servo_offset`` (8 cm) of the pusher,
+which bounds its force (40 N) and speed. Observation (dict): ``pusher_pos``, ``puck_pos``, ``goal_pos`` (2,)
 float32 world xy, and with ``image_size`` an ``image`` (H, W, 3) uint8 top-down view centred on the table centre
 (+x right, +y up). The pillar of ``push-pillar`` is never in the low-dim observation.
 
@@ -164,8 +165,14 @@ class PlanarPushEnv(gym.Env):
         return a * (r / norm) if norm > r else a
 
     def step(self, action: np.ndarray):
-        self.data.ctrl[:] = self.clip_action(action)
-        mujoco.mj_step(self.model, self.data, nstep=self.geom.substeps)
+        target = self.clip_action(action)
+        # Force/speed limit: the set-point stays within max_servo_offset of the pusher (isotropic, so equivariant).
+        for _ in range(self.geom.substeps):
+            offset = target - self.data.qpos[0:2]
+            dist = float(np.hypot(*offset))
+            limit = self.geom.max_servo_offset
+            self.data.ctrl[:] = target if dist <= limit else self.data.qpos[0:2] + offset * (limit / dist)
+            mujoco.mj_step(self.model, self.data)
         self._steps += 1
         success = self.is_success()
         reward = 1.0 if success else 0.0

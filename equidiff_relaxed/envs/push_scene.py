@@ -26,6 +26,7 @@ class PushGeometry:
     pusher_mass: float = 0.5
     servo_kp: float = 500.0
     servo_damping: float = 31.6         # ~critical for kp=500, m=0.5
+    max_servo_offset: float = 0.08      # the servo set-point is kept within this distance of the pusher (<= 40 N)
     timestep: float = 0.002
     control_hz: float = 10.0
     # canonical layout at theta = 0 (everything is then rotated by theta about the centre)
@@ -81,7 +82,7 @@ def build_mjcf(geom: PushGeometry, variant: VariantSpec, image_size: int | None 
     if variant.pillar:
         px, py = geom.pillar_pos
         pillar = (f'<geom name="pillar" type="cylinder" size="{geom.pillar_radius} 0.05" pos="{px} {py} 0.05" '
-                  f'rgba="0.25 0.25 0.3 1" contype="2" conaffinity="2"/>')
+                  f'rgba="0.25 0.25 0.3 1" contype="2" conaffinity="2" solref="0.004 1"/>')
     size = image_size or 64
     return f"""
 <mujoco model="planar_push_{variant.name}">
