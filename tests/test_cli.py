@@ -67,3 +67,29 @@ def test_cli_bad_inputs(tmp_path):
 def test_entry_points_say_not_implemented():
     for script in ("train.py", "eval.py"):
         assert_one_line_error(run_script(script), "not implemented yet")
+
+
+def test_generate_and_report(tmp_path):
+    out = tmp_path / "pp.zarr"
+    proc = run_script("datasets/generate.py", "--env", "push-pillar", "--episodes", "16", "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "16 episodes" in proc.stdout
+    proc = run_script("datasets/expert_report.py", "--env", "push-pillar", "--episodes-per-region", "1",
+                      "--dataset", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(line.strip().startswith("all") for line in lines)
+    assert "data symmetry-breaking map of " + str(out) in proc.stdout
+    # again without --overwrite: refused
+    proc = run_script("datasets/generate.py", "--env", "push", "--episodes", "1", "--out", str(out))
+    assert_one_line_error(proc, str(out), "output exists")
+
+
+def test_generate_and_report_bad_input(tmp_path):
+    proc = run_script("datasets/generate.py", "--env", "cube", "--episodes", "1", "--out", str(tmp_path / "x.zarr"))
+    assert_one_line_error(proc, "unknown env 'cube'", "push, push-pillar, push-drift")
+    proc = run_script("datasets/expert_report.py", "--env", "push", "--regions", "0")
+    assert_one_line_error(proc, "--regions must be >= 1")
+    proc = run_script("datasets/expert_report.py", "--env", "push", "--dataset", str(tmp_path / "none.zarr"))
+    assert_one_line_error(proc, "none.zarr", "no such file")
+    assert not list(tmp_path.iterdir())

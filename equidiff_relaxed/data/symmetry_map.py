@@ -3,8 +3,9 @@
 Each episode's actions are rotated back to the canonical frame (by -theta about the symmetry centre, using the
 action's declared representation) and resampled to ``n_points`` over normalised time. For each orientation region k:
 
-- ``deviation``: RMS distance between region k's mean canonical path and the mean canonical path of all other
-  regions — how far this region's demos are from what a rotated demo from elsewhere would do;
+- ``deviation``: RMS distance between region k's mean canonical path and the reference path of the other regions
+  (the point-wise median of their mean paths, so that a few broken regions do not shift it) — how far this
+  region's demos are from what a rotated demo from elsewhere would do;
 - ``spread``: mean RMS distance of region k's episodes to their own mean path (demo-to-demo variation);
 - ``ratio`` = deviation / median spread over regions. About 1 or below: consistent with symmetric data; well above
   1: the data break the symmetry there.
@@ -62,19 +63,20 @@ def symmetry_breaking_map(buf: ReplayBuffer, n_regions: int = 8, offset: float =
     """Per-region deviation of the canonicalised demonstrations (see the module docstring)."""
     paths, theta = canonical_paths(buf, n_points)
     regions = region_of(theta, n_regions, offset)
+    means = {k: paths[regions == k].mean(axis=0) for k in range(n_regions) if np.any(regions == k)}
     rows = []
     spreads = []
     for k in range(n_regions):
-        mine = paths[regions == k]
-        others = paths[regions != k]
-        if len(mine) == 0 or len(others) == 0:
-            rows.append(RegionBreaking(k, region_bounds(k, n_regions, offset), len(mine), math.nan, math.nan, math.nan))
+        others = [m for j, m in means.items() if j != k]
+        if k not in means or not others:
+            rows.append(RegionBreaking(k, region_bounds(k, n_regions, offset), int(np.sum(regions == k)),
+                                       math.nan, math.nan, math.nan))
             continue
-        mean_k = mine.mean(axis=0)
-        spread = float(np.mean([_rms(p, mean_k) for p in mine]))
+        reference = np.median(np.stack(others), axis=0)
+        spread = float(np.mean([_rms(p, means[k]) for p in paths[regions == k]]))
         spreads.append(spread)
-        rows.append(RegionBreaking(k, region_bounds(k, n_regions, offset), len(mine),
-                                   _rms(mean_k, others.mean(axis=0)), spread, math.nan))
+        rows.append(RegionBreaking(k, region_bounds(k, n_regions, offset), int(np.sum(regions == k)),
+                                   _rms(means[k], reference), spread, math.nan))
     scale = float(np.median(spreads)) if spreads else math.nan
     for r in rows:
         r.ratio = r.deviation / scale if scale > 0 else math.nan

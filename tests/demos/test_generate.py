@@ -1,0 +1,64 @@
+import math
+
+import numpy as np
+import pytest
+
+from equidiff_relaxed.data.datamodule import DemoDataModule
+from equidiff_relaxed.data.replay_buffer import ReplayBuffer
+from equidiff_relaxed.demos.generate import GenerateConfig, generate
+from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.symmetry import region_of
+
+
+def arrays(path):
+    buf = ReplayBuffer.open(path)
+    out = {k: buf.data[k][:] for k in buf.keys}
+    out.update({f"meta/{k}": buf.meta[k][:] for k in buf.meta.array_keys()})
+    return out
+
+
+def test_output_opens_with_the_data_layer_and_carries_theta(tmp_path):
+    out = tmp_path / "pp.zarr"
+    summary = generate(GenerateConfig("push-pillar", episodes=6, seed=3), out, progress=False)
+    buf = ReplayBuffer.open(out)
+    assert summary["episodes"] == buf.n_episodes == 6
+    theta = buf.episode_meta("theta")
+    assert theta.shape == (6,) and np.all((theta >= 0) & (theta < 2 * math.pi))
+    assert buf.shape_meta.action.rep == "pos2" and buf.shape_meta.obs["puck_pos"].rep == "pos2"
+    assert buf.attrs["env"]["name"] == "push-pillar" and buf.attrs["symmetry"] == {"center": [0.0, 0.0], "group": "SO(2)"}
+    assert set(buf.keys) == {"pusher_pos", "puck_pos", "goal_pos", "action", "states"}
+    dm = DemoDataModule(str(out), horizon=8, n_obs_steps=2, n_action_steps=4, val_ratio=0.2)
+    dm.setup()
+    assert next(iter(dm.train_dataloader()))["obs"]["goal_pos"].shape[1:] == (2, 2)
+
+
+def test_region_restriction_and_images(tmp_path):
+    out = tmp_path / "r.zarr.zip"
+    generate(GenerateConfig("push", episodes=3, seed=1, n_regions=8, region=5, image_size=16), out, progress=False)
+    buf = ReplayBuffer.open(out)
+    assert np.all(region_of(buf.episode_meta("theta"), 8) == 5)
+    assert buf.data["image"].dtype == np.uint8 and buf.data["image"].shape[1:] == (16, 16, 3)
+    assert buf.shape_meta.obs["image"].shape == (3, 16, 16)
+
+
+def test_same_seed_same_data_whatever_the_workers(tmp_path):
+    cfg = GenerateConfig("push-drift", episodes=5, seed=11)
+    generate(cfg, tmp_path / "a.zarr", workers=1, progress=False)
+    generate(cfg, tmp_path / "b.zarr", workers=2, progress=False)
+    generate(GenerateConfig("push-drift", episodes=5, seed=12), tmp_path / "c.zarr", progress=False)
+    a, b, c = (arrays(tmp_path / n) for n in ("a.zarr", "b.zarr", "c.zarr"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["meta/episode_theta"], c["meta/episode_theta"])
+
+
+@pytest.mark.parametrize("cfg, message", [
+    (GenerateConfig("pushh", episodes=1), "unknown env 'pushh'"),
+    (GenerateConfig("push", episodes=0), "--episodes must be >= 1"),
+    (GenerateConfig("push", episodes=1, region=2), "--region needs --theta-regions"),
+    (GenerateConfig("push", episodes=1, n_regions=4, region=4), r"--region must be in \[0, 4\)"),
+    (GenerateConfig("push", episodes=1, image_size=84), "multiple of 8"),
+])
+def test_bad_configs(tmp_path, cfg, message):
+    with pytest.raises(UserError, match=message):
+        generate(cfg, tmp_path / "x.zarr", progress=False)
+    assert not list(tmp_path.iterdir())
