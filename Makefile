@@ -16,12 +16,13 @@ $(STAMP): pyproject.toml requirements/cpu-constraints.txt scripts/setup_venv.sh
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# For now: a synthetic robomimic-layout file -> zarr replay buffer -> summary. Later: generate -> train -> evaluate.
+# Generate push-pillar demos (if missing) -> summary -> expert success per region + data symmetry-breaking map.
+# Later issues add: train the relaxed policy -> evaluate per region.
 demo: $(STAMP)
 	mkdir -p $(DEMO_DIR)
-	$(PY) datasets/make_synthetic.py --format robomimic --episodes 50 --image-size 88 --out $(DEMO_DIR)/demo_robomimic.hdf5 --overwrite
-	$(PY) datasets/convert_robomimic.py --hdf5 $(DEMO_DIR)/demo_robomimic.hdf5 --out $(DEMO_DIR)/demo.zarr --filter-key train --overwrite
-	$(PY) datasets/describe.py $(DEMO_DIR)/demo.zarr
+	test -e $(DEMO_DIR)/push_pillar.zarr || $(PY) datasets/generate.py --env push-pillar --episodes 200 --seed 0 --out $(DEMO_DIR)/push_pillar.zarr
+	$(PY) datasets/describe.py $(DEMO_DIR)/push_pillar.zarr
+	$(PY) datasets/expert_report.py --env push-pillar --episodes-per-region 25 --dataset $(DEMO_DIR)/push_pillar.zarr
 
 clean:
 	rm -rf $(VENV) .pytest_cache
