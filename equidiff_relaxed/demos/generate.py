@@ -17,7 +17,7 @@ from tqdm import tqdm
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.data.writer import BufferWriter
 from equidiff_relaxed.demos.rollout import OBS_KEYS, Episode, run_expert_episode
-from equidiff_relaxed.envs import ENV_NAMES, SYMMETRY_CENTER, PlanarPushEnv, make_env, make_expert
+from equidiff_relaxed.envs import ENV_NAMES, SYMMETRY_CENTER, PlanarPushEnv, PushGeometry, make_env, make_expert
 from equidiff_relaxed.errors import UserError
 
 FORMAT_GROUP = "SO(2)"
@@ -111,16 +111,14 @@ def generate(cfg: GenerateConfig, out: str | os.PathLike, workers: int = 1, over
             bar.close()
             if pool is not None:
                 pool.terminate()
-        env = make_env(cfg.env, max_steps=cfg.max_steps)
         writer.set_attrs(
             shape_meta=push_shape_meta(cfg.image_size),
             env={"name": cfg.env, "variant": cfg.env,
                  "kwargs": {"image_size": cfg.image_size, "max_steps": cfg.max_steps},
-                 "geometry": env.geom.to_dict()},
+                 "geometry": PushGeometry().to_dict()},
             symmetry={"center": list(SYMMETRY_CENTER), "group": FORMAT_GROUP},
             source={"generator": "datasets/generate.py", **asdict(cfg), "failed_attempts": failures},
         )
-        env.close()
         writer.flush()
         buf = writer.buffer
         assert buf is not None

@@ -127,9 +127,9 @@ class PushExpert:
         cur = math.atan2(*(pusher - puck)[::-1])
         goal_ang = math.atan2(*(-u)[::-1])
         delta = (goal_ang - cur + math.pi) % (2 * math.pi) - math.pi
-        for direction in (np.sign(delta) or 1.0, -(np.sign(delta) or 1.0)):
-            ang = cur + direction * min(abs(delta) if direction == np.sign(delta) else 2 * math.pi - abs(delta),
-                                        c.move_step / radius)
+        shorter = 1.0 if delta >= 0 else -1.0
+        for direction, arc in ((shorter, abs(delta)), (-shorter, 2 * math.pi - abs(delta))):
+            ang = cur + direction * min(arc, c.move_step / radius)
             waypoint = puck + radius * np.array([math.cos(ang), math.sin(ang)])
             if self.pillar is None or np.linalg.norm(waypoint - self.pillar) > g.pillar_radius + g.pusher_radius + 0.01:
                 return waypoint
