@@ -1,14 +1,52 @@
-"""train.py: not implemented yet (see the project's issues); exits with a clear message."""
+"""Train a diffusion policy: python train.py --config configs/push_relaxed.yaml [--ckpt_path CKPT] [--init_from CKPT]
+
+LightningCLI: any option can be overridden, e.g. --trainer.max_epochs 5 --data.n_demos 25 --model.relax_alpha 1e-2.
+--ckpt_path resumes a run exactly (optimizer, scheduler, EMA, step, data order; from an end-of-epoch checkpoint such
+as last.ckpt); --init_from fine-tunes from a checkpoint's (EMA) weights, e.g. an equivariant policy into a relaxed one.
+"""
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
 
 from equidiff_relaxed.errors import UserError, run_cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    raise UserError("train.py is not implemented yet: the data layer is in place, the training loop comes next")
+    warnings.filterwarnings("ignore", module="escnn")
+    from lightning.pytorch.cli import LightningCLI
+
+    from equidiff_relaxed.data.datamodule import DemoDataModule
+    from equidiff_relaxed.policy.init_from import init_policy_from
+    from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+
+    class CLI(LightningCLI):
+        def add_arguments_to_parser(self, parser):  # type: ignore[no-untyped-def]
+            parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume this run exactly")
+            parser.add_argument("--init_from", type=str | None, default=None, help="initialise weights from")
+            for name in ("horizon", "n_obs_steps", "n_action_steps"):
+                parser.link_arguments(f"data.{name}", f"model.{name}")
+            parser.link_arguments("seed_everything", "model.seed")
+
+    cli = CLI(DiffusionPolicyModule, DemoDataModule, run=False, args=list(argv) if argv is not None else None,
+              seed_everything_default=0, save_config_kwargs={"overwrite": True}, parser_kwargs={"description": __doc__})
+    model, data = cli.model, cli.datamodule
+    if cli.config.ckpt_path and cli.config.init_from:
+        raise UserError("give --ckpt_path (resume) or --init_from (fine-tune), not both")
+    if cli.config.init_from:
+        data.setup("fit")
+        model.trainer = None
+        policy = model.build(data.shape_meta, list(data.symmetry_center))
+        policy.fit_normalizer(data.normalizer_data())
+        report = init_policy_from(policy, cli.config.init_from)
+        print(f"initialised from {cli.config.init_from}" + (":" if report else " (all keys matched)"))
+        for line in report:
+            print(f"  {line}")
+    cli.trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
+    best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
+    print(f"done: logs and checkpoints in {cli.trainer.log_dir}" + (f"; best {best}" if best else ""))
+    return 0
 
 
 if __name__ == "__main__":

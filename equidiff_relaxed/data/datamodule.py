@@ -5,18 +5,36 @@ in environment units (normalisation happens inside the model, see :mod:`equidiff
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer, first_nonfinite_step
 from equidiff_relaxed.data.sampler import SequenceSampler, create_windows
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.data.split import split_episodes
 from equidiff_relaxed.errors import UserError
+
+
+class EpochSeededSampler(Sampler[int]):
+    """Shuffles with a permutation that depends only on (seed, epoch): a run resumed at an epoch boundary sees the
+    same data order as one that never stopped. Lightning calls ``set_epoch`` at every epoch."""
+
+    def __init__(self, n: int, seed: int = 0):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        g = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
 
 
 class SequenceDataset(Dataset):
@@ -152,7 +170,7 @@ class DemoDataModule(L.LightningDataModule):
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=EpochSeededSampler(len(dataset), self.seed) if shuffle else None,
             num_workers=self.num_workers,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
             pin_memory=self.pin_memory,

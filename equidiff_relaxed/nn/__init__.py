@@ -1,0 +1,1 @@
+"""Networks: 1D temporal U-Net, field-to-irrep maps, relaxed / residual group-linear layers, encoders, denoisers."""

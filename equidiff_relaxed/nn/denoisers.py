@@ -1,0 +1,64 @@
+"""Noise-prediction networks for action chunks (B, T, A), conditioned on the diffusion step and encoder features.
+
+- :class:`PlainDenoiser`: the 1D U-Net on the action channels; condition (B, C).
+- :class:`EquivariantDenoiser` (EquiDiff's group folding): the normalised action is mapped to its C_N irreps
+  (shape_meta), lifted to K regular fields with a group-linear layer, the group axis is folded into the batch and
+  ONE shared U-Net runs on every copy h with that copy's condition features (B, C, N)[..., h]; a rotation permutes
+  the copies, so the result is equivariant; a group-linear projection maps back to the action's representation.
+  With ``kind="relaxed"`` the lifting and projection are relaxed layers.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import torch
+from einops import rearrange
+from torch import nn
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from escnn import nn as enn
+
+from equidiff_relaxed.data.shape_meta import FieldMeta
+from equidiff_relaxed.nn.fields import IrrepLayout, cyclic_group, no_base_space, regular_type
+from equidiff_relaxed.nn.group_linear import GroupLinear
+from equidiff_relaxed.nn.unet1d import ConditionalUnet1D
+
+
+class PlainDenoiser(nn.Module):
+    def __init__(self, action_dim: int, cond_dim: int, down_dims: Sequence[int] = (64, 128, 256),
+                 kernel_size: int = 5, n_groups: int = 8):
+        super().__init__()
+        self.unet = ConditionalUnet1D(action_dim, action_dim, cond_dim, down_dims, kernel_size, n_groups)
+
+    def forward(self, x: torch.Tensor, step: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """x (B, T, A), step (B,), cond (B, C) -> (B, T, A)."""
+        return self.unet(x.transpose(1, 2), step, cond).transpose(1, 2)
+
+
+class EquivariantDenoiser(nn.Module):
+    def __init__(self, action: FieldMeta, cond_fields: int, group_order: int = 8, lift_fields: int = 16,
+                 down_dims: Sequence[int] = (64, 128, 256), kernel_size: int = 5, n_groups: int = 8,
+                 kind: str = "equivariant", banks: int = 2, alpha: float = 0.0, beta: float = 0.0):
+        super().__init__()
+        G = cyclic_group(group_order)
+        gs = no_base_space(G)
+        self.layout = IrrepLayout.of(action, invertible=True)
+        act_type = enn.FieldType(gs, self.layout.representations(G))
+        reg = regular_type(gs, lift_fields)
+        layer = dict(kind=kind, banks=banks, alpha=alpha, beta=beta)
+        self.lift = GroupLinear(act_type, reg, relax_on="output", **layer)
+        self.unet = ConditionalUnet1D(lift_fields, lift_fields, cond_fields, down_dims, kernel_size, n_groups)
+        self.project = GroupLinear(reg, act_type, relax_on="input", **layer)
+        self.n, self.k = group_order, lift_fields
+
+    def forward(self, x: torch.Tensor, step: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """x (B, T, A) normalised action chunk, step (B,), cond (B, C, N) regular -> (B, T, A)."""
+        b, t, _ = x.shape
+        a = self.layout.to_irreps(x).reshape(b * t, -1)
+        z = rearrange(self.lift(a), "(b t) (k n) -> (b n) k t", b=b, n=self.n)
+        c = rearrange(cond, "b c n -> (b n) c")
+        z = self.unet(z, step.repeat_interleave(self.n), c)
+        y = self.project(rearrange(z, "(b n) k t -> (b t) (k n)", b=b, n=self.n))
+        return self.layout.from_irreps(y.view(b, t, -1))

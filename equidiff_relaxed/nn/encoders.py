@@ -1,0 +1,142 @@
+"""Observation encoders: plain (MLP + CNN) and C_N-equivariant (irreps -> regular fields; images via R2Conv).
+
+Input: dict key -> normalised observation window, low-dim (B, To, D), images (B, To, C, H, W) in [0, 1].
+Output: plain encoders (B, out_dim); equivariant encoders (B, out_fields, N) regular fields (entry h is the
+feature seen by group copy h). Which keys exist and how they transform is read from shape_meta.
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from escnn import gspaces
+    from escnn import nn as enn
+
+from equidiff_relaxed.data.shape_meta import ShapeMeta
+from equidiff_relaxed.nn.fields import IrrepLayout, cyclic_group, no_base_space, regular_type
+from equidiff_relaxed.nn.group_linear import GroupLinear
+
+
+def _mlp(dims: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(dims[:-1], dims[1:]):
+        layers += [nn.Linear(a, b), nn.Mish()]
+    return nn.Sequential(*layers[:-1])
+
+
+class PlainImageNet(nn.Module):
+    """Small ResNet-style CNN with GroupNorm; random crop (train) / centre crop (eval). (N, C, H, W) -> (N, out)."""
+
+    def __init__(self, channels: int, out_dim: int, width: int = 32, crop_ratio: float = 0.9):
+        super().__init__()
+        self.crop_ratio = crop_ratio
+
+        def block(a: int, b: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(a, b, 3, 2, 1), nn.GroupNorm(8, b), nn.ReLU(),
+                                 nn.Conv2d(b, b, 3, 1, 1), nn.GroupNorm(8, b), nn.ReLU())
+
+        self.net = nn.Sequential(block(channels, width), block(width, 2 * width), block(2 * width, 2 * width),
+                                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, out_dim))
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        ch, cw = int(h * self.crop_ratio), int(w * self.crop_ratio)
+        if self.training and self.crop_ratio < 1:
+            i = int(torch.randint(0, h - ch + 1, (1,), generator=generator))
+            j = int(torch.randint(0, w - cw + 1, (1,), generator=generator))
+        else:
+            i, j = (h - ch) // 2, (w - cw) // 2
+        return self.net(x[..., i : i + ch, j : j + cw])
+
+
+class PlainObsEncoder(nn.Module):
+    regular = False
+
+    def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, hidden: int = 256, out_dim: int = 128,
+                 image_features: int = 64, image_width: int = 32):
+        super().__init__()
+        self.meta, self.n_obs_steps = shape_meta, n_obs_steps
+        self.low_dim_keys, self.rgb_keys = shape_meta.low_dim_keys, shape_meta.rgb_keys
+        self.images = nn.ModuleDict({k: PlainImageNet(shape_meta.obs[k].shape[0], image_features, image_width)
+                                     for k in self.rgb_keys})
+        in_dim = n_obs_steps * (sum(shape_meta.obs[k].shape[0] for k in self.low_dim_keys)
+                                + image_features * len(self.rgb_keys))
+        self.mlp = _mlp([in_dim, hidden, out_dim])
+        self.out_dim = out_dim
+
+    def forward(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
+        b = next(iter(obs.values())).shape[0]
+        parts = [obs[k].reshape(b, -1) for k in self.low_dim_keys]
+        for k in self.rgb_keys:
+            x = obs[k]
+            parts.append(self.images[k](x.reshape(-1, *x.shape[2:]), generator).reshape(b, -1))
+        return self.mlp(torch.cat(parts, dim=-1))
+
+
+class EquivariantImageNet(nn.Module):
+    """R2Conv stack on rot2dOnR2(N): RGB (trivial fields) -> regular fields, global average pool.
+    (M, C, H, W) -> (M, fields * N). Exact for rotations by multiples of 90 degrees on the pixel grid; keep H, W
+    even through the two stride-2 stages (e.g. 88 or 80 px)."""
+
+    def __init__(self, channels: int, group_order: int, fields: int = 8):
+        super().__init__()
+        gs = gspaces.rot2dOnR2(N=group_order)
+        self.in_type = enn.FieldType(gs, channels * [gs.trivial_repr])
+        t1 = enn.FieldType(gs, fields * [gs.regular_repr])
+        t2 = enn.FieldType(gs, 2 * fields * [gs.regular_repr])
+        self.net = enn.SequentialModule(
+            enn.R2Conv(self.in_type, t1, 5, stride=2, padding=2), enn.ReLU(t1),
+            enn.R2Conv(t1, t2, 3, stride=2, padding=1), enn.ReLU(t2),
+            enn.R2Conv(t2, t2, 3, padding=1), enn.ReLU(t2),
+        )
+        self.out_type = t2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.net(enn.GeometricTensor(x, self.in_type)).tensor
+        return y.mean(dim=(-2, -1))
+
+
+class EquivariantObsEncoder(nn.Module):
+    """Low-dim fields as C_N irreps (from shape_meta) and image features as regular fields, mixed by group-linear
+    layers into ``out_fields`` regular fields. ``kind``: equivariant | relaxed | residual (see GroupLinear)."""
+
+    regular = True
+
+    def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, group_order: int = 8, hidden_fields: int = 32,
+                 out_fields: int = 16, kind: str = "equivariant", banks: int = 2, alpha: float = 0.0,
+                 beta: float = 0.0, image_fields: int = 8):
+        super().__init__()
+        self.meta, self.n_obs_steps = shape_meta, n_obs_steps
+        G = cyclic_group(group_order)
+        gs = no_base_space(G)
+        self.layouts = {k: IrrepLayout.of(shape_meta.obs[k]) for k in shape_meta.low_dim_keys}
+        reps = [r for _ in range(n_obs_steps) for k in self.layouts for r in self.layouts[k].representations(G)]
+        self.images = nn.ModuleDict({k: EquivariantImageNet(shape_meta.obs[k].shape[0], group_order, image_fields)
+                                     for k in shape_meta.rgb_keys})
+        n_img = sum(n_obs_steps * 2 * image_fields for _ in shape_meta.rgb_keys)
+        layer = dict(kind=kind, banks=banks, alpha=alpha, beta=beta)
+        hidden = regular_type(gs, hidden_fields)
+        self.lift = GroupLinear(enn.FieldType(gs, reps), hidden, **layer) if reps else None
+        self.image_mix = GroupLinear(regular_type(gs, n_img), hidden, **layer) if n_img else None
+        self.out = GroupLinear(hidden, regular_type(gs, out_fields), **layer)
+        self.group_order, self.out_dim = group_order, out_fields
+
+    def forward(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
+        b = next(iter(obs.values())).shape[0]
+        h = 0.0
+        if self.lift is not None:
+            x = torch.cat([self.layouts[k].to_irreps(obs[k]) for k in self.layouts], dim=-1)  # (B, To, D')
+            h = self.lift(x.reshape(b, -1))
+        if self.image_mix is not None:
+            feats = []
+            for k, net in self.images.items():
+                x = obs[k]
+                f = net(x.reshape(-1, *x.shape[2:]))  # (B*To, F*N), regular
+                feats.append(f.reshape(b, -1))
+            h = h + self.image_mix(torch.cat(feats, dim=-1))
+        y = self.out(torch.relu(h))  # ReLU acts per entry: commutes with permutations of regular fields
+        return y.view(b, self.out_dim, self.group_order)

@@ -1,0 +1,123 @@
+"""LightningModule around :class:`DiffusionPolicy`: DDPM loss + symmetry-breaking penalty, AdamW, cosine schedule
+with warm-up, and randomness drawn from a generator seeded by (seed, global step) so resumed runs repeat exactly.
+
+The policy is built in ``setup`` from the datamodule's shape_meta (which is then stored in the hyperparameters),
+or directly in ``__init__`` when ``shape_meta`` is given (loading a checkpoint). Checkpoints hold plain
+hyperparameters, the normalizer and weights, and load with ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+
+from equidiff_relaxed.data.shape_meta import ShapeMeta
+from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
+
+
+class DiffusionPolicyModule(L.LightningModule):
+    def __init__(
+        self,
+        model: str = "relaxed",
+        horizon: int = 16,
+        n_obs_steps: int = 2,
+        n_action_steps: int = 8,
+        group_order: int = 8,
+        encoder_hidden: int = 256,
+        encoder_dim: int = 64,
+        encoder_fields: int = 8,
+        lift_fields: int = 8,
+        down_dims: list[int] = [64, 128, 256],  # noqa: B006 (plain YAML value)
+        kernel_size: int = 5,
+        n_groups: int = 8,
+        relax_banks: int = 2,
+        relax_alpha: float = 1e-3,
+        residual_beta: float = 1e-2,
+        num_train_timesteps: int = 100,
+        ddim_steps: int = 16,
+        augment: str | None = None,
+        normalizer_mode: str = "symmetric",
+        lr: float = 1e-3,
+        weight_decay: float = 1e-6,
+        warmup_steps: int = 50,
+        seed: int = 0,
+        shape_meta: dict[str, Any] | None = None,
+        symmetry_center: list[float] | None = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.policy: DiffusionPolicy | None = None
+        if shape_meta is not None:
+            self.build(ShapeMeta.from_dict(shape_meta), symmetry_center or [0.0, 0.0])
+
+    def build(self, shape_meta: ShapeMeta, symmetry_center: list[float]) -> DiffusionPolicy:
+        """Create the policy (once); records shape_meta and the symmetry centre in the hyperparameters."""
+        if self.policy is None:
+            h = self.hparams
+            kwargs = {k: h[k] for k in (
+                "model", "horizon", "n_obs_steps", "n_action_steps", "group_order", "encoder_hidden", "encoder_dim",
+                "encoder_fields", "lift_fields", "kernel_size", "n_groups", "relax_banks", "relax_alpha",
+                "residual_beta", "num_train_timesteps", "ddim_steps", "augment", "normalizer_mode")}
+            try:
+                self.policy = DiffusionPolicy(shape_meta, down_dims=tuple(h["down_dims"]),
+                                              symmetry_center=symmetry_center, **kwargs)
+            except ValueError as err:
+                raise UserError(f"bad model config: {err}") from None
+            self.hparams["shape_meta"] = shape_meta.to_dict()
+            self.hparams["symmetry_center"] = [float(c) for c in symmetry_center]
+        return self.policy
+
+    def setup(self, stage: str) -> None:
+        dm = self.trainer.datamodule if self.trainer is not None else None
+        if dm is None:
+            if self.policy is None:
+                raise UserError("the model needs a datamodule (or shape_meta) to be built")
+            return
+        dm.setup(stage)
+        for name in ("horizon", "n_obs_steps", "n_action_steps"):
+            if getattr(dm, name) != self.hparams[name]:
+                raise UserError(f"data.{name}={getattr(dm, name)} but model.{name}={self.hparams[name]}")
+        fresh = self.policy is None
+        policy = self.build(dm.shape_meta, list(dm.symmetry_center))
+        if ShapeMeta.from_dict(self.hparams["shape_meta"]) != dm.shape_meta:
+            raise UserError("the dataset's shape_meta differs from the model's (checkpoint)", dm.dataset_path)
+        if fresh or not len(policy.normalizer.fields):
+            policy.fit_normalizer(dm.normalizer_data())
+
+    def _generator(self, salt: int) -> torch.Generator:
+        g = torch.Generator(device=self.device)
+        g.manual_seed(int(self.hparams["seed"]) * 1_000_003 + salt)
+        return g
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        assert self.policy is not None
+        loss = self.policy.compute_loss(batch, self._generator(self.global_step))
+        penalty = self.policy.penalty().to(loss.device)
+        b = batch["action"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=b)
+        self.log("train/penalty", penalty, batch_size=b)
+        return loss + penalty
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        assert self.policy is not None
+        loss = self.policy.compute_loss(batch, self._generator(10**9 + batch_idx))
+        self.log("val/loss", loss, prog_bar=True, batch_size=batch["action"].shape[0])
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        h = self.hparams
+        opt = torch.optim.AdamW(self.parameters(), lr=h["lr"], weight_decay=h["weight_decay"], betas=(0.95, 0.999))
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = min(int(h["warmup_steps"]), total)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / max(1, warmup)
+            progress = (step - warmup) / max(1, total - warmup)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
