@@ -18,7 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lightning.pytorch.cli import LightningCLI
 
     from equidiff_relaxed.data.datamodule import DemoDataModule
-    from equidiff_relaxed.policy.init_from import init_policy_from
+    from equidiff_relaxed.policy.checkpoint import init_policy_from
     from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
 
     class CLI(LightningCLI):

@@ -79,8 +79,8 @@ class PlainObsEncoder(nn.Module):
 
 class EquivariantImageNet(nn.Module):
     """R2Conv stack on rot2dOnR2(N): RGB (trivial fields) -> regular fields, global average pool.
-    (M, C, H, W) -> (M, fields * N). Exact for rotations by multiples of 90 degrees on the pixel grid; keep H, W
-    even through the two stride-2 stages (e.g. 88 or 80 px)."""
+    (M, C, H, W) -> (M, 2 * fields * N). Exact for rotations by multiples of 90 degrees on the pixel grid; keep H, W
+    divisible by 4 (two 2x2 poolings; e.g. 88 or 80 px)."""
 
     def __init__(self, channels: int, group_order: int, fields: int = 8):
         super().__init__()
@@ -88,9 +88,11 @@ class EquivariantImageNet(nn.Module):
         self.in_type = enn.FieldType(gs, channels * [gs.trivial_repr])
         t1 = enn.FieldType(gs, fields * [gs.regular_repr])
         t2 = enn.FieldType(gs, 2 * fields * [gs.regular_repr])
+        # stride-1 convolutions with symmetric padding and 2x2 average pooling: strided convolutions sample a grid
+        # that is not symmetric about the image centre and break even the quarter-turn symmetry
         self.net = enn.SequentialModule(
-            enn.R2Conv(self.in_type, t1, 5, stride=2, padding=2), enn.ReLU(t1),
-            enn.R2Conv(t1, t2, 3, stride=2, padding=1), enn.ReLU(t2),
+            enn.R2Conv(self.in_type, t1, 5, padding=2), enn.ReLU(t1), enn.PointwiseAvgPool2D(t1, 2),
+            enn.R2Conv(t1, t2, 3, padding=1), enn.ReLU(t2), enn.PointwiseAvgPool2D(t2, 2),
             enn.R2Conv(t2, t2, 3, padding=1), enn.ReLU(t2),
         )
         self.out_type = t2

@@ -1,4 +1,4 @@
-"""Fine-tuning: initialise a model from a checkpoint, reporting mismatches key by key.
+"""Checkpoints: safe loading (weights_only), the policy (EMA) weights, and fine-tuning with a key-by-key report.
 
 An exactly equivariant checkpoint initialises a relaxed model: every relaxed bank gets the equivariant layer's
 weights and w_l(h) = 1/L, so the relaxed model starts with identical outputs (see group_linear).
@@ -34,6 +34,23 @@ def policy_state(ckpt: dict, use_ema: bool = True) -> dict[str, torch.Tensor]:
     if use_ema and ema:
         return dict(ema)
     return {k[len("policy."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("policy.")}
+
+
+def load_policy(path: str | os.PathLike, use_ema: bool = True) -> DiffusionPolicy:
+    """Rebuild the policy from a checkpoint's hyperparameters and load its (EMA) weights; returned in eval mode."""
+    from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+
+    ckpt = load_checkpoint(path)
+    hp = {k: v for k, v in ckpt["hyper_parameters"].items() if not k.startswith("_")}
+    if not hp.get("shape_meta"):
+        raise UserError("checkpoint records no shape_meta", path)
+    module = DiffusionPolicyModule(**hp)
+    assert module.policy is not None
+    missing, unexpected = module.policy.load_state_dict(policy_state(ckpt, use_ema), strict=False)
+    if unexpected or [k for k in missing if not k.startswith("normalizer.")]:
+        raise UserError(f"checkpoint weights do not fit the model ({len(missing)} missing, {len(unexpected)} unexpected)",
+                        path)
+    return module.policy.eval()
 
 
 def init_policy_from(policy: DiffusionPolicy, path: str | os.PathLike, use_ema: bool = True) -> list[str]:

@@ -1,0 +1,117 @@
+import math
+import warnings
+
+import pytest
+import torch
+
+from equidiff_relaxed.nn.encoders import EquivariantImageNet
+from equidiff_relaxed.nn.fields import cyclic_group, no_base_space, regular_type, rot2_rep
+from equidiff_relaxed.nn.group_linear import GroupLinear
+from equidiff_relaxed.symmetry import rotate_field, rotate_image
+from tests.policy.conftest import CENTER, make_policy, obs_batch
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from escnn import nn as enn
+
+TOL = 1e-4
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(((a - b).norm() / b.norm().clamp_min(1e-12)).detach())
+
+
+@pytest.mark.parametrize("order", [1, 2, 4, 5, 8])
+@pytest.mark.parametrize("kind", ["equivariant", "relaxed", "residual"])
+def test_group_linear_exact_at_init(order, kind):
+    G = cyclic_group(order)
+    gs = no_base_space(G)
+    tin = enn.FieldType(gs, [rot2_rep(G), G.trivial_representation])
+    lift = GroupLinear(tin, regular_type(gs, 3), kind, banks=3, alpha=1.0, beta=1.0)
+    proj = GroupLinear(regular_type(gs, 3), tin, kind, banks=3, alpha=1.0, beta=1.0)
+    x = torch.randn(5, tin.size)
+    f = lambda v: proj(torch.relu(lift(v)))  # noqa: E731
+    for g in G.elements:
+        assert rel(f(enn.GeometricTensor(x, tin).transform(g).tensor), enn.GeometricTensor(f(x), tin).transform(g).tensor) < TOL
+    assert lift.penalty().item() == 0.0
+
+
+def test_relaxed_layer_breaks_when_perturbed_and_penalty_grows():
+    G = cyclic_group(8)
+    gs = no_base_space(G)
+    tin = enn.FieldType(gs, [rot2_rep(G)])
+    lift = GroupLinear(tin, regular_type(gs, 4), "relaxed", banks=2, alpha=0.5)
+    with torch.no_grad():
+        lift.relax_weights[0, 3] += 0.2
+    x = torch.randn(5, 2)
+    g = G.element(1)
+    err = rel(lift(enn.GeometricTensor(x, tin).transform(g).tensor),
+              enn.GeometricTensor(lift(x), regular_type(gs, 4)).transform(g).tensor)
+    assert err > 1e-2
+    assert math.isclose(lift.penalty().item(), 0.5 * 2 * 7 * 0.2, rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["equi", "relaxed", "residual"])
+def test_encoder_denoiser_and_policy_are_equivariant(push_data, family):
+    policy = make_policy(push_data, family).eval()
+    obs = obs_batch(push_data)
+    nobs = policy._normalize_obs(obs)
+    cond = policy.encoder(nobs)
+    x = torch.randn(3, 8, 2)
+    t = torch.tensor([3, 50, 99])
+    eps = policy.denoiser(x, t, cond)
+    noise = torch.randn(3, 8, 2)
+    act = policy.predict_action(obs, noise=noise)
+    for k in range(1, 8):
+        phi = 2 * math.pi * k / 8
+        robs = {key: rotate_field(v, "pos2", phi, CENTER) for key, v in obs.items()}
+        rcond = policy.encoder(policy._normalize_obs(robs))
+        assert rel(rcond, torch.roll(cond, k, dims=-1)) < TOL  # regular fields: rotation = cyclic shift
+        assert rel(policy.denoiser(rotate_field(x, "pos2", phi), t, rcond), rotate_field(eps, "pos2", phi)) < TOL
+        ract = policy.predict_action(robs, noise=rotate_field(noise, "pos2", phi))
+        assert rel(ract, rotate_field(act, "pos2", phi, CENTER)) < TOL
+
+
+def test_plain_policy_is_not_equivariant(push_data):
+    policy = make_policy(push_data, "plain").eval()
+    obs, noise, phi = obs_batch(push_data), torch.randn(3, 8, 2), math.pi / 2
+    act = policy.predict_action(obs, noise=noise)
+    ract = policy.predict_action({k: rotate_field(v, "pos2", phi, CENTER) for k, v in obs.items()},
+                                 noise=rotate_field(noise, "pos2", phi))
+    assert rel(ract, rotate_field(act, "pos2", phi, CENTER)) > 1e-2
+
+
+def test_relaxed_policy_exact_at_init_not_after_perturbation(push_data):
+    policy = make_policy(push_data, "relaxed").eval()
+    assert policy.penalty().item() == 0.0
+    with torch.no_grad():
+        for _, layer in policy.relaxed_layers():
+            layer.relax_weights.add_(0.3 * torch.randn_like(layer.relax_weights))
+    assert policy.penalty().item() > 0
+    obs, noise, phi = obs_batch(push_data), torch.randn(3, 8, 2), 2 * math.pi / 8
+    act = policy.predict_action(obs, noise=noise)
+    ract = policy.predict_action({k: rotate_field(v, "pos2", phi, CENTER) for k, v in obs.items()},
+                                 noise=rotate_field(noise, "pos2", phi))
+    assert rel(ract, rotate_field(act, "pos2", phi, CENTER)) > 1e-3
+
+
+def test_image_encoder_equivariant_for_quarter_turns():
+    net = EquivariantImageNet(3, group_order=8, fields=2).eval()
+    img = torch.rand(2, 3, 16, 16)
+    out = net(img).view(2, -1, 8)
+    for quarter in (1, 2, 3):
+        rotated = net(rotate_image(img, quarter * math.pi / 2)).view(2, -1, 8)
+        assert rel(rotated, torch.roll(out, 2 * quarter, dims=-1)) < TOL
+
+
+def test_inference_does_no_basis_expansion(push_data, monkeypatch):
+    policy = make_policy(push_data, "relaxed").eval()
+    obs = obs_batch(push_data)
+    policy.predict_action(obs, noise=torch.randn(3, 8, 2))  # eval mode: escnn matrices cached
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("basis expansion during inference")
+
+    from escnn.nn.modules.basismanager import BlocksBasisExpansion
+    monkeypatch.setattr(BlocksBasisExpansion, "forward", forbidden)
+    policy.predict_action(obs, noise=torch.randn(3, 8, 2))
