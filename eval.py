@@ -8,7 +8,7 @@ from equidiff_relaxed.errors import UserError, run_cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    raise UserError("eval.py is not implemented yet: the data layer is in place, the evaluation loop comes next")
+    raise UserError("eval.py is not implemented yet: data, simulator and policy are in place, evaluation per region comes next")
 
 
 if __name__ == "__main__":

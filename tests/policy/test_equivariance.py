@@ -115,3 +115,26 @@ def test_inference_does_no_basis_expansion(push_data, monkeypatch):
     from escnn.nn.modules.basismanager import BlocksBasisExpansion
     monkeypatch.setattr(BlocksBasisExpansion, "forward", forbidden)
     policy.predict_action(obs, noise=torch.randn(3, 8, 2))
+
+
+@pytest.mark.parametrize("family, order", [("equi", 8), ("relaxed", 4)])
+def test_image_policy_equivariant_for_quarter_turns(family, order):
+    from equidiff_relaxed.data.synthetic import make_push_buffer
+    from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
+    from tests.policy.conftest import TINY
+
+    buf = make_push_buffer(3, seed=0, image_size=16)
+    torch.manual_seed(0)
+    policy = DiffusionPolicy(buf.shape_meta, family, group_order=order, **TINY)
+    policy.fit_normalizer(buf.load_arrays(["pusher_pos", "puck_pos", "action"]))
+    policy.eval()
+    obs = obs_batch((None, buf.load_arrays(["pusher_pos", "puck_pos"])), 2)
+    obs["image"] = torch.rand(2, 2, 3, 16, 16)
+    noise = torch.randn(2, 8, 2)
+    act = policy.predict_action(obs, noise=noise)
+    for quarter in (1, 2, 3):
+        phi = quarter * math.pi / 2
+        robs = {k: rotate_field(v, "pos2", phi, CENTER) for k, v in obs.items() if k != "image"}
+        robs["image"] = rotate_image(obs["image"], phi)
+        ract = policy.predict_action(robs, noise=rotate_field(noise, "pos2", phi))
+        assert rel(ract, rotate_field(act, "pos2", phi, CENTER)) < TOL
