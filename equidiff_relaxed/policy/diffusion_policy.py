@@ -27,6 +27,7 @@ from equidiff_relaxed.symmetry.actions import rotate_field, rotate_image
 
 FAMILIES = {"plain": None, "equi": "equivariant", "relaxed": "relaxed", "residual": "residual"}
 AUGMENTATIONS = (None, "so2", "cn")
+RELAX_WHERE = ("all", "encoder", "denoiser")  # which part's group-linear layers are relaxed (or residual)
 
 
 class DiffusionPolicy(nn.Module):
@@ -53,6 +54,7 @@ class DiffusionPolicy(nn.Module):
         augment: str | None = None,
         normalizer_mode: str = "symmetric",
         symmetry_center: Sequence[float] = (0.0, 0.0),
+        relax_where: str = "all",
     ):
         super().__init__()
         if model not in FAMILIES:
@@ -61,6 +63,8 @@ class DiffusionPolicy(nn.Module):
             raise ValueError(f"group_order must be an integer >= 1, got {group_order!r}")
         if augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augment {augment!r} (known: so2, cn or null)")
+        if relax_where not in RELAX_WHERE:
+            raise ValueError(f"unknown relax_where {relax_where!r} (known: {', '.join(RELAX_WHERE)})")
         if ddim_steps < 1 or ddim_steps > num_train_timesteps:
             raise ValueError(f"ddim_steps must be in [1, {num_train_timesteps}], got {ddim_steps}")
         self.meta, self.model_family = shape_meta, model
@@ -75,11 +79,14 @@ class DiffusionPolicy(nn.Module):
             self.encoder: nn.Module = PlainObsEncoder(shape_meta, n_obs_steps, encoder_hidden, encoder_dim)
             self.denoiser: nn.Module = PlainDenoiser(self.action_dim, encoder_dim, down_dims, kernel_size, n_groups)
         else:
-            layer = dict(kind=kind, banks=relax_banks, alpha=relax_alpha, beta=residual_beta)
+            def layer(part: str) -> dict[str, Any]:
+                own = kind if relax_where in ("all", part) else "equivariant"
+                return dict(kind=own, banks=relax_banks, alpha=relax_alpha, beta=residual_beta)
+
             self.encoder = EquivariantObsEncoder(shape_meta, n_obs_steps, group_order, 4 * encoder_fields,
-                                                 encoder_fields, **layer)
+                                                 encoder_fields, **layer("encoder"))
             self.denoiser = EquivariantDenoiser(shape_meta.action, encoder_fields, group_order, lift_fields,
-                                                down_dims, kernel_size, n_groups, **layer)
+                                                down_dims, kernel_size, n_groups, **layer("denoiser"))
         scheduler_cfg = dict(num_train_timesteps=num_train_timesteps, beta_schedule="squaredcos_cap_v2",
                              prediction_type="epsilon", clip_sample=False)
         self.train_scheduler = DDPMScheduler(**scheduler_cfg)

@@ -40,6 +40,7 @@ class DiffusionPolicyModule(L.LightningModule):
         ddim_steps: int = 16,
         augment: str | None = None,
         normalizer_mode: str = "symmetric",
+        relax_where: str = "all",
         lr: float = 1e-3,
         weight_decay: float = 1e-6,
         warmup_steps: int = 50,
@@ -60,7 +61,7 @@ class DiffusionPolicyModule(L.LightningModule):
             kwargs = {k: h[k] for k in (
                 "model", "horizon", "n_obs_steps", "n_action_steps", "group_order", "encoder_hidden", "encoder_dim",
                 "encoder_fields", "lift_fields", "kernel_size", "n_groups", "relax_banks", "relax_alpha",
-                "residual_beta", "num_train_timesteps", "ddim_steps", "augment", "normalizer_mode")}
+                "residual_beta", "num_train_timesteps", "ddim_steps", "augment", "normalizer_mode", "relax_where")}
             try:
                 self.policy = DiffusionPolicy(shape_meta, down_dims=tuple(h["down_dims"]),
                                               symmetry_center=symmetry_center, **kwargs)

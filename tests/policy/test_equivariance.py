@@ -138,3 +138,31 @@ def test_image_policy_equivariant_for_quarter_turns(family, order):
         robs["image"] = rotate_image(obs["image"], phi)
         ract = policy.predict_action(robs, noise=rotate_field(noise, "pos2", phi))
         assert rel(ract, rotate_field(act, "pos2", phi, CENTER)) < TOL
+
+
+def test_relax_where_selects_the_relaxed_part(push_data):
+    for where, expected in (("encoder", {"encoder"}), ("denoiser", {"denoiser"}), ("all", {"encoder", "denoiser"})):
+        policy = make_policy(push_data, "relaxed", relax_where=where)
+        assert {name.split(".")[0] for name, _ in policy.relaxed_layers()} == expected
+
+
+def test_denoiser_equivariant_for_robosuite_absolute_actions():
+    """pos3 + rot6d + scalar (EquiDiff's 10-D absolute pose action) through the group-folded denoiser."""
+    from scipy.spatial.transform import Rotation
+
+    from equidiff_relaxed.data.shape_meta import ShapeMeta
+    from equidiff_relaxed.nn.denoisers import EquivariantDenoiser
+    from equidiff_relaxed.symmetry.rotations import matrix_to_rot6d
+
+    meta = ShapeMeta.from_dict({"obs": {"p": {"shape": [3], "rep": "pos3"}},
+                                "action": {"shape": [10], "rep": "pos3+rot6d+scalar"}})
+    net = EquivariantDenoiser(meta.action, cond_fields=4, group_order=8, lift_fields=4, down_dims=(8, 16),
+                              n_groups=4, kind="relaxed").eval()
+    rot = torch.tensor(matrix_to_rot6d(Rotation.random(2 * 8, random_state=0).as_matrix()), dtype=torch.float32)
+    x = torch.cat([torch.randn(2, 8, 3), rot.view(2, 8, 6), torch.rand(2, 8, 1)], dim=-1)
+    cond, t = torch.randn(2, 4, 8), torch.tensor([5, 60])
+    y = net(x, t, cond)
+    for k in (1, 3, 6):
+        phi = 2 * math.pi * k / 8
+        ry = net(rotate_field(x, "pos3+rot6d+scalar", phi), t, torch.roll(cond, k, dims=-1))
+        assert rel(ry, rotate_field(y, "pos3+rot6d+scalar", phi)) < TOL
