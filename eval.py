@@ -1,14 +1,44 @@
-"""eval.py: not implemented yet (see the project's issues); exits with a clear message."""
+"""Evaluate policies per orientation region.
+
+python eval.py --checkpoint CKPT [CKPT ...] [--env NAME] [--regions 8] [--episodes-per-region 25] [--n-envs 2]
+               [--seed 0] [--ddim-steps K] [--video] --out DIR
+
+Writes DIR/results.json, DIR/regions.csv, DIR/regions.png (polar chart), DIR/relaxation.png (relaxed models) and,
+with --video, one MP4 per region and checkpoint. Checkpoints are compared on identical episodes.
+"""
 from __future__ import annotations
 
+import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
-from equidiff_relaxed.errors import UserError, run_cli
+from equidiff_relaxed.errors import run_cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    raise UserError("eval.py is not implemented yet: data, simulator and policy are in place, evaluation per region comes next")
+    warnings.filterwarnings("ignore")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", nargs="+", required=True, help="one or more .ckpt files")
+    parser.add_argument("--env", help="override the env recorded with the training data")
+    parser.add_argument("--regions", type=int, default=8)
+    parser.add_argument("--episodes-per-region", type=int, default=25)
+    parser.add_argument("--n-envs", type=int, default=2, help="parallel envs (processes)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ddim-steps", type=int, help="DDIM steps (default: the checkpoint's)")
+    parser.add_argument("--video", action="store_true", help="one MP4 per region (its first episode)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    from equidiff_relaxed.eval.evaluate import evaluate, format_diagnostics
+
+    payload = evaluate(args.checkpoint, args.out, args.env, args.regions, args.episodes_per_region, args.n_envs,
+                       args.seed, args.ddim_steps, args.video, progress=not args.quiet)
+    print(payload["table"])
+    print(format_diagnostics(payload))
+    print(f"wrote {args.out}/results.json, regions.csv, regions.png" + (", relaxation.png" if any(
+        c["relaxation"] for c in payload["checkpoints"]) else ""))
+    return 0
 
 
 if __name__ == "__main__":

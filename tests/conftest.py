@@ -22,6 +22,15 @@ def push_buffer():
     return make_push_buffer(n_episodes=6, lengths=[5, 9, 12, 3, 20, 7], seed=1, image_size=8)
 
 
+@pytest.fixture(scope="session")
+def push_data():
+    """A tiny synthetic push buffer and its low-dim arrays (for policy tests)."""
+    from equidiff_relaxed.data.synthetic import make_push_buffer
+
+    buf = make_push_buffer(4, seed=0)
+    return buf, buf.load_arrays(["pusher_pos", "puck_pos", "action"])
+
+
 def run_script(script: str, *args: str, cwd: Path = REPO):
     """Run a repository script with the test interpreter; returns CompletedProcess (text)."""
     import subprocess

@@ -64,8 +64,9 @@ def test_cli_bad_inputs(tmp_path):
     assert not list(tmp_path.glob("o.zarr*"))
 
 
-def test_eval_says_not_implemented():
-    assert_one_line_error(run_script("eval.py"), "not implemented yet")
+def test_eval_reports_a_missing_checkpoint():
+    assert_one_line_error(run_script("eval.py", "--checkpoint", "nope.ckpt", "--out", "/tmp/x"), "nope.ckpt",
+                          "no such checkpoint")
 
 
 def test_generate_and_report(tmp_path):

@@ -117,6 +117,7 @@ class DemoDataModule(L.LightningDataModule):
         self.shape_meta: ShapeMeta | None = None
         self.train_episodes = self.val_episodes = np.zeros(0, dtype=np.int64)
         self.symmetry_center: tuple[float, float] = (0.0, 0.0)
+        self.env_attrs: dict[str, Any] | None = None  # the env recorded with the data (name, kwargs)
         self._arrays: dict[str, Any] | None = None
         self.train_set: SequenceDataset | None = None
         self.val_set: SequenceDataset | None = None
@@ -141,6 +142,7 @@ class DemoDataModule(L.LightningDataModule):
             arrays = {**low_dim, **buf.load_arrays(meta.rgb_keys)} if self.in_memory else None
             ends = buf.episode_ends
             center = (buf.attrs.get("symmetry") or {}).get("center") or (0.0, 0.0)
+            self.env_attrs = buf.attrs.get("env")
         self.shape_meta = meta
         self.symmetry_center = (float(center[0]), float(center[1]))
         self.train_episodes, self.val_episodes = split_episodes(len(ends), self.val_ratio, self.seed, self.n_demos,

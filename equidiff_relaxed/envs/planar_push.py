@@ -75,6 +75,7 @@ class PlanarPushEnv(gym.Env):
         self.observation_space = gym.spaces.Dict(spaces)
         self.action_space = gym.spaces.Box(-r, r, shape=(2,), dtype=np.float32)
         self.theta = 0.0
+        self.next_theta: float | None = None  # theta for the next reset without options (vector envs: set_attr)
         self.goal = np.zeros(2)
         self._steps = 0
 
@@ -136,7 +137,8 @@ class PlanarPushEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = options or {}
-        theta = options.get("theta")
+        theta = options.get("theta", self.next_theta)
+        self.next_theta = None
         self.theta = float(wrap_angle(self.np_random.uniform(0, 2 * math.pi) if theta is None else float(theta)))
         layout = self.canonical_layout(self.np_random)
         mujoco.mj_resetData(self.model, self.data)

@@ -47,6 +47,7 @@ class DiffusionPolicyModule(L.LightningModule):
         seed: int = 0,
         shape_meta: dict[str, Any] | None = None,
         symmetry_center: list[float] | None = None,
+        env: dict[str, Any] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -87,6 +88,8 @@ class DiffusionPolicyModule(L.LightningModule):
             raise UserError("the dataset's shape_meta differs from the model's (checkpoint)", dm.dataset_path)
         if fresh or not len(policy.normalizer.fields):
             policy.fit_normalizer(dm.normalizer_data())
+        if dm.env_attrs is not None:
+            self.hparams["env"] = dm.env_attrs  # recorded so that evaluation can recreate the env
 
     def _generator(self, salt: int) -> torch.Generator:
         g = torch.Generator(device=self.device)

@@ -1,18 +1,10 @@
-import numpy as np
-import pytest
 import torch
 
-from equidiff_relaxed.data.synthetic import CENTER, make_push_buffer
+from equidiff_relaxed.data.synthetic import CENTER
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 
 TINY = dict(horizon=8, n_obs_steps=2, n_action_steps=4, down_dims=(8, 16), encoder_hidden=32, encoder_dim=16,
             encoder_fields=4, lift_fields=4, n_groups=4, ddim_steps=4, symmetry_center=CENTER)
-
-
-@pytest.fixture(scope="session")
-def push_data():
-    buf = make_push_buffer(4, seed=0)
-    return buf, buf.load_arrays(["pusher_pos", "puck_pos", "action"])
 
 
 def make_policy(push_data, family: str, **kwargs) -> DiffusionPolicy:

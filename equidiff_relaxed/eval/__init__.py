@@ -1,0 +1,1 @@
+"""Evaluation per orientation region: paired episode plans, vectorized rollouts, statistics, reports, diagnostics."""

@@ -1,0 +1,142 @@
+"""Evaluate one or more checkpoints per orientation region on identical (paired) episodes, with diagnostics."""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from equidiff_relaxed.data.replay_buffer import ReplayBuffer
+from equidiff_relaxed.data.symmetry_map import symmetry_breaking_map
+from equidiff_relaxed.envs import ENV_NAMES
+from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.eval.diagnostics import equivariance_error, relaxation_weights
+from equidiff_relaxed.eval.plan import episode_plan
+from equidiff_relaxed.eval.report import (format_table, mean_success, polar_plot, region_stats, relaxation_plot,
+                                          write_csv, write_json)
+from equidiff_relaxed.eval.rollouts import env_factory, rollout
+from equidiff_relaxed.policy.checkpoint import load_checkpoint, load_policy
+
+
+def check_output_dir(out: str | os.PathLike) -> Path:
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise UserError(f"output folder is not writable ({err.strerror})", path) from None
+    return path
+
+
+def env_of(ckpt: dict, override: str | None, path: str) -> tuple[str, dict[str, Any]]:
+    recorded = ckpt["hyper_parameters"].get("env") or {}
+    name = override or recorded.get("name")
+    if not name:
+        raise UserError("the checkpoint records no env; pass --env", path)
+    if name not in ENV_NAMES:
+        raise UserError(f"unknown env {name!r} (known: {', '.join(ENV_NAMES)})")
+    kwargs = dict((recorded.get("kwargs") or {}) if not override or override == recorded.get("name") else {})
+    return name, kwargs
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 10) -> None:
+    import imageio.v2 as imageio
+
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.mp4")
+    imageio.mimwrite(tmp, frames, fps=fps, macro_block_size=1)
+    os.replace(tmp, path)
+
+
+def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = None, n_regions: int = 8,
+             episodes_per_region: int = 25, n_envs: int = 2, seed: int = 0, ddim_steps: int | None = None,
+             video: bool = False, progress: bool = True) -> dict[str, Any]:
+    if n_regions < 1:
+        raise UserError(f"--regions must be >= 1, got {n_regions}")
+    if episodes_per_region < 1:
+        raise UserError(f"--episodes-per-region must be >= 1, got {episodes_per_region}")
+    if n_envs < 1:
+        raise UserError(f"--n-envs must be >= 1, got {n_envs}")
+    out_dir = check_output_dir(out)
+    ckpts = {p: load_checkpoint(p) for p in checkpoints}  # fail early on any bad file
+    plan = episode_plan(n_regions, episodes_per_region, seed)
+    payload: dict[str, Any] = {"regions": n_regions, "episodes_per_region": episodes_per_region, "seed": seed,
+                               "checkpoints": []}
+    names, tables, layers_all = [], [], {}
+    data_maps: dict[str, Any] = {}
+    for path, ckpt in ckpts.items():
+        env_name, env_kwargs = env_of(ckpt, env, path)
+        policy = load_policy(path)
+        if ddim_steps is not None and not 1 <= ddim_steps <= policy.infer_scheduler.config.num_train_timesteps:
+            raise UserError(f"--ddim-steps must be in [1, {policy.infer_scheduler.config.num_train_timesteps}]")
+        image_size = next((policy.meta.obs[k].shape[1] for k in policy.meta.rgb_keys), None)
+        env_kwargs.update(image_size=image_size, n_regions=n_regions)
+        if video:
+            env_kwargs.update(render_mode="rgb_array")
+        result = rollout(policy, env_factory(env_name, **env_kwargs), plan, n_envs, ddim_steps, video,
+                         progress=progress, desc=f"{Path(path).name} on {env_name}")
+        table = region_stats(result.results, n_regions)
+        eq = {k: equivariance_error(policy, [{kk: torch.as_tensor(v).float() if policy.meta.obs[kk].type != "rgb"
+                                              else torch.as_tensor(v).permute(0, 3, 1, 2).float() / 255.0
+                                              for kk, v in s.items() if kk in policy.meta.obs}
+                                             for s in result.obs_samples.get(k, [])], seed)
+              for k in range(n_regions)}
+        layers = relaxation_weights(policy)
+        dataset = (ckpt.get("datamodule_hyper_parameters") or {}).get("dataset_path")
+        if dataset and dataset not in data_maps:
+            data_maps[dataset] = _data_map(dataset, n_regions)
+        entry = {
+            "checkpoint": str(path), "model": policy.model_family, "group_order": policy.group_order,
+            "env": env_name, "mean_success": mean_success(table), "regions": [r.to_dict() for r in table],
+            "episodes": [{"region": r.spec.region, "index": r.spec.index, "theta": r.spec.theta,
+                          "success": r.success, "steps": r.steps} for r in result.results],
+            "equivariance_error_per_region": [eq[k] for k in range(n_regions)],
+            "relaxation": layers, "dataset": dataset,
+        }
+        payload["checkpoints"].append(entry)
+        names.append(str(path))
+        tables.append(table)
+        layers_all.update({f"{Path(path).name}:{k}": v for k, v in layers.items()})
+        if video:
+            for region, frames in result.videos.items():
+                write_video(out_dir / f"{Path(path).stem}_region{region}.mp4", frames)
+    payload["data_symmetry_map"] = data_maps
+    write_json(out_dir / "results.json", payload)
+    write_csv(out_dir / "regions.csv", names, tables)
+    polar_plot(out_dir / "regions.png", names, tables)
+    if layers_all:
+        relaxation_plot(out_dir / "relaxation.png", layers_all)
+    payload["table"] = format_table(names, tables)
+    return payload
+
+
+def _data_map(dataset: str, n_regions: int) -> Any:
+    if not Path(dataset).exists():
+        return f"dataset {dataset} not found"
+    try:
+        with ReplayBuffer.open(dataset) as buf:
+            return [{"region": r.region, "episodes": r.episodes, "deviation": r.deviation, "spread": r.spread,
+                     "ratio": r.ratio} for r in symmetry_breaking_map(buf, n_regions)]
+    except UserError as err:
+        return f"not available: {err}"
+
+
+def format_diagnostics(payload: dict[str, Any]) -> str:
+    lines = []
+    for entry in payload["checkpoints"]:
+        eq = entry["equivariance_error_per_region"]
+        lines.append(f"{Path(entry['checkpoint']).name} ({entry['model']}): equivariance error per region "
+                     "(normalised units): " + " ".join(f"{e['rel']:.3f}" if math.isfinite(e["rel"]) else "n/a" for e in eq))
+        for name, layer in entry["relaxation"].items():
+            lines.append(f"  relaxed layer {name}: mean_h |w(h) - w(e)| = {layer['mean_abs_deviation_from_identity']:.2e}")
+    for dataset, rows in payload["data_symmetry_map"].items():
+        if isinstance(rows, str):
+            lines.append(f"data symmetry-breaking map: {rows}")
+        else:
+            lines.append(f"data symmetry-breaking ratio per region ({dataset}): "
+                         + " ".join(f"{r['ratio']:.2f}" for r in rows))
+    return "\n".join(lines)

@@ -1,0 +1,117 @@
+"""Reports of a per-region evaluation: terminal table, results.json, regions.csv, regions.png, relaxation.png."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from equidiff_relaxed.eval.rollouts import EpisodeResult  # noqa: E402
+from equidiff_relaxed.eval.stats import RegionStats  # noqa: E402
+from equidiff_relaxed.symmetry.regions import region_bounds  # noqa: E402
+
+
+def region_stats(results: list[EpisodeResult], n_regions: int) -> list[RegionStats]:
+    rows = []
+    for k in range(n_regions):
+        mine = [r for r in results if r.spec.region == k]
+        lo, hi = region_bounds(k, n_regions)
+        rows.append(RegionStats(k, lo, hi, len(mine), sum(r.success for r in mine)))
+    return rows
+
+
+def mean_success(rows: list[RegionStats]) -> float:
+    rates = [r.rate for r in rows if r.episodes]
+    return float(np.mean(rates)) if rates else math.nan
+
+
+def format_table(names: list[str], tables: list[list[RegionStats]]) -> str:
+    """One row per region; one column group (successes/episodes, rate, 95% Wilson interval) per checkpoint."""
+    head = f"{'region':>6} {'theta (deg)':>13} " + " ".join(f"{n[-34:]:^36}" for n in names)
+    lines = [head, f"{'':>6} {'':>13} " + " ".join(f"{'succ/n':>8} {'rate':>6} {'95% CI':>17}  " for _ in names)]
+    lines.append("-" * len(lines[1]))
+    for k in range(len(tables[0])):
+        r0 = tables[0][k]
+        cells = []
+        for t in tables:
+            r = t[k]
+            lo, hi = r.interval
+            cells.append(f"{r.successes:>3}/{r.episodes:<4} {r.rate:>6.2f} [{lo:>5.2f}, {hi:>5.2f}]   ")
+        lines.append(f"{k:>6} {math.degrees(r0.theta_lo):>6.1f}-{math.degrees(r0.theta_hi):<6.1f} " + " ".join(cells))
+    lines.append(f"{'mean':>6} {'':>13} " + " ".join(f"{'':>8} {mean_success(t):>6.2f} {'':>17}  " for t in tables))
+    return "\n".join(lines)
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    os.replace(tmp, path)
+
+
+def write_csv(path: Path, names: list[str], tables: list[list[RegionStats]]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["checkpoint", "region", "theta_lo_deg", "theta_hi_deg", "episodes", "successes", "success_rate",
+                    "ci95_lo", "ci95_hi"])
+        for name, table in zip(names, tables):
+            for r in table:
+                lo, hi = r.interval
+                w.writerow([name, r.region, f"{math.degrees(r.theta_lo):.1f}", f"{math.degrees(r.theta_hi):.1f}",
+                            r.episodes, r.successes, f"{r.rate:.4f}", f"{lo:.4f}", f"{hi:.4f}"])
+    os.replace(tmp, path)
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def polar_plot(path: Path, names: list[str], tables: list[list[RegionStats]]) -> None:
+    """Polar bar chart: success rate per region (bar) with its 95 % interval, checkpoints side by side."""
+    n_regions = len(tables[0])
+    width = 2 * math.pi / n_regions
+    fig = plt.figure(figsize=(6, 6))
+    ax = fig.add_subplot(projection="polar")
+    m = len(tables)
+    for j, (name, table) in enumerate(zip(names, tables)):
+        centres = np.array([r.theta_lo for r in table]) + width * (j + 0.5) / m
+        rates = np.array([r.rate for r in table])
+        lo = np.array([r.interval[0] for r in table])
+        hi = np.array([r.interval[1] for r in table])
+        ax.bar(centres, rates, width=width / m * 0.9, alpha=0.6, label=f"{Path(name).name} (mean {mean_success(table):.2f})")
+        ax.errorbar(centres, rates, yerr=[rates - lo, hi - rates], fmt="none", ecolor="k", capsize=2, lw=1)
+    ax.set_ylim(0, 1)
+    ax.set_title("success rate per orientation region (95% Wilson intervals)", fontsize=10)
+    ax.legend(loc="lower left", bbox_to_anchor=(-0.1, -0.15), fontsize=8)
+    _save(fig, path)
+
+
+def relaxation_plot(path: Path, layers: dict[str, dict]) -> None:
+    """Heatmap of w_l(h): one row per (layer, bank), one column per group element (angle)."""
+    rows, labels = [], []
+    for name, entry in layers.items():
+        for l, w in enumerate(entry["weights"]):
+            rows.append(w)
+            labels.append(f"{name}[{l}]")
+    data = np.array(rows)
+    n = data.shape[1]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * n, 1.0 + 0.35 * len(rows)))
+    im = ax.imshow(data, aspect="auto", cmap="coolwarm")
+    ax.set_xticks(range(n), [f"{360 * h / n:.0f}°" for h in range(n)])
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.set_xlabel("group element h (absolute orientation)")
+    ax.set_title("relaxed weights w_l(h): equal across a row = exactly equivariant", fontsize=9)
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    _save(fig, path)

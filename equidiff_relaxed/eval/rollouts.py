@@ -1,0 +1,124 @@
+"""Vectorized policy rollouts over an episode plan.
+
+Sub-envs run in processes (gymnasium AsyncVectorEnv, spawn; a SyncVectorEnv for one env) with automatic reset
+disabled: each batch of ``n_envs`` planned episodes starts together, each env with its own theta (``set_attr``) and
+reset seed, and runs until all are done. The policy sees the last To observations (the first one repeated at the
+start, as in training) and executes Ta actions per inference. Each episode's diffusion noise comes from its own
+generator, so results do not depend on ``n_envs``.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from equidiff_relaxed.eval.plan import EpisodeSpec
+from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
+
+
+@dataclass
+class EpisodeResult:
+    spec: EpisodeSpec
+    success: bool
+    steps: int
+
+
+@dataclass
+class RolloutOutput:
+    results: list[EpisodeResult]
+    obs_samples: dict[int, list[dict[str, np.ndarray]]] = field(default_factory=dict)  # region -> obs windows
+    videos: dict[int, list[np.ndarray]] = field(default_factory=dict)  # region -> frames of its first episode
+
+
+def policy_input(histories: list[list[dict[str, np.ndarray]]], policy: DiffusionPolicy,
+                 device: torch.device) -> dict[str, torch.Tensor]:
+    """Last To observations of each env -> {key: (n, To, ...)} as the dataset serves them (images CHW in [0, 1])."""
+    to = policy.n_obs_steps
+    out = {}
+    for k, meta in policy.meta.obs.items():
+        x = torch.from_numpy(np.stack([np.stack([h[k] for h in hist[-to:]]) for hist in histories]))
+        out[k] = (x.permute(0, 1, 4, 2, 3).float() / 255.0 if meta.type == "rgb" else x.float()).to(device)
+    return out
+
+
+def make_vector_env(env_fn: Callable[[], gym.Env], n_envs: int) -> gym.vector.VectorEnv:
+    mode = gym.vector.AutoresetMode.DISABLED
+    if n_envs == 1:
+        return gym.vector.SyncVectorEnv([env_fn], autoreset_mode=mode)
+    return gym.vector.AsyncVectorEnv([env_fn] * n_envs, context="spawn", autoreset_mode=mode)
+
+
+def _split(obs: dict[str, np.ndarray], n: int) -> list[dict[str, np.ndarray]]:
+    return [{k: v[i] for k, v in obs.items()} for i in range(n)]
+
+
+@torch.no_grad()
+def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[EpisodeSpec], n_envs: int = 2,
+            ddim_steps: int | None = None, video: bool = False, samples_per_region: int = 8,
+            progress: bool = True, desc: str = "evaluating") -> RolloutOutput:
+    """Run every planned episode; returns per-episode results, observation samples per region, optional videos."""
+    policy.eval()
+    device = next(policy.parameters()).device
+    n_envs = max(1, min(n_envs, len(plan)))
+    envs = make_vector_env(env_fn, n_envs)
+    out = RolloutOutput(results=[])
+    bar = tqdm(total=len(plan), desc=desc, unit="ep", disable=not progress)
+    try:
+        for start in range(0, len(plan), n_envs):
+            batch = plan[start : start + n_envs]
+            specs = batch + [batch[-1]] * (n_envs - len(batch))  # pad the last batch; extras are ignored
+            envs.set_attr("next_theta", [s.theta for s in specs])
+            obs, _ = envs.reset(seed=[s.reset_seed for s in specs])
+            hist = [[o] * policy.n_obs_steps for o in _split(obs, n_envs)]
+            gens = [torch.Generator().manual_seed(s.noise_seed) for s in specs]
+            done, success, steps = [False] * n_envs, [False] * n_envs, [0] * n_envs
+            filmed = [video and s.index == 0 and i < len(batch) for i, s in enumerate(specs)]
+            frames: dict[int, list[np.ndarray]] = {i: [] for i, f in enumerate(filmed) if f}
+            if frames:
+                shots = envs.call("render")
+                for i in frames:
+                    frames[i].append(shots[i])
+            while not all(done[: len(batch)]):
+                for i, s in enumerate(batch):
+                    bucket = out.obs_samples.setdefault(s.region, [])
+                    if not done[i] and len(bucket) < samples_per_region and steps[i] % 4 == 0:
+                        bucket.append({k: np.stack([h[k] for h in hist[i][-policy.n_obs_steps:]]) for k in hist[i][-1]})
+                noise = torch.stack([torch.randn(policy.horizon, policy.action_dim, generator=g) for g in gens]).to(device)
+                actions = policy.predict_action(policy_input(hist, policy, device), noise=noise,
+                                                ddim_steps=ddim_steps).cpu().numpy()
+                for j in range(actions.shape[1]):
+                    obs, _, term, trunc, info = envs.step(actions[:, j])
+                    step_obs = _split(obs, n_envs)
+                    shots = envs.call("render") if frames else None
+                    for i in range(n_envs):
+                        if done[i]:
+                            continue
+                        steps[i] += 1
+                        hist[i].append(step_obs[i])
+                        if shots is not None and i in frames:
+                            frames[i].append(shots[i])
+                        if term[i] or trunc[i]:
+                            done[i], success[i] = True, bool(term[i])
+                    if all(done[: len(batch)]):
+                        break
+            for i, s in enumerate(batch):
+                out.results.append(EpisodeResult(s, success[i], steps[i]))
+                if i in frames:
+                    out.videos[s.region] = frames[i]
+            bar.update(len(batch))
+    finally:
+        bar.close()
+        envs.close()
+    return out
+
+
+def env_factory(name: str, **kwargs: Any) -> Callable[[], gym.Env]:
+    """A picklable constructor for (vector) envs."""
+    from equidiff_relaxed.envs import make_env
+
+    return functools.partial(make_env, name, **kwargs)
