@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(PY) datasets/expert_report.py --env push-pillar --episodes-per-region 10 --dataset $(DEMO_DIR)/push_pillar.zarr --quiet
 	rm -rf runs/demo
 	$(PY) train.py --config configs/demo_push_pillar_relaxed.yaml --data.dataset_path $(DEMO_DIR)/push_pillar.zarr --trainer.enable_progress_bar false
-	$(PY) eval.py --checkpoint runs/demo/checkpoints/last.ckpt --episodes-per-region 10 --n-envs 2 --out runs/demo/eval
+	$(PY) eval.py --checkpoint runs/demo/checkpoints/last.ckpt --episodes-per-region 25 --n-envs 2 --out runs/demo/eval
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -98,20 +98,22 @@ def polar_plot(path: Path, names: list[str], tables: list[list[RegionStats]]) ->
 
 
 def relaxation_plot(path: Path, layers: dict[str, dict]) -> None:
-    """Heatmap of w_l(h): one row per (layer, bank), one column per group element (angle)."""
+    """Heatmap of w_l(h) minus its mean over h: one row per (layer, bank), one column per group element (angle)."""
     rows, labels = [], []
     for name, entry in layers.items():
         for l, w in enumerate(entry["weights"]):
             rows.append(w)
             labels.append(f"{name}[{l}]")
     data = np.array(rows)
+    data = data - data.mean(axis=1, keepdims=True)  # where, across orientations, each bank departs from its mean
     n = data.shape[1]
+    bound = max(float(np.abs(data).max()), 1e-12)
     fig, ax = plt.subplots(figsize=(1.2 + 0.6 * n, 1.0 + 0.35 * len(rows)))
-    im = ax.imshow(data, aspect="auto", cmap="coolwarm")
+    im = ax.imshow(data, aspect="auto", cmap="coolwarm", vmin=-bound, vmax=bound)
     ax.set_xticks(range(n), [f"{360 * h / n:.0f}°" for h in range(n)])
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
     ax.set_xlabel("group element h (absolute orientation)")
-    ax.set_title("relaxed weights w_l(h): equal across a row = exactly equivariant", fontsize=9)
+    ax.set_title("w_l(h) - mean_h w_l(h): 0 along a row = exactly equivariant", fontsize=9)
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
     _save(fig, path)
