@@ -92,6 +92,7 @@ def polar_plot(path: Path, names: list[str], tables: list[list[RegionStats]]) ->
         ax.bar(centres, rates, width=width / m * 0.9, alpha=0.6, label=f"{Path(name).name} (mean {mean_success(table):.2f})")
         ax.errorbar(centres, rates, yerr=[rates - lo, hi - rates], fmt="none", ecolor="k", capsize=2, lw=1)
     ax.set_ylim(0, 1)
+    ax.set_rlabel_position(0)  # on a sector boundary, clear of the bars
     ax.set_title("success rate per orientation region (95% Wilson intervals)", fontsize=10)
     ax.legend(loc="lower left", bbox_to_anchor=(-0.1, -0.15), fontsize=8)
     _save(fig, path)
