@@ -61,7 +61,7 @@ def train_rate(policy, meta, b: int, device: str, steps: int) -> float:
         if i == 2:
             sync(device)
             t0 = time.perf_counter()
-        loss = policy.compute_loss(data) + policy.penalty().to(device)
+        loss = policy.compute_loss(data) + policy.penalty()
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -146,9 +146,9 @@ class DiffusionPolicy(nn.Module):
 
     def penalty(self) -> torch.Tensor:
         """Sum of the symmetry-breaking regularisers (relaxed: alpha * sum |w(g) - w(h)|; residual: beta ||W||^2)."""
-        total = torch.zeros(())
+        total = torch.zeros((), device=next(self.parameters()).device)
         for _, layer in group_linear_layers(self):
-            total = total + layer.penalty().cpu()
+            total = total + layer.penalty()
         return total
 
     def relaxed_layers(self) -> list[tuple[str, GroupLinear]]:

@@ -7,6 +7,7 @@ hyperparameters, the normalizer and weights, and load with ``torch.load(weights_
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -59,10 +60,9 @@ class DiffusionPolicyModule(L.LightningModule):
         """Create the policy (once); records shape_meta and the symmetry centre in the hyperparameters."""
         if self.policy is None:
             h = self.hparams
-            kwargs = {k: h[k] for k in (
-                "model", "horizon", "n_obs_steps", "n_action_steps", "group_order", "encoder_hidden", "encoder_dim",
-                "encoder_fields", "lift_fields", "kernel_size", "n_groups", "relax_banks", "relax_alpha",
-                "residual_beta", "num_train_timesteps", "ddim_steps", "augment", "normalizer_mode", "relax_where")}
+            passed_separately = {"self", "shape_meta", "down_dims", "symmetry_center"}
+            names = [n for n in inspect.signature(DiffusionPolicy.__init__).parameters if n not in passed_separately]
+            kwargs = {k: h[k] for k in names}
             try:
                 self.policy = DiffusionPolicy(shape_meta, down_dims=tuple(h["down_dims"]),
                                               symmetry_center=symmetry_center, **kwargs)
@@ -99,7 +99,7 @@ class DiffusionPolicyModule(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         assert self.policy is not None
         loss = self.policy.compute_loss(batch, self._generator(self.global_step))
-        penalty = self.policy.penalty().to(loss.device)
+        penalty = self.policy.penalty()
         b = batch["action"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=b)
         self.log("train/penalty", penalty, batch_size=b)
