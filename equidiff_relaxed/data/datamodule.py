@@ -19,6 +19,16 @@ from equidiff_relaxed.data.split import split_episodes
 from equidiff_relaxed.errors import UserError
 
 
+def window_to_tensors(window: dict[str, np.ndarray], shape_meta: ShapeMeta) -> dict[str, torch.Tensor]:
+    """One observation window {key: (To, ...)} as models take it: float32; images uint8 (To, H, W, C) become
+    (To, C, H, W) in [0, 1]. Shared by the training data and the evaluation rollouts."""
+    out = {}
+    for k, meta in shape_meta.obs.items():
+        x = torch.from_numpy(np.ascontiguousarray(window[k]))
+        out[k] = x.permute(0, 3, 1, 2).float().div_(255.0) if meta.type == "rgb" else x.float()
+    return out
+
+
 class EpochSeededSampler(Sampler[int]):
     """Shuffles with a permutation that depends only on (seed, epoch): a run resumed at an epoch boundary sees the
     same data order as one that never stopped. Lightning calls ``set_epoch`` at every epoch."""
@@ -48,7 +58,6 @@ class SequenceDataset(Dataset):
                  horizon: int, n_obs_steps: int, n_action_steps: int, arrays: dict[str, Any] | None = None):
         self.path = path
         self.shape_meta = shape_meta
-        self.rgb_keys = set(shape_meta.rgb_keys)
         self.obs_keys = list(shape_meta.obs)
         self._arrays = arrays
         self._sampler_args = dict(episode_ends=episode_ends, horizon=horizon, n_obs_steps=n_obs_steps,
@@ -71,11 +80,7 @@ class SequenceDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         raw = self._get_sampler().sample(i)
-        obs = {}
-        for k in self.obs_keys:
-            x = torch.from_numpy(np.ascontiguousarray(raw[k]))
-            obs[k] = x.permute(0, 3, 1, 2).float().div_(255.0) if k in self.rgb_keys else x.float()
-        return {"obs": obs, "action": torch.from_numpy(raw["action"]).float()}
+        return {"obs": window_to_tensors(raw, self.shape_meta), "action": torch.from_numpy(raw["action"]).float()}
 
 
 class DemoDataModule(L.LightningDataModule):

@@ -10,7 +10,7 @@ table, with elliptic friction cones (pyramidal cones are not rotation invariant)
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,12 @@ episode plan (the same episodes every time).
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import lightning as L
 
 from equidiff_relaxed.eval.plan import episode_plan
 from equidiff_relaxed.eval.report import mean_success, region_stats
-from equidiff_relaxed.eval.rollouts import env_factory, rollout
+from equidiff_relaxed.eval.rollouts import env_factory, policy_env_kwargs, rollout
 
 
 class RegionEvalCallback(L.Callback):
@@ -35,11 +34,7 @@ class RegionEvalCallback(L.Callback):
         env_name = self.env or (pl_module.hparams.get("env") or {}).get("name")
         if env_name is None:
             raise ValueError("RegionEvalCallback needs env= (the dataset records none)")
-        kwargs: dict[str, Any] = {"n_regions": self.regions}
-        rgb = policy.meta.rgb_keys
-        if rgb:
-            kwargs["image_size"] = policy.meta.obs[rgb[0]].shape[1]
-        result = rollout(policy, env_factory(env_name, **kwargs), episode_plan(self.regions, self.episodes, self.seed),
+        result = rollout(policy, env_factory(env_name, **policy_env_kwargs(policy, self.regions)), episode_plan(self.regions, self.episodes, self.seed),
                          self.n_envs, self.ddim_steps, progress=False)
         table = region_stats(result.results, self.regions)
         for row in table:

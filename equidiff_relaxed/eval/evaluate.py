@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from equidiff_relaxed.data.datamodule import window_to_tensors
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.symmetry_map import symmetry_breaking_map
 from equidiff_relaxed.envs import ENV_NAMES
@@ -17,7 +17,7 @@ from equidiff_relaxed.eval.diagnostics import equivariance_error, relaxation_wei
 from equidiff_relaxed.eval.plan import episode_plan
 from equidiff_relaxed.eval.report import (format_table, mean_success, polar_plot, region_stats, relaxation_plot,
                                           write_csv, write_json)
-from equidiff_relaxed.eval.rollouts import env_factory, rollout
+from equidiff_relaxed.eval.rollouts import env_factory, policy_env_kwargs, rollout
 from equidiff_relaxed.policy.checkpoint import load_checkpoint, load_policy
 
 
@@ -73,17 +73,14 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
         policy = load_policy(path)
         if ddim_steps is not None and not 1 <= ddim_steps <= policy.infer_scheduler.config.num_train_timesteps:
             raise UserError(f"--ddim-steps must be in [1, {policy.infer_scheduler.config.num_train_timesteps}]")
-        image_size = next((policy.meta.obs[k].shape[1] for k in policy.meta.rgb_keys), None)
-        env_kwargs.update(image_size=image_size, n_regions=n_regions)
+        env_kwargs.update(policy_env_kwargs(policy, n_regions))
         if video:
             env_kwargs.update(render_mode="rgb_array")
         result = rollout(policy, env_factory(env_name, **env_kwargs), plan, n_envs, ddim_steps, video,
                          progress=progress, desc=f"{Path(path).name} on {env_name}")
         table = region_stats(result.results, n_regions)
-        eq = {k: equivariance_error(policy, [{kk: torch.as_tensor(v).float() if policy.meta.obs[kk].type != "rgb"
-                                              else torch.as_tensor(v).permute(0, 3, 1, 2).float() / 255.0
-                                              for kk, v in s.items() if kk in policy.meta.obs}
-                                             for s in result.obs_samples.get(k, [])], seed)
+        eq = {k: equivariance_error(policy, [window_to_tensors(w, policy.meta) for w in result.obs_samples.get(k, [])],
+                                    seed)
               for k in range(n_regions)}
         layers = relaxation_weights(policy)
         dataset = (ckpt.get("datamodule_hyper_parameters") or {}).get("dataset_path")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from equidiff_relaxed.data.datamodule import window_to_tensors
 from equidiff_relaxed.eval.plan import EpisodeSpec
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 
@@ -35,15 +36,16 @@ class RolloutOutput:
     videos: dict[int, list[np.ndarray]] = field(default_factory=dict)  # region -> frames of its first episode
 
 
+def last_window(history: list[dict[str, np.ndarray]], policy: DiffusionPolicy) -> dict[str, np.ndarray]:
+    """The last To observations of one env as {key: (To, ...)} (environment units, images uint8 HWC)."""
+    return {k: np.stack([h[k] for h in history[-policy.n_obs_steps:]]) for k in policy.meta.obs}
+
+
 def policy_input(histories: list[list[dict[str, np.ndarray]]], policy: DiffusionPolicy,
                  device: torch.device) -> dict[str, torch.Tensor]:
-    """Last To observations of each env -> {key: (n, To, ...)} as the dataset serves them (images CHW in [0, 1])."""
-    to = policy.n_obs_steps
-    out = {}
-    for k, meta in policy.meta.obs.items():
-        x = torch.from_numpy(np.stack([np.stack([h[k] for h in hist[-to:]]) for hist in histories]))
-        out[k] = (x.permute(0, 1, 4, 2, 3).float() / 255.0 if meta.type == "rgb" else x.float()).to(device)
-    return out
+    """Last To observations of each env -> {key: (n, To, ...)} exactly as the dataset serves them."""
+    windows = [window_to_tensors(last_window(h, policy), policy.meta) for h in histories]
+    return {k: torch.stack([w[k] for w in windows]).to(device) for k in policy.meta.obs}
 
 
 def make_vector_env(env_fn: Callable[[], gym.Env], n_envs: int) -> gym.vector.VectorEnv:
@@ -87,7 +89,7 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
                 for i, s in enumerate(batch):
                     bucket = out.obs_samples.setdefault(s.region, [])
                     if not done[i] and len(bucket) < samples_per_region and steps[i] % 4 == 0:
-                        bucket.append({k: np.stack([h[k] for h in hist[i][-policy.n_obs_steps:]]) for k in hist[i][-1]})
+                        bucket.append(last_window(hist[i], policy))
                 noise = torch.stack([torch.randn(policy.horizon, policy.action_dim, generator=g) for g in gens]).to(device)
                 actions = policy.predict_action(policy_input(hist, policy, device), noise=noise,
                                                 ddim_steps=ddim_steps).cpu().numpy()
@@ -115,6 +117,12 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
         bar.close()
         envs.close()
     return out
+
+
+def policy_env_kwargs(policy: DiffusionPolicy, n_regions: int) -> dict[str, Any]:
+    """Env options a policy needs: the region count and, when it sees images, their size (from shape_meta)."""
+    image_size = next((policy.meta.obs[k].shape[1] for k in policy.meta.rgb_keys), None)
+    return {"n_regions": n_regions, "image_size": image_size}
 
 
 def env_factory(name: str, **kwargs: Any) -> Callable[[], gym.Env]:

@@ -1,9 +1,7 @@
 import json
-import math
 import os
 
 import lightning as L
-import numpy as np
 import pytest
 import torch
 
