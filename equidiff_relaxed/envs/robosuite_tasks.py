@@ -1,0 +1,337 @@
+"""robosuite Lift and Stack (Panda, OSC_POSE) as gymnasium envs with a task orientation theta.
+
+Needs the ``[robosuite]`` extra (robosuite 1.5.x, mujoco >=3.3,<3.10). The robot stays where robosuite puts it (base
+at x = -0.56 m); only the object layout turns: objects sit on a circle of radius ``radius`` about the table centre
+(the symmetry centre, world xy (0, 0)), at angle theta (Stack: cubeA at theta, cubeB at theta + ``spacing``), each
+with yaw theta, plus a small seeded jitter. Because the arm does not turn with the layout, its reach and joint
+limits break the symmetry in some orientations — that is the point of these tasks.
+
+Observations (robomimic key names, world frame, float32): ``robot0_eef_pos`` (3), ``robot0_eef_quat`` (4, xyzw),
+``robot0_gripper_qpos`` (2), ``object`` (Lift 10: cube pos, quat, cube - eef; Stack 23), and optionally camera
+images ``<camera>_image`` (H, W, 3) uint8, upright.
+Actions, ``action_mode``:
+- ``abs`` (default, EquiDiff's 10-D form): target grip-site position (3, world), its orientation as the first two
+  columns of the rotation matrix (rot6d, 6), gripper (-1 open .. 1 closed); run by OSC_POSE with absolute world-frame
+  input.
+- ``delta`` (7-D, robosuite's default form): position delta (3, scaled by 0.05 m), axis-angle delta (3, scaled by
+  0.5 rad), gripper; world-frame input.
+
+``reset(seed=..., options={"theta": theta})``; otherwise theta ~ U[0, 2pi) (or ``next_theta`` when set, as vector
+envs do). ``info`` has ``theta``, ``region`` and ``is_success``; reward 1 on success; the episode terminates on
+success and truncates after ``max_steps``. All randomness (theta, jitter, joint noise) comes from the reset seed.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy.spatial.transform import Rotation  # noqa: E402
+
+from equidiff_relaxed.errors import UserError  # noqa: E402
+from equidiff_relaxed.symmetry.regions import region_of, wrap_angle  # noqa: E402
+
+SYMMETRY_CENTER = (0.0, 0.0)  # robosuite's table centre (table_offset x, y)
+ACTION_MODES = ("abs", "delta")
+LOW_DIM_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "object")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A robosuite task: its name, the objects laid out on the circle (in order), and default limits."""
+
+    robosuite_name: str
+    objects: tuple[str, ...]
+    object_dim: int
+    max_steps: int
+    object_rep: str
+
+
+TASKS: dict[str, TaskSpec] = {
+    "lift": TaskSpec("Lift", ("cube",), 10, 160, "pos3+quat+vec2+scalar:1"),
+    "stack": TaskSpec("Stack", ("cubeA", "cubeB"), 23, 300,
+                      "pos3+quat+pos3+quat+vec2+scalar:1+vec2+scalar:1+vec2+scalar:1"),
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the objects go at theta = 0 (then everything turns by theta about the table centre).
+
+    ``radius`` (m): distance of the objects from the table centre; ``spacing`` (deg): angle between consecutive
+    objects on the circle; ``jitter`` (m) and ``yaw_jitter`` (deg): uniform per-episode noise; ``joint_noise``
+    (rad): std of the Gaussian noise on the robot's initial joint angles.
+    """
+
+    radius: float = 0.15
+    spacing: float = 90.0
+    jitter: float = 0.01
+    yaw_jitter: float = 5.0
+    joint_noise: float = 0.02
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def robosuite_available() -> bool:
+    try:
+        import robosuite  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _import_robosuite() -> Any:
+    try:
+        import robosuite
+    except ImportError:
+        raise UserError("robosuite is not installed: pip install -e '.[robosuite]' (robosuite 1.5.x)") from None
+    from robosuite.utils.log_utils import ROBOSUITE_DEFAULT_LOGGER
+    ROBOSUITE_DEFAULT_LOGGER.setLevel("ERROR")
+    return robosuite
+
+
+def controller_config(action_mode: str) -> dict[str, Any]:
+    """robosuite 1.5 composite controller config: OSC_POSE on the Panda arm, world-frame input."""
+    from robosuite.controllers import load_composite_controller_config
+
+    cfg = load_composite_controller_config(controller="BASIC", robot="Panda")
+    arm = dict(cfg["body_parts"]["right"])
+    arm.update(input_type="absolute" if action_mode == "abs" else "delta", input_ref_frame="world")
+    cfg["body_parts"] = {"right": arm}
+    return cfg
+
+
+def rot6d_to_matrix(r6: np.ndarray) -> np.ndarray:
+    """(6,) first two columns [c1; c2] -> (3, 3) rotation (Gram-Schmidt)."""
+    a, b = np.asarray(r6[:3], dtype=np.float64), np.asarray(r6[3:6], dtype=np.float64)
+    c1 = a / max(np.linalg.norm(a), 1e-9)
+    b = b - np.dot(c1, b) * c1
+    c2 = b / max(np.linalg.norm(b), 1e-9)
+    return np.stack([c1, c2, np.cross(c1, c2)], axis=1)
+
+
+def matrix_to_rot6d(m: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation -> (6,) its first two columns."""
+    return np.concatenate([m[:, 0], m[:, 1]])
+
+
+@dataclass
+class _Episode:
+    theta: float = 0.0
+    steps: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RobosuiteTaskEnv(gym.Env):
+    """See the module docstring. ``task``: lift | stack."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+
+    def __init__(
+        self,
+        task: str = "lift",
+        action_mode: str = "abs",
+        layout: dict[str, float] | None = None,
+        max_steps: int | None = None,
+        n_regions: int = 8,
+        region_offset: float = 0.0,
+        cameras: tuple[str, ...] | list[str] = (),
+        image_size: int | None = None,
+        render_mode: str | None = None,
+        render_size: int = 256,
+        render_camera: str = "frontview",
+        control_freq: int = 20,
+    ):
+        if task not in TASKS:
+            raise UserError(f"unknown robosuite task {task!r} (known: {', '.join(TASKS)})")
+        if action_mode not in ACTION_MODES:
+            raise UserError(f"unknown action_mode {action_mode!r} (known: {', '.join(ACTION_MODES)})")
+        if image_size is not None and not cameras:
+            cameras = ("agentview",)
+        self.task, self.spec_ = task, TASKS[task]
+        self.action_mode = action_mode
+        self.layout = Layout(**(layout or {}))
+        self.max_steps = max_steps or self.spec_.max_steps
+        self.n_regions, self.region_offset = n_regions, region_offset
+        self.cameras = tuple(cameras)
+        self.image_size = image_size or (84 if cameras else None)
+        self.render_mode, self.render_size, self.render_camera = render_mode, render_size, render_camera
+        self.control_freq = control_freq
+        suite = _import_robosuite()
+        self.robosuite_kwargs = self._robosuite_kwargs(suite)
+        self.rs = suite.make(self.spec_.robosuite_name, **self.robosuite_kwargs)
+        self._fast_rendering()
+        self.rs.reset()
+        self.robot = self.rs.robots[0]
+        self._grip_site = self.rs.sim.model.site_name2id(self.robot.gripper["right"].important_sites["grip_site"])
+        self._joint_idx = np.asarray(self.robot._ref_joint_pos_indexes)
+        self._obj_joints = [self._object(name).joints[0] for name in self.spec_.objects]
+        self._obj_half = [float(self._object(name).size[2]) for name in self.spec_.objects]
+        spaces: dict[str, gym.Space] = {
+            "robot0_eef_pos": gym.spaces.Box(-np.inf, np.inf, (3,), np.float32),
+            "robot0_eef_quat": gym.spaces.Box(-1.0, 1.0, (4,), np.float32),
+            "robot0_gripper_qpos": gym.spaces.Box(-np.inf, np.inf, (2,), np.float32),
+            "object": gym.spaces.Box(-np.inf, np.inf, (self.spec_.object_dim,), np.float32),
+        }
+        for cam in self.cameras:
+            spaces[f"{cam}_image"] = gym.spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
+        self.observation_space = gym.spaces.Dict(spaces)
+        dim = 10 if action_mode == "abs" else 7
+        self.action_space = gym.spaces.Box(-np.inf if action_mode == "abs" else -1.0,
+                                           np.inf if action_mode == "abs" else 1.0, (dim,), np.float32)
+        self.next_theta: float | None = None
+        self.episode = _Episode()
+
+    # ------------------------------------------------------------------ construction
+    def _robosuite_kwargs(self, suite: Any) -> dict[str, Any]:
+        """Keyword arguments of ``robosuite.make`` (JSON-able: stored as robomimic ``env_args.env_kwargs``)."""
+        offscreen = bool(self.cameras) or self.render_mode == "rgb_array"
+        return {
+            "robots": "Panda",
+            "controller_configs": controller_config(self.action_mode),
+            "has_renderer": False,
+            "has_offscreen_renderer": offscreen,
+            "use_camera_obs": bool(self.cameras),
+            "camera_names": list(self.cameras) or "agentview",
+            "camera_heights": self.image_size or 84,
+            "camera_widths": self.image_size or 84,
+            "control_freq": self.control_freq,
+            "horizon": 100_000,
+            "ignore_done": True,
+            "hard_reset": False,
+            "reward_shaping": False,
+            "initialization_noise": None,
+        }
+
+    def _fast_rendering(self) -> None:
+        """No MSAA and no reflections: 3-4x faster offscreen renders on CPU."""
+        model = self.rs.sim.model._model
+        model.vis.quality.offsamples = 0
+        model.mat_reflectance[:] = 0.0
+
+    def _object(self, name: str) -> Any:
+        return getattr(self.rs, name)
+
+    def env_args(self) -> dict[str, Any]:
+        """robomimic ``env_args`` (env_name, type 1 = robosuite, env_kwargs) plus this adapter's own settings."""
+        return {"env_name": self.spec_.robosuite_name, "type": 1, "env_kwargs": self.robosuite_kwargs,
+                "equidiff_relaxed": {"env": self.task, "action_mode": self.action_mode,
+                                     "layout": self.layout.to_dict(), "max_steps": self.max_steps,
+                                     "symmetry": {"center": list(SYMMETRY_CENTER)}}}
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> np.ndarray:
+        """robosuite's flattened MuJoCo state (time, qpos, qvel), float64 — the robomimic ``states`` format."""
+        return np.asarray(self.rs.sim.get_state().flatten(), dtype=np.float64)
+
+    def set_state(self, state: np.ndarray) -> None:
+        self.rs.sim.set_state_from_flattened(np.asarray(state, dtype=np.float64))
+        self.rs.sim.forward()
+
+    def object_poses(self) -> np.ndarray:
+        """(n_objects, 7) world position and xyzw quaternion of each laid-out object."""
+        poses = []
+        for joint in self._obj_joints:
+            q = np.asarray(self.rs.sim.data.get_joint_qpos(joint), dtype=np.float64)
+            poses.append(np.concatenate([q[:3], q[[4, 5, 6, 3]]]))
+        return np.stack(poses)
+
+    def grip_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """World position (3,) and rotation matrix (3, 3) of the grip site (the frame OSC_POSE controls)."""
+        data = self.rs.sim.data
+        return data.site_xpos[self._grip_site].copy(), data.site_xmat[self._grip_site].reshape(3, 3).copy()
+
+    # ------------------------------------------------------------------ layout
+    def layout_poses(self, theta: float, rng: np.random.Generator) -> list[tuple[np.ndarray, float]]:
+        """(xy, yaw) of each object for orientation theta: canonical circle layout turned by theta, jittered."""
+        lay = self.layout
+        out = []
+        for i, _ in enumerate(self.spec_.objects):
+            angle = theta + math.radians(lay.spacing) * i
+            xy = np.array(SYMMETRY_CENTER) + lay.radius * np.array([math.cos(angle), math.sin(angle)])
+            xy = xy + rng.uniform(-lay.jitter, lay.jitter, size=2)
+            yaw = theta + math.radians(rng.uniform(-lay.yaw_jitter, lay.yaw_jitter))
+            out.append((xy, yaw))
+        return out
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        theta = options.get("theta", self.next_theta)
+        self.next_theta = None
+        rng = self.np_random
+        theta = float(wrap_angle(rng.uniform(0, 2 * math.pi) if theta is None else float(theta)))
+        self.rs.reset()
+        sim = self.rs.sim
+        init = np.asarray(self.robot.init_qpos, dtype=np.float64)
+        sim.data.qpos[self._joint_idx] = init + rng.normal(0.0, self.layout.joint_noise, size=init.shape)
+        table_z = float(self.rs.table_offset[2])
+        for (xy, yaw), joint, half in zip(self.layout_poses(theta, rng), self._obj_joints, self._obj_half):
+            wxyz = [math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]
+            sim.data.set_joint_qpos(joint, np.concatenate([xy, [table_z + half], wxyz]))
+        sim.data.qvel[:] = 0.0
+        sim.forward()
+        self.robot.part_controllers["right"].reset_goal()
+        self.episode = _Episode(theta=theta)
+        return self._obs(), self._info()
+
+    # ------------------------------------------------------------------ stepping
+    def to_robosuite_action(self, action: np.ndarray) -> np.ndarray:
+        """This env's action -> robosuite's 7-D OSC_POSE action (abs: position, rotation vector, gripper)."""
+        a = np.asarray(action, dtype=np.float64).reshape(-1)
+        if a.shape != self.action_space.shape:
+            raise ValueError(f"action must have shape {self.action_space.shape}, got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"action must be finite, got {a}")
+        if self.action_mode == "delta":
+            return np.clip(a, -1.0, 1.0)
+        rotvec = Rotation.from_matrix(rot6d_to_matrix(a[3:9])).as_rotvec()
+        return np.concatenate([a[:3], rotvec, [np.clip(a[9], -1.0, 1.0)]])
+
+    def step(self, action: np.ndarray):
+        self.rs.step(self.to_robosuite_action(action))
+        self.episode.steps += 1
+        success = self.is_success()
+        truncated = not success and self.episode.steps >= self.max_steps
+        return self._obs(), float(success), success, truncated, self._info()
+
+    def is_success(self) -> bool:
+        return bool(self.rs._check_success())
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        raw = self.rs._get_observations(force_update=True)
+        obs = {
+            "robot0_eef_pos": raw["robot0_eef_pos"],
+            "robot0_eef_quat": raw["robot0_eef_quat"],
+            "robot0_gripper_qpos": raw["robot0_gripper_qpos"],
+            "object": raw["object-state"],
+        }
+        obs = {k: np.asarray(v, dtype=np.float32) for k, v in obs.items()}
+        for cam in self.cameras:
+            obs[f"{cam}_image"] = np.ascontiguousarray(raw[f"{cam}_image"][::-1])  # robosuite renders upside down
+        return obs
+
+    def _info(self) -> dict[str, Any]:
+        theta = self.episode.theta
+        return {"theta": theta, "region": region_of(theta, self.n_regions, self.region_offset),
+                "is_success": self.is_success()}
+
+    @property
+    def theta(self) -> float:
+        return self.episode.theta
+
+    # ------------------------------------------------------------------ rendering
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        img = self.rs.sim.render(camera_name=self.render_camera, width=self.render_size, height=self.render_size)
+        return np.ascontiguousarray(img[::-1])
+
+    def close(self) -> None:
+        self.rs.close()
