@@ -29,7 +29,7 @@ from equidiff_relaxed.data.symmetry_map import symmetry_breaking_map  # noqa: E4
 from equidiff_relaxed.demos.generate import GenerateConfig, generate  # noqa: E402
 from equidiff_relaxed.demos.report import expert_success_by_region  # noqa: E402
 from equidiff_relaxed.demos.rollout import run_expert_episode  # noqa: E402
-from equidiff_relaxed.envs import ENV_NAMES, PlanarPushEnv, make_env, make_expert  # noqa: E402
+from equidiff_relaxed.envs import PUSH_ENVS as ENV_NAMES, PlanarPushEnv, make_env, make_expert  # noqa: E402
 
 
 def steps_per_second(image_size: int | None, steps: int) -> float:

@@ -1,7 +1,8 @@
-"""Generate scripted-expert demonstrations for a planar push task into a zarr replay buffer.
+"""Generate scripted-expert demonstrations (planar push or robosuite Lift/Stack) into a zarr replay buffer.
 
 python datasets/generate.py --env push-pillar --episodes N --out PATH.zarr [--image] [--seed S] [--workers W]
                             [--theta-regions K --region k]
+python datasets/generate.py --env lift --episodes N --out PATH.zarr [--action-mode abs|delta] [--radius 0.15]
 """
 from __future__ import annotations
 
@@ -20,20 +21,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--env", required=True, help=f"one of: {', '.join(ENV_NAMES)}")
     parser.add_argument("--episodes", type=int, required=True)
     parser.add_argument("--out", required=True, help="PATH.zarr or PATH.zarr.zip")
-    parser.add_argument("--image", action="store_true", help="also record a top-down RGB image")
+    parser.add_argument("--image", action="store_true",
+                        help="also record an RGB image (push: top-down camera; robosuite: agentview)")
     parser.add_argument("--image-size", type=int, default=88, help="image side in pixels (multiple of 8; default 88)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="processes (the data do not depend on it)")
     parser.add_argument("--theta-regions", type=int, help="K equal orientation sectors (with --region)")
     parser.add_argument("--region", type=int, help="only draw theta inside sector k of K")
     parser.add_argument("--noise", type=float, default=0.005, help="expert action noise std in metres (default 0.005)")
-    parser.add_argument("--max-steps", type=int, default=80)
+    parser.add_argument("--max-steps", type=int, help="episode limit (default: push 80, lift 160, stack 300)")
+    parser.add_argument("--action-mode", default="abs",
+                        help="robosuite only: abs (10-D pose, default) or delta (7-D OSC delta)")
+    parser.add_argument("--radius", type=float, help="robosuite only: object circle radius in m (default 0.15)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     cfg = GenerateConfig(env=args.env, episodes=args.episodes, seed=args.seed,
                          image_size=args.image_size if args.image else None, n_regions=args.theta_regions,
-                         region=args.region, noise_std=args.noise, max_steps=args.max_steps)
+                         region=args.region, noise_std=args.noise, max_steps=args.max_steps,
+                         action_mode=args.action_mode, radius=args.radius)
     t0 = time.perf_counter()
     s = generate(cfg, args.out, workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
     dt = time.perf_counter() - t0

@@ -58,10 +58,13 @@ def _rms(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.sum((a - b) ** 2, axis=-1))))
 
 
-def symmetry_breaking_map(buf: ReplayBuffer, n_regions: int = 8, offset: float = 0.0,
-                          n_points: int = 32) -> list[RegionBreaking]:
-    """Per-region deviation of the canonicalised demonstrations (see the module docstring)."""
+def symmetry_breaking_map(buf: ReplayBuffer, n_regions: int = 8, offset: float = 0.0, n_points: int = 32,
+                          dims: slice | None = None) -> list[RegionBreaking]:
+    """Per-region deviation of the canonicalised demonstrations (see the module docstring). ``dims``: only these
+    action entries (e.g. one sub-field of a composite action), after canonicalising the whole action."""
     paths, theta = canonical_paths(buf, n_points)
+    if dims is not None:
+        paths = paths[..., dims]
     regions = region_of(theta, n_regions, offset)
     means = {k: paths[regions == k].mean(axis=0) for k in range(n_regions) if np.any(regions == k)}
     rows = []
@@ -81,6 +84,15 @@ def symmetry_breaking_map(buf: ReplayBuffer, n_regions: int = 8, offset: float =
     for r in rows:
         r.ratio = r.deviation / scale if scale > 0 else math.nan
     return rows
+
+
+def action_subfields(buf: ReplayBuffer) -> list[tuple[str, slice]]:
+    """(label, entries) of each non-scalar sub-field of the action, e.g. [("pos3", slice(0, 3)), ...]; empty when
+    the action is a single field."""
+    meta = buf.shape_meta
+    if meta is None or len(meta.action.fields) < 2:
+        return []
+    return [(f"{f.rep} [{f.start}:{f.stop}]", slice(f.start, f.stop)) for f in meta.action.fields if f.rep != "scalar"]
 
 
 def format_map(rows: list[RegionBreaking], units: str = "m") -> str:

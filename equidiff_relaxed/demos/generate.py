@@ -16,17 +16,18 @@ from tqdm import tqdm
 
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.data.writer import BufferWriter
-from equidiff_relaxed.demos.rollout import OBS_KEYS, Episode, run_expert_episode
-from equidiff_relaxed.envs import ENV_NAMES, SYMMETRY_CENTER, PlanarPushEnv, PushGeometry, make_env, make_expert
-from equidiff_relaxed.errors import UserError
+import gymnasium as gym
 
-FORMAT_GROUP = "SO(2)"
+from equidiff_relaxed.demos.rollout import Episode, run_expert_episode
+from equidiff_relaxed.envs import ENV_NAMES, PUSH_ENVS, ROBOSUITE_ENVS, make_env, make_expert
+from equidiff_relaxed.errors import UserError
 
 
 @dataclass(frozen=True)
 class GenerateConfig:
     """What to generate. ``n_regions``/``region`` restrict theta to one sector; ``noise_std`` is the expert's
-    action noise (metres); ``image_size`` adds a top-down RGB camera."""
+    action noise (metres; radians too for robosuite); ``image_size`` adds a camera (push: top-down; robosuite:
+    agentview). robosuite tasks only: ``action_mode`` (abs | delta) and the layout ``radius`` (m)."""
 
     env: str
     episodes: int
@@ -35,8 +36,10 @@ class GenerateConfig:
     n_regions: int | None = None
     region: int | None = None
     noise_std: float = 0.005
-    max_steps: int = 80
+    max_steps: int | None = None
     max_attempts: int = 20
+    action_mode: str = "abs"
+    radius: float | None = None
 
     def validate(self) -> None:
         if self.env not in ENV_NAMES:
@@ -52,22 +55,43 @@ class GenerateConfig:
             raise UserError(f"--theta-regions must be >= 1, got {self.n_regions}")
         if self.image_size is not None and (self.image_size < 8 or self.image_size % 8):
             raise UserError(f"--image-size must be a multiple of 8, got {self.image_size}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise UserError(f"--max-steps must be >= 1, got {self.max_steps}")
+        if self.env in PUSH_ENVS and (self.action_mode != "abs" or self.radius is not None):
+            raise UserError("--action-mode and --radius apply to robosuite tasks only")
+        if self.env in ROBOSUITE_ENVS:
+            from equidiff_relaxed.envs.robosuite_tasks import ACTION_MODES, robosuite_available
+
+            if not robosuite_available():
+                raise UserError(f"{self.env} needs robosuite: pip install -e '.[robosuite]'")
+            if self.action_mode not in ACTION_MODES:
+                raise UserError(f"unknown --action-mode {self.action_mode!r} (known: {', '.join(ACTION_MODES)})")
+            if self.radius is not None and not 0.0 <= self.radius <= 0.35:
+                raise UserError(f"--radius must be in [0, 0.35] m (the table is 0.8 m wide), got {self.radius}")
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``make_env`` for this configuration."""
+        if self.env in PUSH_ENVS:
+            return {"image_size": self.image_size, "max_steps": self.max_steps or 80}
+        kwargs: dict[str, Any] = {"action_mode": self.action_mode, "max_steps": self.max_steps,
+                                  "layout": {"radius": self.radius} if self.radius is not None else None}
+        if self.image_size:
+            kwargs.update(cameras=("agentview",), image_size=self.image_size)
+        return kwargs
 
 
 def push_shape_meta(image_size: int | None) -> ShapeMeta:
-    obs: dict[str, Any] = {k: {"shape": [2], "type": "low_dim", "rep": "pos2"} for k in OBS_KEYS}
-    if image_size:
-        obs["image"] = {"shape": [3, image_size, image_size], "type": "rgb", "rep": "image"}
-    return ShapeMeta.from_dict({"obs": obs, "action": {"shape": [2], "rep": "pos2"}})
+    """shape_meta of the planar push envs (positions pos2, optional top-down image)."""
+    return ShapeMeta.from_dict(make_env("push", image_size=image_size).shape_meta_dict())  # type: ignore[attr-defined]
 
 
-_PROCESS_CACHE: dict[tuple, tuple] = {}
+_PROCESS_CACHE: dict[GenerateConfig, tuple] = {}
 
 
-def _env_and_expert(cfg: GenerateConfig) -> tuple[PlanarPushEnv, Any]:
-    key = (cfg.env, cfg.image_size, cfg.max_steps, cfg.noise_std)
+def _env_and_expert(cfg: GenerateConfig) -> tuple[gym.Env, Any]:
+    key = GenerateConfig(**{**asdict(cfg), "episodes": 0, "seed": 0, "n_regions": None, "region": None})
     if key not in _PROCESS_CACHE:
-        env = make_env(cfg.env, image_size=cfg.image_size, max_steps=cfg.max_steps)
+        env = make_env(cfg.env, **cfg.env_kwargs())
         _PROCESS_CACHE[key] = (env, make_expert(env, noise_std=cfg.noise_std))
     return _PROCESS_CACHE[key]
 
@@ -111,12 +135,10 @@ def generate(cfg: GenerateConfig, out: str | os.PathLike, workers: int = 1, over
             bar.close()
             if pool is not None:
                 pool.terminate()
+        env, _ = _env_and_expert(cfg)
         writer.set_attrs(
-            shape_meta=push_shape_meta(cfg.image_size),
-            env={"name": cfg.env, "variant": cfg.env,
-                 "kwargs": {"image_size": cfg.image_size, "max_steps": cfg.max_steps},
-                 "geometry": PushGeometry().to_dict()},
-            symmetry={"center": list(SYMMETRY_CENTER), "group": FORMAT_GROUP},
+            shape_meta=ShapeMeta.from_dict(env.shape_meta_dict()),  # type: ignore[attr-defined]
+            **env.dataset_attrs(),  # type: ignore[attr-defined]
             source={"generator": "datasets/generate.py", **asdict(cfg), "failed_attempts": failures},
         )
         writer.flush()

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
-from equidiff_relaxed.demos.generate import push_shape_meta
+from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.demos.rollout import draw_theta, run_expert_episode
-from equidiff_relaxed.envs import SYMMETRY_CENTER, make_env, make_expert
+from equidiff_relaxed.envs import make_env, make_expert
 from equidiff_relaxed.symmetry.regions import region_bounds
 
 
@@ -29,10 +30,11 @@ class RegionSuccess:
 
 
 def expert_success_by_region(env_name: str, episodes_per_region: int, n_regions: int = 8, seed: int = 0,
-                             noise_std: float = 0.005, progress: bool = True
+                             noise_std: float = 0.005, progress: bool = True, env_kwargs: dict[str, Any] | None = None
                              ) -> tuple[list[RegionSuccess], ReplayBuffer]:
-    """Run the expert ``episodes_per_region`` times in each sector; also return all episodes as a buffer."""
-    env = make_env(env_name)
+    """Run the expert ``episodes_per_region`` times in each sector; also return all episodes as a buffer
+    (actions, observations and per-episode theta; no simulator states)."""
+    env = make_env(env_name, **(env_kwargs or {}))
     expert = make_expert(env, noise_std=noise_std)
     buf = ReplayBuffer.create_empty()
     rows = []
@@ -44,12 +46,14 @@ def expert_success_by_region(env_name: str, episodes_per_region: int, n_regions:
             ep = run_expert_episode(env, expert, [seed, k, e, 1], theta=draw_theta(rng, n_regions, k))
             wins += ep.success
             lengths.append(ep.length)
-            buf.add_episode({k_: v for k_, v in ep.data.items() if k_ != "states"}, {"theta": ep.theta})
+            buf.add_episode({k_: v for k_, v in ep.data.items() if k_ != "states"},
+                            {"theta": ep.theta, "success": ep.success})
             bar.update(1)
         rows.append(RegionSuccess(k, region_bounds(k, n_regions), episodes_per_region, wins, float(np.mean(lengths))))
     bar.close()
+    buf.set_attrs(shape_meta=ShapeMeta.from_dict(env.shape_meta_dict()),  # type: ignore[attr-defined]
+                  symmetry=env.dataset_attrs()["symmetry"])  # type: ignore[attr-defined]
     env.close()
-    buf.set_attrs(shape_meta=push_shape_meta(None), symmetry={"center": list(SYMMETRY_CENTER), "group": "SO(2)"})
     return rows, buf
 
 

@@ -1,4 +1,4 @@
-"""One scripted-expert episode in a planar push env, reproducible from (seed, theta).
+"""One scripted-expert episode in a task env (push or robosuite), reproducible from (seed, theta).
 
 Each episode's randomness comes from ``np.random.SeedSequence(seed_words)``: the env reset seed, theta (when not
 given) and the expert's noise. So an episode is a function of its seed words only, whatever process runs it.
@@ -9,12 +9,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
-from equidiff_relaxed.envs import PlanarPushEnv, PushExpert
 from equidiff_relaxed.symmetry.regions import region_bounds
-
-OBS_KEYS = ("pusher_pos", "puck_pos", "goal_pos")
 
 
 @dataclass
@@ -40,25 +38,29 @@ def draw_theta(rng: np.random.Generator, n_regions: int | None = None, region: i
     return float(rng.uniform(lo, hi) % (2 * math.pi))
 
 
-def run_expert_episode(env: PlanarPushEnv, expert: PushExpert, seed_words: Any, theta: float | None = None,
+def run_expert_episode(env: gym.Env, expert: Any, seed_words: Any, theta: float | None = None,
                        n_regions: int | None = None, region: int | None = None) -> Episode:
-    """Roll the expert out for one episode; observations are recorded before each action."""
+    """Roll the expert out for one episode; observations (every key) and the simulator state are recorded before
+    each action. Envs with ``clip_action`` record the action as clipped (what the simulator executed)."""
     rng = np.random.default_rng(np.random.SeedSequence(seed_words))
     env_seed = int(rng.integers(0, 2**31 - 1))
     if theta is None:
         theta = draw_theta(rng, n_regions, region)
     obs, info = env.reset(seed=env_seed, options={"theta": theta})
     expert.reset(rng)
-    keys = [k for k in (*OBS_KEYS, "image") if k in obs]
-    record: dict[str, list] = {k: [] for k in [*keys, "action", "states"]}
+    keys = sorted(obs)
+    clip = getattr(env, "clip_action", None)
+    record: dict[str, list] = {k: [] for k in [*keys, "action", "states", "rewards", "dones"]}
     success = False
-    for _ in range(env.max_steps):
+    for _ in range(env.max_steps):  # type: ignore[attr-defined]
         action = expert.act(obs)
         for k in keys:
             record[k].append(obs[k])
         record["states"].append(env.get_state())
-        record["action"].append(np.asarray(env.clip_action(action), dtype=np.float32))
-        obs, _, terminated, truncated, info = env.step(action)
+        record["action"].append(np.asarray(clip(action) if clip else action, dtype=np.float32))
+        obs, reward, terminated, truncated, info = env.step(action)
+        record["rewards"].append(np.float32(reward))
+        record["dones"].append(np.float32(terminated))
         if terminated or truncated:
             success = bool(info["is_success"])
             break

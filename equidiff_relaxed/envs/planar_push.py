@@ -79,6 +79,23 @@ class PlanarPushEnv(gym.Env):
         self.goal = np.zeros(2)
         self._steps = 0
 
+    # ------------------------------------------------------------------ dataset description
+    def shape_meta_dict(self) -> dict[str, Any]:
+        """shape_meta (plain dict) of this env's observations and actions: positions are pos2, the image turns."""
+        obs: dict[str, Any] = {k: {"shape": [2], "type": "low_dim", "rep": "pos2"}
+                               for k in ("pusher_pos", "puck_pos", "goal_pos")}
+        if self.image_size:
+            obs["image"] = {"shape": [3, self.image_size, self.image_size], "type": "rgb", "rep": "image"}
+        return {"obs": obs, "action": {"shape": [2], "rep": "pos2"}}
+
+    def dataset_attrs(self) -> dict[str, Any]:
+        """Root attrs a dataset of this env records: ``env`` (enough to recreate it) and ``symmetry``."""
+        name = self.variant.name
+        return {"env": {"name": name, "variant": name,
+                        "kwargs": {"image_size": self.image_size, "max_steps": self.max_steps},
+                        "geometry": self.geom.to_dict()},
+                "symmetry": {"center": list(SYMMETRY_CENTER), "group": "SO(2)"}}
+
     # ------------------------------------------------------------------ state
     @property
     def pusher_pos(self) -> np.ndarray:

@@ -96,6 +96,18 @@ def _import_robosuite() -> Any:
     return robosuite
 
 
+def make_robosuite(env_name: str, env_kwargs: dict[str, Any], model_seed: int = 0) -> Any:
+    """``robosuite.make(env_name, **env_kwargs)`` with numpy's global RNG seeded while the model is built: robosuite
+    draws object sizes (Lift's cube) from it, so every process builds the same model and stored states replay."""
+    suite = _import_robosuite()
+    saved = np.random.get_state()
+    np.random.seed(model_seed)
+    try:
+        return suite.make(env_name, **env_kwargs)
+    finally:
+        np.random.set_state(saved)
+
+
 def controller_config(action_mode: str) -> dict[str, Any]:
     """robosuite 1.5 composite controller config: OSC_POSE on the Panda arm, world-frame input."""
     from robosuite.controllers import load_composite_controller_config
@@ -163,9 +175,9 @@ class RobosuiteTaskEnv(gym.Env):
         self.image_size = image_size or (84 if cameras else None)
         self.render_mode, self.render_size, self.render_camera = render_mode, render_size, render_camera
         self.control_freq = control_freq
-        suite = _import_robosuite()
-        self.robosuite_kwargs = self._robosuite_kwargs(suite)
-        self.rs = suite.make(self.spec_.robosuite_name, **self.robosuite_kwargs)
+        _import_robosuite()  # one clear error when the extra is missing
+        self.robosuite_kwargs = self._robosuite_kwargs()
+        self.rs = make_robosuite(self.spec_.robosuite_name, self.robosuite_kwargs)
         self._fast_rendering()
         self.rs.reset()
         self.robot = self.rs.robots[0]
@@ -189,7 +201,7 @@ class RobosuiteTaskEnv(gym.Env):
         self.episode = _Episode()
 
     # ------------------------------------------------------------------ construction
-    def _robosuite_kwargs(self, suite: Any) -> dict[str, Any]:
+    def _robosuite_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``robosuite.make`` (JSON-able: stored as robomimic ``env_args.env_kwargs``)."""
         offscreen = bool(self.cameras) or self.render_mode == "rgb_array"
         return {
@@ -224,6 +236,30 @@ class RobosuiteTaskEnv(gym.Env):
                 "equidiff_relaxed": {"env": self.task, "action_mode": self.action_mode,
                                      "layout": self.layout.to_dict(), "max_steps": self.max_steps,
                                      "symmetry": {"center": list(SYMMETRY_CENTER)}}}
+
+    def shape_meta_dict(self) -> dict[str, Any]:
+        """shape_meta (plain dict): eef position pos3, orientation quat, gripper scalar, object per task; camera
+        images are not top-down views, so they do not turn with the layout: declared as non-rotating images."""
+        obs: dict[str, Any] = {
+            "robot0_eef_pos": {"shape": [3], "type": "low_dim", "rep": "pos3"},
+            "robot0_eef_quat": {"shape": [4], "type": "low_dim", "rep": "quat"},
+            "robot0_gripper_qpos": {"shape": [2], "type": "low_dim", "rep": "scalar"},
+            "object": {"shape": [self.spec_.object_dim], "type": "low_dim", "rep": self.spec_.object_rep},
+        }
+        for cam in self.cameras:
+            obs[f"{cam}_image"] = {"shape": [3, self.image_size, self.image_size], "type": "rgb", "rep": "image"}
+        if self.action_mode == "abs":
+            action = {"shape": [10], "rep": "pos3+rot6d+scalar"}
+        else:
+            action = {"shape": [7], "rep": "vec2+scalar:1+vec2+scalar:1+scalar:1"}
+        return {"obs": obs, "action": action}
+
+    def dataset_attrs(self) -> dict[str, Any]:
+        """Root attrs a dataset of this env records: ``env``, robomimic ``env_args`` and ``symmetry``."""
+        kwargs = {"action_mode": self.action_mode, "layout": self.layout.to_dict(), "max_steps": self.max_steps,
+                  "cameras": list(self.cameras), "image_size": self.image_size}
+        return {"env": {"name": self.task, "kwargs": kwargs, "source": "robosuite"}, "env_args": self.env_args(),
+                "symmetry": {"center": list(SYMMETRY_CENTER), "group": "SO(2)"}}
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> np.ndarray:

@@ -26,7 +26,10 @@ def test_output_opens_with_the_data_layer_and_carries_theta(tmp_path):
     assert theta.shape == (6,) and np.all((theta >= 0) & (theta < 2 * math.pi))
     assert buf.shape_meta.action.rep == "pos2" and buf.shape_meta.obs["puck_pos"].rep == "pos2"
     assert buf.attrs["env"]["name"] == "push-pillar" and buf.attrs["symmetry"] == {"center": [0.0, 0.0], "group": "SO(2)"}
-    assert set(buf.keys) == {"pusher_pos", "puck_pos", "goal_pos", "action", "states"}
+    assert set(buf.keys) == {"pusher_pos", "puck_pos", "goal_pos", "action", "states", "rewards", "dones"}
+    for e in range(buf.n_episodes):  # only successful episodes are stored: reward and done on the last step only
+        ep = buf.get_episode(e)
+        assert ep["dones"][-1] == 1 and ep["rewards"][-1] == 1 and not ep["dones"][:-1].any()
     dm = DemoDataModule(str(out), horizon=8, n_obs_steps=2, n_action_steps=4, val_ratio=0.2)
     dm.setup()
     assert next(iter(dm.train_dataloader()))["obs"]["goal_pos"].shape[1:] == (2, 2)

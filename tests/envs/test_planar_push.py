@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from equidiff_relaxed.envs import ENV_NAMES, make_env, make_expert
+from equidiff_relaxed.envs import PUSH_ENVS as ENV_NAMES, make_env, make_expert
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.symmetry import region_of, rotate_field, rotate_image
 
@@ -135,7 +135,7 @@ def test_image_is_top_down_and_rotates_with_the_layout():
 
 
 def test_unknown_env_name():
-    with pytest.raises(UserError, match=r"unknown env 'pushh' \(known: push, push-pillar, push-drift\)"):
+    with pytest.raises(UserError, match=r"unknown env 'pushh' \(known: push, push-pillar, push-drift, lift, stack\)"):
         make_env("pushh")
     assert ENV_NAMES == ("push", "push-pillar", "push-drift")
 

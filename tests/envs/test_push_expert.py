@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from equidiff_relaxed.demos.rollout import draw_theta, run_expert_episode
-from equidiff_relaxed.envs import ENV_NAMES, make_env, make_expert
+from equidiff_relaxed.envs import PUSH_ENVS as ENV_NAMES, make_env, make_expert
 
 REGIONS = 8
 
