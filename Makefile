@@ -4,13 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= datasets/data
+EXTRAS ?= test,robosuite
 
 .PHONY: test demo venv clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml requirements/cpu-constraints.txt scripts/setup_venv.sh
-	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup_venv.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) EXTRAS=$(EXTRAS) bash scripts/setup_venv.sh
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install equidiff-relaxed with its test extra. Called by `make`; safe to re-run.
+# Create .venv and install equidiff-relaxed with its extras (default EXTRAS=test,robosuite; EXTRAS=test skips
+# robosuite, whose tests then skip). Called by `make`; safe to re-run.
 #
 # torch: a torch the base Python already has (e.g. a CUDA build, in a conda env or another venv) is kept: a .pth file
 # puts its site-packages folder on the venv's path, after the venv's own packages. Otherwise torch==$TORCH_VERSION is installed: from a local wheel when pip finds one, else from
@@ -12,6 +13,7 @@ TORCH_VERSION=${TORCH_VERSION:-2.13.0}
 ESCNN_VERSION=${ESCNN_VERSION:-1.0.11}
 TORCH_CPU_INDEX=${TORCH_CPU_INDEX:-https://download.pytorch.org/whl/cpu}
 CONSTRAINTS=${CONSTRAINTS:-requirements/cpu-constraints.txt}
+EXTRAS=${EXTRAS:-test,robosuite}
 
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
@@ -37,15 +39,21 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   fi
 fi
 
-"${PIP[@]}" install -c "$CONSTRAINTS" -e ".[test]"
+"${PIP[@]}" install -c "$CONSTRAINTS" -e ".[$EXTRAS]"
 "${PIP[@]}" install --no-deps "escnn==$ESCNN_VERSION"
 "$VENV/bin/python" - <<'PY'
 import importlib, sys, warnings
 warnings.filterwarnings("ignore")
-names = ["torch", "numpy", "zarr", "numcodecs", "h5py", "lightning", "diffusers", "mujoco", "gymnasium", "escnn"]
+names = ["torch", "numpy", "zarr", "numcodecs", "h5py", "lightning", "diffusers", "mujoco", "gymnasium", "escnn",
+         "robosuite"]
 versions = []
 for n in names:
-    m = importlib.import_module(n)
+    try:
+        m = importlib.import_module(n)
+    except ImportError:
+        if n == "robosuite":  # optional extra
+            continue
+        raise
     versions.append(f"{n} {getattr(m, '__version__', '?')}")
 print("setup: " + ", ".join(versions))
 PY
