@@ -202,8 +202,14 @@ def convert_robomimic(
         obs_shapes = {k: tuple(first["obs"][k].shape[1:]) for k in obs_keys}
         action_dim = int(first["actions"].shape[1])
         notes: list[str] = []
+        ours = (env_args or {}).get("equidiff_relaxed") or {}  # written by export_robomimic / our generator
+        if shape_meta is None and ours.get("shape_meta"):
+            recorded = ShapeMeta.from_dict(ours["shape_meta"], source=src)
+            kept = {k: v for k, v in recorded.obs.items() if k in obs_keys}
+            shape_meta = ShapeMeta(obs=kept, action=recorded.action) if kept else None
         if shape_meta is None:
             shape_meta, notes = infer_shape_meta(obs_shapes, action_dim, env_args)
+        symmetry = ours.get("symmetry") or {"center": [float(center[0]), float(center[1])], "group": None}
         extras = [k for k in ("states", "rewards", "dones") if k in first]
 
         with BufferWriter(out_path, overwrite=overwrite) as writer:
@@ -220,7 +226,7 @@ def convert_robomimic(
                     "kwargs": env_args.get("env_kwargs", {}), "source": "robomimic",
                 },
                 env_args=env_args,
-                symmetry={"center": [float(center[0]), float(center[1])], "group": None},
+                symmetry=symmetry,
                 source={"converted_from": Path(src).name, "filter_key": filter_key, "tool": "convert_robomimic"},
             )
             summary = {"episodes": buf.n_episodes, "steps": buf.n_steps, "keys": buf.keys, "notes": notes}
@@ -258,6 +264,8 @@ def _read_demo(
             raise UserError(f"data/{name}/{k} has {len(arr)} steps but actions has {len(action)}", src)
         out[k] = arr
     meta: dict[str, Any] = {"source_demo": int(DEMO_RE.match(name).group(1))}  # type: ignore[union-attr]
+    if "theta" in demo.attrs:  # task orientation, written by export_robomimic
+        meta["theta"] = float(demo.attrs["theta"])
     model = demo.attrs.get("model_file")
     if model is not None:
         meta["model_file"] = model if isinstance(model, str) else model.decode()

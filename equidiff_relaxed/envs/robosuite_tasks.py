@@ -332,6 +332,9 @@ class RobosuiteTaskEnv(gym.Env):
 
     def step(self, action: np.ndarray):
         self.rs.step(self.to_robosuite_action(action))
+        # MuJoCo's positions lag the integrated state by one substep after mj_step: recompute them, so that the
+        # observation is exactly that of the stored state (robomimic replays states through forward()).
+        self.rs.sim.forward()
         self.episode.steps += 1
         success = self.is_success()
         truncated = not success and self.episode.steps >= self.max_steps
