@@ -1,13 +1,15 @@
 """Export a zarr replay buffer to the robomimic HDF5 layout (the reverse of :mod:`robomimic_hdf5`).
 
-Episode i becomes ``data/demo_N`` (N = ``meta/episode_source_demo`` when the buffer was converted from robomimic, so a
-round trip keeps demo names; else N = i) with ``obs/<key>``, ``actions``, ``states`` (when recorded), ``rewards`` and
-``dones`` (when not recorded: zeros, and ``dones`` = 1 on each episode's last step), attrs ``num_samples``,
-``model_file`` (when recorded) and ``theta`` (the task orientation, when recorded). ``data`` attrs: ``total`` and
-``env_args`` (JSON): the buffer's own ``env_args`` when it has them (robosuite datasets generated or converted here),
-else ``{"env_name", "type": 4 (not a robomimic env type: an equidiff_relaxed env), "env_kwargs"}`` from its ``env``
-attrs. Either way ``env_args["equidiff_relaxed"]`` carries ``shape_meta`` and ``symmetry``, which the converter
-restores. ``mask/all`` lists every demo (a robomimic filter key).
+Episode i becomes ``data/demo_N``: N = ``meta/episode_source_demo`` when the buffer was converted from robomimic and
+those numbers are unique (so a round trip keeps demo names), else N = i. Each demo holds ``obs/<key>`` (as stored;
+images uint8 (L, H, W, C), lzf-compressed), ``actions`` (float32), ``states`` (float64, only when recorded),
+``rewards`` (float64) and ``dones`` (int64); when the buffer has no rewards / dones, rewards are all 0 and dones are
+0 except 1 on the episode's last step. Demo attrs: ``num_samples``, ``model_file`` (when recorded) and ``theta`` (the
+task orientation, when recorded). ``data`` attrs: ``total`` and ``env_args`` (JSON, see :func:`export_env_args`):
+the buffer's own ``env_args`` when it has them (robosuite datasets generated or converted here), else built from its
+``env`` attrs (type 4 unless ``env`` names one: no robomimic env type, it marks an equidiff_relaxed env), plus an
+``equidiff_relaxed`` block with ``shape_meta``, ``symmetry`` and ``dataset_env``, from which the converter restores
+shape_meta and symmetry. ``mask/all`` lists every demo (a robomimic filter key).
 """
 from __future__ import annotations
 
@@ -29,29 +31,38 @@ EQUIDIFF_ENV_TYPE = 4
 
 
 def export_env_args(buf: ReplayBuffer) -> dict[str, Any]:
-    """robomimic ``env_args`` for a buffer, with this toolkit's block (shape_meta, symmetry) added."""
+    """robomimic ``env_args`` for a buffer, with this toolkit's block (shape_meta, symmetry) added.
+
+    The buffer's own ``env_args`` are kept verbatim when present; else they are built from its ``env`` attrs with
+    ``type`` 4 unless ``env`` names one (4 is no robomimic env type: it marks an equidiff_relaxed env); else
+    ``{"env_name": None, "type": None, "env_kwargs": {}}``. ``env_args["equidiff_relaxed"]`` (kept if already there,
+    completed otherwise) holds ``shape_meta``, ``symmetry`` and the buffer's ``env`` attrs (as ``dataset_env``).
+    """
     attrs = buf.attrs
+    env = attrs.get("env") if isinstance(attrs.get("env"), dict) else None
     if isinstance(attrs.get("env_args"), dict):
         env_args = json.loads(json.dumps(attrs["env_args"]))
-    else:
-        env = attrs.get("env") or {}
-        env_args = {"env_name": env.get("name"), "type": EQUIDIFF_ENV_TYPE if env else None,
+    elif env is not None:
+        env_args = {"env_name": env.get("name"), "type": env.get("type", EQUIDIFF_ENV_TYPE),
                     "env_kwargs": env.get("kwargs") or {}}
+    else:
+        env_args = {"env_name": None, "type": None, "env_kwargs": {}}
     ours = dict(env_args.get("equidiff_relaxed") or {})
     if buf.shape_meta is not None:
         ours.setdefault("shape_meta", buf.shape_meta.to_dict())
     if attrs.get("symmetry") is not None:
         ours.setdefault("symmetry", attrs["symmetry"])
-    if attrs.get("env") is not None:
-        ours.setdefault("dataset_env", attrs["env"])
-    env_args["equidiff_relaxed"] = ours
+    if env is not None:
+        ours.setdefault("dataset_env", env)  # not "env": that key names a robosuite task (robosuite_env_args)
+    if ours:
+        env_args["equidiff_relaxed"] = ours
     return env_args
 
 
 def _demo_numbers(buf: ReplayBuffer) -> list[int]:
     if "episode_source_demo" in buf.meta:
         numbers = [int(n) for n in buf.episode_meta("source_demo")]
-        if len(set(numbers)) == len(numbers):
+        if len(set(numbers)) == len(numbers) and min(numbers) >= 0:
             return numbers
     return list(range(buf.n_episodes))
 
@@ -72,6 +83,8 @@ def export_robomimic(zarr_path: str | os.PathLike, hdf5_path: str | os.PathLike,
         check_output_path(hdf5_path, overwrite, inputs=(src,))
         if "action" not in buf.keys:
             raise UserError("no data/action array (not a demonstration dataset)", src)
+        if buf.n_episodes == 0:
+            raise UserError("the replay buffer has no episodes", src)
         if obs_keys is None:
             declared = list(buf.shape_meta.obs) if buf.shape_meta is not None else []
             obs_keys = declared or [k for k in buf.keys if k != "action" and k not in EXTRA_KEYS]
@@ -98,8 +111,11 @@ def export_robomimic(zarr_path: str | os.PathLike, hdf5_path: str | os.PathLike,
                 demo.create_dataset("actions", data=action)
                 n = len(action)
                 rewards = np.asarray(ep["rewards"], dtype=np.float64) if "rewards" in ep else np.zeros(n)
-                dones = np.asarray(ep["dones"], dtype=np.int64) if "dones" in ep else np.eye(1, n, n - 1,
-                                                                                             dtype=np.int64)[0]
+                if "dones" in ep:
+                    dones = np.asarray(ep["dones"], dtype=np.int64)
+                else:
+                    dones = np.zeros(n, dtype=np.int64)
+                    dones[-1] = 1
                 demo.create_dataset("rewards", data=rewards)
                 demo.create_dataset("dones", data=dones)
                 if "states" in ep:

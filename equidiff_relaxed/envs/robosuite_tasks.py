@@ -238,16 +238,17 @@ class RobosuiteTaskEnv(gym.Env):
                                      "symmetry": {"center": list(SYMMETRY_CENTER)}}}
 
     def shape_meta_dict(self) -> dict[str, Any]:
-        """shape_meta (plain dict): eef position pos3, orientation quat, gripper scalar, object per task; camera
-        images are not top-down views, so they do not turn with the layout: declared as non-rotating images."""
+        """shape_meta (plain dict): eef position pos3, orientation quat, gripper scalar, object per task.
+
+        Camera images (agentview, eye-in-hand) are recorded but not declared: they are perspective views that do
+        not turn with the layout, and rep 'image' means a top-down view centred on the symmetry centre. Declare
+        them yourself (and choose a plain encoder) to train on them."""
         obs: dict[str, Any] = {
             "robot0_eef_pos": {"shape": [3], "type": "low_dim", "rep": "pos3"},
             "robot0_eef_quat": {"shape": [4], "type": "low_dim", "rep": "quat"},
             "robot0_gripper_qpos": {"shape": [2], "type": "low_dim", "rep": "scalar"},
             "object": {"shape": [self.spec_.object_dim], "type": "low_dim", "rep": self.spec_.object_rep},
         }
-        for cam in self.cameras:
-            obs[f"{cam}_image"] = {"shape": [3, self.image_size, self.image_size], "type": "rgb", "rep": "image"}
         if self.action_mode == "abs":
             action = {"shape": [10], "rep": "pos3+rot6d+scalar"}
         else:

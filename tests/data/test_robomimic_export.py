@@ -13,8 +13,8 @@ from equidiff_relaxed.data.synthetic import CENTER, ROBOMIMIC_ENV_ARGS, make_pus
 from equidiff_relaxed.errors import UserError
 from tests.conftest import run_script
 
-LENGTHS = [4, 5, 6]
-NUMBERS = [10, 2, 0]
+LENGTHS = [4, 5, 6, 3, 7]
+NUMBERS = [10, 2, 0, 3, 1]  # written out of order; the converter sorts them numerically
 
 
 def tree_digest(path) -> str:
@@ -39,9 +39,10 @@ def test_round_trip_keeps_every_demo(tmp_path, converted):
     out = tmp_path / "back.hdf5"
     summary = export_robomimic(zarr_path, out, progress=False)
     assert tree_digest(zarr_path) == before, "the input must not be modified"
-    assert summary["episodes"] == 3 and summary["steps"] == sum(LENGTHS)
+    assert summary["episodes"] == len(LENGTHS) and summary["steps"] == sum(LENGTHS)
     with h5py.File(src) as a, h5py.File(out) as b:
-        assert sorted(b["data"].keys()) == sorted(a["data"].keys())
+        names = sorted(f"demo_{n}" for n in NUMBERS)
+        assert sorted(b["data"].keys()) == sorted(a["data"].keys()) == names
         for name in a["data"]:
             da, db = a["data"][name], b["data"][name]
             assert np.array_equal(da["actions"][:].astype(np.float32), db["actions"][:])  # the zarr keeps float32
@@ -53,15 +54,20 @@ def test_round_trip_keeps_every_demo(tmp_path, converted):
             assert db.attrs["num_samples"] == len(da["actions"])
             assert db.attrs["model_file"] == da.attrs["model_file"]
         env_args = json.loads(b["data"].attrs["env_args"])
-        assert {k: env_args[k] for k in ROBOMIMIC_ENV_ARGS} == ROBOMIMIC_ENV_ARGS
-        assert "shape_meta" in env_args["equidiff_relaxed"]
+        ours = env_args.pop("equidiff_relaxed")
+        assert env_args == json.loads(a["data"].attrs["env_args"]) == ROBOMIMIC_ENV_ARGS
+        assert ours["shape_meta"]["obs"]["robot0_eef_pos"]["rep"] == "pos3" and ours["symmetry"]["center"] == [0, 0]
         assert b["data"].attrs["total"] == sum(LENGTHS)
         assert sorted(n.decode() for n in b["mask/all"][:]) == sorted(f"demo_{n}" for n in NUMBERS)
     convert_robomimic(out, tmp_path / "again.zarr", progress=False)
     first, again = ReplayBuffer.open(zarr_path), ReplayBuffer.open(tmp_path / "again.zarr")
     assert first.keys == again.keys and first.shape_meta == again.shape_meta
+    assert first.attrs["symmetry"] == again.attrs["symmetry"]
     for k in first.keys:
         assert np.array_equal(first.data[k][:], again.data[k][:]), k
+        assert first.data[k].dtype == again.data[k].dtype, k
+    for field in ("ends", "source_demo", "model_file"):
+        assert np.array_equal(first.meta[f"episode_{field}"][:], again.meta[f"episode_{field}"][:]), field
 
 
 def test_push_buffer_without_rewards_exports_and_restores_its_declarations(tmp_path):
@@ -76,9 +82,13 @@ def test_push_buffer_without_rewards_exports_and_restores_its_declarations(tmp_p
         assert demo.attrs["theta"] == pytest.approx(buf.episode_meta("theta")[1])
         env_args = json.loads(f["data"].attrs["env_args"])
         assert env_args["env_name"] == "synthetic-push" and env_args["type"] == 4
+        ours = env_args["equidiff_relaxed"]
+        assert ours["shape_meta"] == buf.shape_meta.to_dict() and ours["dataset_env"]["name"] == "synthetic-push"
+        assert ours["symmetry"] == {"center": list(CENTER), "group": "SO(2)"}
     convert_robomimic(tmp_path / "push.hdf5", tmp_path / "back.zarr", progress=False)
     back = ReplayBuffer.open(tmp_path / "back.zarr")
     assert back.shape_meta == buf.shape_meta  # pos2 fields restored, not guessed from key names
+    assert back.shape_meta.obs["pusher_pos"].rep == "pos2" and back.shape_meta.action.rep == "pos2"
     assert back.attrs["symmetry"]["center"] == list(CENTER)
     assert np.allclose(back.episode_meta("theta"), buf.episode_meta("theta"))
 
@@ -92,20 +102,58 @@ def test_nan_action_is_refused_and_nothing_is_left(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.zarr"]
 
 
-def test_cli_errors_are_one_line(tmp_path, converted):
+def test_cli_errors_are_one_line_and_leave_nothing(tmp_path, converted):
     _, zarr_path = converted
+    bad = make_push_buffer(2, lengths=[4, 4], seed=0)
+    bad.data["action"][5, 0] = np.nan
+    bad.save(tmp_path / "nan.zarr")
     (tmp_path / "exists.hdf5").write_bytes(b"keep me")
+    before = sorted(p.name for p in tmp_path.iterdir())
     cases = [
         (["--zarr", str(zarr_path), "--out", str(tmp_path / "exists.hdf5")], "output exists"),
         (["--zarr", str(tmp_path / "missing.zarr"), "--out", str(tmp_path / "x.hdf5")], "missing.zarr"),
-        (["--zarr", str(zarr_path), "--out", str(tmp_path / "y.hdf5"), "--keys", "nope"], "no data/nope"),
+        (["--zarr", str(tmp_path / "nan.zarr"), "--out", str(tmp_path / "x.hdf5")], "episode 1: action contains NaN"),
+        (["--zarr", str(zarr_path), "--out", str(tmp_path / "x.hdf5"), "--keys", "nope"], "no data/nope"),
+        (["--zarr", str(zarr_path), "--out", str(tmp_path / "no_dir" / "x.hdf5")], "output folder does not exist"),
     ]
     for args, message in cases:
         proc = run_script("datasets/export_robomimic.py", *args, "--quiet")
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == before, "no output and no temporary sibling may remain"
     assert (tmp_path / "exists.hdf5").read_bytes() == b"keep me"
-    assert not (tmp_path / "x.hdf5").exists() and not (tmp_path / "y.hdf5").exists()
-    ok = run_script("datasets/export_robomimic.py", "--zarr", str(zarr_path), "--out", str(tmp_path / "z.hdf5"),
-                    "--quiet")
-    assert ok.returncode == 0 and "3 demos" in ok.stdout
+    ok = run_script("datasets/export_robomimic.py", "--zarr", str(zarr_path), "--out", str(tmp_path / "exists.hdf5"),
+                    "--overwrite", "--quiet")
+    assert ok.returncode == 0 and f"{len(LENGTHS)} demos" in ok.stdout and "steps/s" in ok.stdout, ok.stderr
+    with h5py.File(tmp_path / "exists.hdf5") as f:
+        assert f["data"].attrs["total"] == sum(LENGTHS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_api_refusals(tmp_path, converted):
+    _, zarr_path = converted
+    with pytest.raises(UserError, match="same as the input"):
+        export_robomimic(zarr_path, zarr_path, overwrite=True, progress=False)
+    no_action = ReplayBuffer.create_empty()
+    no_action.add_episode({"x": np.zeros((3, 2), np.float32)})
+    no_action.save(tmp_path / "noact.zarr")
+    with pytest.raises(UserError, match=r"noact\.zarr: no data/action"):
+        export_robomimic(tmp_path / "noact.zarr", tmp_path / "o.hdf5", progress=False)
+    (tmp_path / "junk.zarr").mkdir()
+    with pytest.raises(UserError, match=r"junk\.zarr"):
+        export_robomimic(tmp_path / "junk.zarr", tmp_path / "o.hdf5", progress=False)
+    assert not (tmp_path / "o.hdf5").exists()
+
+
+def test_zip_input_and_plain_buffer_env_args(tmp_path):
+    buf = ReplayBuffer.create_empty()
+    buf.add_episode({"action": np.ones((3, 2), np.float32), "obs_a": np.zeros((3, 4), np.float32),
+                     "rewards": np.array([0.0, 0.5, 1.0])})
+    buf.save(tmp_path / "plain.zarr.zip")
+    summary = export_robomimic(tmp_path / "plain.zarr.zip", tmp_path / "plain.hdf5", progress=False)
+    assert summary["obs_keys"] == ["obs_a"]
+    with h5py.File(tmp_path / "plain.hdf5") as f:
+        assert json.loads(f["data"].attrs["env_args"]) == {"env_name": None, "type": None, "env_kwargs": {}}
+        assert f["data/demo_0/rewards"][:].tolist() == [0.0, 0.5, 1.0]
+        assert f["data/demo_0/dones"][:].tolist() == [0, 0, 1]
+        assert [n.decode() for n in f["mask/all"][:]] == ["demo_0"]

@@ -20,6 +20,15 @@ def test_wilson_interval_known_values(k, n, lo, hi):
     assert math.isclose(a, lo, abs_tol=1e-4) and math.isclose(b, hi, abs_tol=1e-4)
 
 
+@pytest.mark.parametrize("n", [1, 3, 10, 25, 37, 100])
+def test_wilson_interval_contains_the_rate_at_the_extremes(n):
+    # 10/10 once gave hi = 0.9999999999999999 < 1, and the polar plot refused the negative error bar
+    assert wilson_interval(n, n)[1] == 1.0 and wilson_interval(0, n)[0] == 0.0
+    for k in range(n + 1):
+        lo, hi = wilson_interval(k, n)
+        assert lo <= k / n <= hi
+
+
 def test_wilson_interval_without_episodes():
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
