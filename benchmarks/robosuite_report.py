@@ -1,0 +1,88 @@
+"""Measure the robosuite tasks (needs the [robosuite] extra).
+
+python benchmarks/robosuite_report.py [--episodes-per-region 10] [--out benchmarks/results/robosuite_report.json]
+
+- env steps/s of Lift and Stack (abs actions holding the pose; one process);
+- expert success per region (8 sectors) for lift and stack at r = 0.15 m (the shipped layouts) and lift at
+  r = 0.3 m (where the far side leaves the arm's reach), with the data symmetry-breaking ratio of the expert's
+  position and orientation actions;
+- demo generation episodes/s with 1 and 2 workers (datasets/generate.py's code path, process start-up included).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from equidiff_relaxed.data.symmetry_map import action_subfields, symmetry_breaking_map
+from equidiff_relaxed.demos.generate import GenerateConfig, generate
+from equidiff_relaxed.demos.report import expert_success_by_region
+from equidiff_relaxed.envs import make_env
+from equidiff_relaxed.envs.robosuite_tasks import matrix_to_rot6d
+
+
+def steps_per_second(task: str, steps: int = 400) -> float:
+    env = make_env(task, max_steps=10**9)
+    env.reset(seed=0)
+    pos, rot = env.grip_pose()
+    hold = np.concatenate([pos, matrix_to_rot6d(rot), [-1.0]])
+    for _ in range(20):
+        env.step(hold)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        env.step(hold)
+    rate = steps / (time.perf_counter() - t0)
+    env.close()
+    return rate
+
+
+def expert_table(task: str, radius: float, episodes: int) -> dict:
+    t0 = time.perf_counter()
+    rows, buf = expert_success_by_region(task, episodes, 8, seed=0, progress=False,
+                                         env_kwargs={"layout": {"radius": radius}})
+    dt = time.perf_counter() - t0
+    maps = {label: [r.ratio for r in symmetry_breaking_map(buf, 8, dims=dims)] for label, dims in action_subfields(buf)}
+    return {"task": task, "radius": radius, "episodes_per_region": episodes, "seconds": dt,
+            "success_per_region": [r.rate for r in rows], "mean_steps_per_region": [r.mean_length for r in rows],
+            "symmetry_breaking_ratio": maps}
+
+
+def generation_rate(task: str, episodes: int, workers: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        generate(GenerateConfig(task, episodes=episodes, seed=0), Path(tmp) / "d.zarr", workers=workers,
+                 progress=False)
+        return episodes / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--episodes-per-region", type=int, default=10)
+    parser.add_argument("--out", default="benchmarks/results/robosuite_report.json")
+    args = parser.parse_args()
+    result = {"hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
+              "steps_per_second": {t: steps_per_second(t) for t in ("lift", "stack")}}
+    print("env steps/s:", {k: round(v) for k, v in result["steps_per_second"].items()})
+    result["experts"] = []
+    for task, radius in (("lift", 0.15), ("stack", 0.15), ("lift", 0.3)):
+        row = expert_table(task, radius, args.episodes_per_region)
+        result["experts"].append(row)
+        print(f"expert {task} r={radius}: success per region", " ".join(f"{s:.2f}" for s in row["success_per_region"]),
+              "| symmetry-breaking ratio", {k: " ".join(f"{x:.1f}" for x in v)
+                                            for k, v in row["symmetry_breaking_ratio"].items()})
+    result["generation_episodes_per_second"] = {
+        f"{task}_workers{w}": generation_rate(task, 40, w) for task in ("lift", "stack") for w in (1, 2)}
+    print("generation episodes/s:", {k: round(v, 2) for k, v in result["generation_episodes_per_second"].items()})
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
