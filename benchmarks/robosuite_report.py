@@ -2,7 +2,8 @@
 
 python benchmarks/robosuite_report.py [--episodes-per-region 10] [--out benchmarks/results/robosuite_report.json]
 
-- env steps/s of Lift and Stack (abs actions holding the pose; one process);
+- env steps/s of Lift and Stack (abs actions holding the pose; one process), and of Lift with one and two 84 px
+  cameras;
 - expert success per region (8 sectors) for lift and stack at r = 0.15 m (the shipped layouts) and lift at
   r = 0.3 m (where the far side leaves the arm's reach), with the data symmetry-breaking ratio of the expert's
   position and orientation actions;
@@ -27,8 +28,8 @@ from equidiff_relaxed.envs import make_env
 from equidiff_relaxed.envs.robosuite_tasks import matrix_to_rot6d
 
 
-def steps_per_second(task: str, steps: int = 400) -> float:
-    env = make_env(task, max_steps=10**9)
+def steps_per_second(task: str, steps: int = 400, cameras: tuple[str, ...] = ()) -> float:
+    env = make_env(task, max_steps=10**9, cameras=cameras, image_size=84 if cameras else None)
     env.reset(seed=0)
     pos, rot = env.grip_pose()
     hold = np.concatenate([pos, matrix_to_rot6d(rot), [-1.0]])
@@ -68,6 +69,9 @@ def main() -> None:
     args = parser.parse_args()
     result = {"hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
               "steps_per_second": {t: steps_per_second(t) for t in ("lift", "stack")}}
+    result["steps_per_second"]["lift_agentview84"] = steps_per_second("lift", 100, ("agentview",))
+    result["steps_per_second"]["lift_agentview84_eye_in_hand84"] = steps_per_second(
+        "lift", 100, ("agentview", "robot0_eye_in_hand"))
     print("env steps/s:", {k: round(v) for k, v in result["steps_per_second"].items()})
     result["experts"] = []
     for task, radius in (("lift", 0.15), ("stack", 0.15), ("lift", 0.3)):

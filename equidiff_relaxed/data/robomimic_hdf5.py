@@ -109,7 +109,9 @@ def infer_shape_meta(
     for key, shape in obs_shapes.items():
         if len(shape) == 3:
             h, w, c = shape
-            obs[key] = {"shape": [c, h, w], "type": "rgb", "rep": "image"}
+            obs[key] = {"shape": [c, h, w], "type": "rgb", "rep": "camera"}
+            notes.append(f"obs key {key!r}: declared 'camera' (fixed camera, an invariant input); declare rep "
+                         "'image' for a top-down view centred on the symmetry centre")
             continue
         if len(shape) != 1:
             notes.append(f"obs key {key!r} with per-step shape {shape} skipped in shape_meta (not low-dim or image)")

@@ -69,15 +69,16 @@ def _parse_field(key: str, spec: Any, default_type: str, where: str) -> FieldMet
     if ftype == "rgb":
         if len(shape) != 3 or shape[0] not in (1, 3, 4):
             raise ValueError(f"{where}{key}: rgb shape must be [C, H, W] with C in 1/3/4, got {list(shape)}")
-        fields = parse_rep(spec["rep"], None)
-        if fields[0].rep != "image":
-            raise ValueError(f"{where}{key}: rgb fields take rep 'image', got {spec['rep']!r}")
+        fields = parse_rep(spec["rep"], None) if spec["rep"] in ("image", "camera") else ()
+        if not fields:
+            raise ValueError(f"{where}{key}: rgb fields take rep 'image' (top-down, turns with the layout) or "
+                             f"'camera' (fixed camera, invariant input), got {spec['rep']!r}")
     else:
         if len(shape) != 1:
             raise ValueError(f"{where}{key}: low_dim shape must be one number, e.g. [2], got {list(shape)}")
         fields = parse_rep(spec["rep"], shape[0])
-        if fields[0].rep == "image":
-            raise ValueError(f"{where}{key}: rep 'image' needs type rgb")
+        if fields[0].rep in ("image", "camera"):
+            raise ValueError(f"{where}{key}: rep {fields[0].rep!r} needs type rgb")
     return FieldMeta(key=key, shape=tuple(shape), type=ftype, fields=fields)
 
 
@@ -128,6 +129,16 @@ class ShapeMeta:
     @property
     def rgb_keys(self) -> list[str]:
         return [k for k, v in self.obs.items() if v.type == "rgb"]
+
+    @property
+    def top_down_keys(self) -> list[str]:
+        """rgb keys with rep 'image': their pixels turn with the layout (exactly for quarter turns)."""
+        return [k for k, v in self.obs.items() if v.type == "rgb" and v.fields[0].rep == "image"]
+
+    @property
+    def camera_keys(self) -> list[str]:
+        """rgb keys with rep 'camera': fixed cameras whose images are treated as invariant inputs."""
+        return [k for k, v in self.obs.items() if v.type == "rgb" and v.fields[0].rep == "camera"]
 
     def check_arrays(self, shapes: Mapping[str, tuple[int, ...]], source: str | PathLike | None = None,
                      action_key: str = "action") -> None:

@@ -202,17 +202,17 @@ class RobosuiteTaskEnv(gym.Env):
 
     # ------------------------------------------------------------------ construction
     def _robosuite_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``robosuite.make`` (JSON-able: stored as robomimic ``env_args.env_kwargs``)."""
+        """Keyword arguments of ``robosuite.make`` (JSON-able: stored as robomimic ``env_args.env_kwargs``).
+
+        Cameras are rendered by this adapter once per step, after the state update (robosuite's own camera
+        observables would render inside its step and again for the fresh observation: twice the cost)."""
         offscreen = bool(self.cameras) or self.render_mode == "rgb_array"
         return {
             "robots": "Panda",
             "controller_configs": controller_config(self.action_mode),
             "has_renderer": False,
             "has_offscreen_renderer": offscreen,
-            "use_camera_obs": bool(self.cameras),
-            "camera_names": list(self.cameras) or "agentview",
-            "camera_heights": self.image_size or 84,
-            "camera_widths": self.image_size or 84,
+            "use_camera_obs": False,
             "control_freq": self.control_freq,
             "horizon": 100_000,
             "ignore_done": True,
@@ -226,6 +226,10 @@ class RobosuiteTaskEnv(gym.Env):
         model = self.rs.sim.model._model
         model.vis.quality.offsamples = 0
         model.mat_reflectance[:] = 0.0
+        context = getattr(self.rs.sim, "_render_context_offscreen", None)
+        if context is not None:  # built by robosuite before these settings: rebuild it, with a framebuffer that fits
+            sizes = [self.image_size or 0, self.render_size if self.render_mode else 0]
+            context.update_offscreen_size(max(sizes), max(sizes))
 
     def _object(self, name: str) -> Any:
         return getattr(self.rs, name)
@@ -238,17 +242,17 @@ class RobosuiteTaskEnv(gym.Env):
                                      "symmetry": {"center": list(SYMMETRY_CENTER)}}}
 
     def shape_meta_dict(self) -> dict[str, Any]:
-        """shape_meta (plain dict): eef position pos3, orientation quat, gripper scalar, object per task.
-
-        Camera images (agentview, eye-in-hand) are recorded but not declared: they are perspective views that do
-        not turn with the layout, and rep 'image' means a top-down view centred on the symmetry centre. Declare
-        them yourself (and choose a plain encoder) to train on them."""
+        """shape_meta (plain dict): eef position pos3, orientation quat, gripper scalar, object per task; camera
+        images (agentview, eye-in-hand) rep 'camera': perspective views that do not turn with the layout, so models
+        take them as invariant (symmetry-breaking) inputs."""
         obs: dict[str, Any] = {
             "robot0_eef_pos": {"shape": [3], "type": "low_dim", "rep": "pos3"},
             "robot0_eef_quat": {"shape": [4], "type": "low_dim", "rep": "quat"},
             "robot0_gripper_qpos": {"shape": [2], "type": "low_dim", "rep": "scalar"},
             "object": {"shape": [self.spec_.object_dim], "type": "low_dim", "rep": self.spec_.object_rep},
         }
+        for cam in self.cameras:
+            obs[f"{cam}_image"] = {"shape": [3, self.image_size, self.image_size], "type": "rgb", "rep": "camera"}
         if self.action_mode == "abs":
             action = {"shape": [10], "rep": "pos3+rot6d+scalar"}
         else:
@@ -354,7 +358,7 @@ class RobosuiteTaskEnv(gym.Env):
         }
         obs = {k: np.asarray(v, dtype=np.float32) for k, v in obs.items()}
         for cam in self.cameras:
-            obs[f"{cam}_image"] = np.ascontiguousarray(raw[f"{cam}_image"][::-1])  # robosuite renders upside down
+            obs[f"{cam}_image"] = self._render_camera(cam, self.image_size)
         return obs
 
     def _info(self) -> dict[str, Any]:
@@ -367,11 +371,14 @@ class RobosuiteTaskEnv(gym.Env):
         return self.episode.theta
 
     # ------------------------------------------------------------------ rendering
+    def _render_camera(self, camera: str, size: int) -> np.ndarray:
+        img = self.rs.sim.render(camera_name=camera, width=size, height=size)
+        return np.ascontiguousarray(img[::-1])  # OpenGL rows run bottom-up: flip to upright
+
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":
             return None
-        img = self.rs.sim.render(camera_name=self.render_camera, width=self.render_size, height=self.render_size)
-        return np.ascontiguousarray(img[::-1])
+        return self._render_camera(self.render_camera, self.render_size)
 
     def close(self) -> None:
         self.rs.close()

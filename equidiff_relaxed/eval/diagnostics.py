@@ -12,17 +12,22 @@ from equidiff_relaxed.symmetry.actions import rotate_field, rotate_image
 
 def test_angles(policy: DiffusionPolicy) -> list[float]:
     """Non-identity group elements to test: C_N of the model (8 for plain), quarter turns only with images."""
-    if policy.meta.rgb_keys:
+    if policy.meta.top_down_keys:
         return [k * math.pi / 2 for k in (1, 2, 3)]
     n = policy.group_order if policy.model_family != "plain" else 8
     return [2 * math.pi * k / n for k in range(1, n)]
 
 
 def rotate_obs(policy: DiffusionPolicy, obs: dict[str, torch.Tensor], phi: float) -> dict[str, torch.Tensor]:
+    """The group action on an observation window; camera images (rep 'camera') are invariant inputs: unchanged."""
     out = {}
     for k, meta in policy.meta.obs.items():
-        out[k] = rotate_image(obs[k], phi) if meta.type == "rgb" else rotate_field(obs[k], meta.fields, phi,
-                                                                                   policy.symmetry_center)
+        if k in policy.meta.camera_keys:
+            out[k] = obs[k]
+        elif meta.type == "rgb":
+            out[k] = rotate_image(obs[k], phi)
+        else:
+            out[k] = rotate_field(obs[k], meta.fields, phi, policy.symmetry_center)
     return out
 
 

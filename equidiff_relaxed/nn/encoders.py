@@ -103,23 +103,29 @@ class EquivariantImageNet(nn.Module):
 
 
 class EquivariantObsEncoder(nn.Module):
-    """Low-dim fields as C_N irreps (from shape_meta) and image features as regular fields, mixed by group-linear
-    layers into ``out_fields`` regular fields. ``kind``: equivariant | relaxed | residual (see GroupLinear)."""
+    """Low-dim fields as C_N irreps (from shape_meta) and top-down image features as regular fields, mixed by
+    group-linear layers into ``out_fields`` regular fields. Fixed-camera images (rep 'camera') go through a plain CNN
+    into ``camera_features`` invariant (trivial) features per frame, like other symmetry-breaking inputs.
+    ``kind``: equivariant | relaxed | residual (see GroupLinear)."""
 
     regular = True
 
     def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, group_order: int = 8, hidden_fields: int = 32,
                  out_fields: int = 16, kind: str = "equivariant", banks: int = 2, alpha: float = 0.0,
-                 beta: float = 0.0, image_fields: int = 8):
+                 beta: float = 0.0, image_fields: int = 8, camera_features: int = 32):
         super().__init__()
         self.meta, self.n_obs_steps = shape_meta, n_obs_steps
         G = cyclic_group(group_order)
         gs = no_base_space(G)
         self.layouts = {k: IrrepLayout.of(shape_meta.obs[k]) for k in shape_meta.low_dim_keys}
-        reps = [r for _ in range(n_obs_steps) for k in self.layouts for r in self.layouts[k].representations(G)]
+        self.cameras = nn.ModuleDict({k: PlainImageNet(shape_meta.obs[k].shape[0], camera_features)
+                                      for k in shape_meta.camera_keys})
+        per_step = [r for k in self.layouts for r in self.layouts[k].representations(G)]
+        per_step += [G.trivial_representation] * (camera_features * len(self.cameras))
+        reps = per_step * n_obs_steps
         self.images = nn.ModuleDict({k: EquivariantImageNet(shape_meta.obs[k].shape[0], group_order, image_fields)
-                                     for k in shape_meta.rgb_keys})
-        n_img = sum(n_obs_steps * 2 * image_fields for _ in shape_meta.rgb_keys)
+                                     for k in shape_meta.top_down_keys})
+        n_img = sum(n_obs_steps * 2 * image_fields for _ in shape_meta.top_down_keys)
         layer = dict(kind=kind, banks=banks, alpha=alpha, beta=beta)
         hidden = regular_type(gs, hidden_fields)
         self.lift = GroupLinear(enn.FieldType(gs, reps), hidden, **layer) if reps else None
@@ -131,7 +137,11 @@ class EquivariantObsEncoder(nn.Module):
         b = next(iter(obs.values())).shape[0]
         h = 0.0
         if self.lift is not None:
-            x = torch.cat([self.layouts[k].to_irreps(obs[k]) for k in self.layouts], dim=-1)  # (B, To, D')
+            parts = [self.layouts[k].to_irreps(obs[k]) for k in self.layouts]  # (B, To, D_k')
+            for k, net in self.cameras.items():
+                x = obs[k]
+                parts.append(net(x.reshape(-1, *x.shape[2:]), generator).reshape(b, x.shape[1], -1))
+            x = torch.cat(parts, dim=-1)  # (B, To, D')
             h = self.lift(x.reshape(b, -1))
         if self.image_mix is not None:
             feats = []

@@ -113,7 +113,9 @@ class DiffusionPolicy(nn.Module):
         obs = {}
         for k, meta in self.meta.obs.items():
             x = batch["obs"][k]
-            if meta.type == "rgb":
+            if k in self.meta.camera_keys:  # a fixed camera: no pixel action (an invariant, symmetry-breaking input)
+                obs[k] = x
+            elif meta.type == "rgb":
                 quarters = torch.round(phi / (math.pi / 2)).long() % 4
                 obs[k] = torch.stack([rotate_image(x[i], float(quarters[i]) * math.pi / 2) for i in range(len(x))])
             else:
@@ -123,7 +125,7 @@ class DiffusionPolicy(nn.Module):
 
     def _augment_angles(self, b: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
         u = torch.rand(b, generator=generator, device=device)
-        if self.meta.rgb_keys:  # only quarter turns are exact on a pixel grid
+        if self.meta.top_down_keys:  # only quarter turns are exact on a pixel grid
             return torch.floor(u * 4) * (math.pi / 2)
         if self.augment == "cn":
             return torch.floor(u * self.group_order) * (2 * math.pi / self.group_order)

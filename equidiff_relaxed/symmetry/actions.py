@@ -54,8 +54,8 @@ def rotate_field(
     ``phi`` is a float or an array broadcastable to ``x.shape[:-1]`` (one angle per sample).
     """
     fields = rep if isinstance(rep, tuple) else parse_rep(rep, x.shape[-1])
-    if fields and fields[0].rep == "image":
-        raise ValueError("use rotate_image for image fields")
+    if fields and fields[0].rep in ("image", "camera"):
+        raise ValueError("use rotate_image for top-down image fields (camera images do not turn)")
     parts = [_rotate_subfield(x[..., f.start : f.stop], f.rep, phi, center) for f in fields]
     return _cat(parts, x)
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Fixed widths; None = any width (scalar) or not a vector rep (image).
+# Fixed widths; None = any width (scalar) or not a vector rep (image, camera).
+# image: a top-down view centred on the symmetry centre (its pixels turn with the layout);
+# camera: any other fixed camera (perspective, eye-in-hand): no pixel action, treated as an invariant input.
 REPRESENTATIONS: dict[str, int | None] = {
     "scalar": None,
     "pos2": 2,
@@ -33,7 +35,9 @@ REPRESENTATIONS: dict[str, int | None] = {
     "quat": 4,
     "angle": 1,
     "image": None,
+    "camera": None,
 }
+IMAGE_REPS = ("image", "camera")
 
 
 @dataclass(frozen=True)
@@ -84,10 +88,11 @@ def parse_rep(rep: str | list[str] | tuple[str, ...], width: int | None) -> tupl
             dims.append(REPRESENTATIONS[name])
         names.append(name)
 
-    if "image" in names:
-        if len(names) != 1:
-            raise ValueError("'image' cannot be combined with other representations")
-        return (SubField("image", 0, 0),)
+    for image_rep in IMAGE_REPS:
+        if image_rep in names:
+            if len(names) != 1:
+                raise ValueError(f"'{image_rep}' cannot be combined with other representations")
+            return (SubField(image_rep, 0, 0),)
     if width is None:
         raise ValueError(f"representation {rep!r} needs a vector field")
 

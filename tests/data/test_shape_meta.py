@@ -54,6 +54,8 @@ def test_load_yaml_file(tmp_path):
     (lambda d: d["obs"]["pusher_pos"].pop("rep"), "missing 'rep'"),
     (lambda d: d.pop("action"), "needs 'obs' and 'action'"),
     (lambda d: d["obs"]["eef"].update(shape=[-1]), "positive integers"),
+    (lambda d: d["obs"]["agentview"].update(rep="pos2"), "rgb fields take rep 'image' .* or 'camera'"),
+    (lambda d: d["obs"]["pusher_pos"].update(rep="camera"), "rep 'camera' needs type rgb"),
 ])
 def test_bad_shape_meta(change, message):
     import copy
@@ -62,6 +64,16 @@ def test_bad_shape_meta(change, message):
     change(d)
     with pytest.raises(UserError, match=message):
         ShapeMeta.from_dict(d, source="cfg.yaml")
+
+
+def test_image_and_camera_keys():
+    import copy
+
+    d = copy.deepcopy(GOOD)
+    d["obs"]["wrist"] = {"shape": [3, 64, 64], "type": "rgb", "rep": "camera"}
+    meta = ShapeMeta.from_dict(d)
+    assert meta.top_down_keys == ["agentview"] and meta.camera_keys == ["wrist"]
+    assert meta.rgb_keys == ["agentview", "wrist"]
 
 
 def test_check_arrays_names_mismatches():

@@ -185,3 +185,18 @@ def test_missing_robosuite_is_one_clear_error(monkeypatch):
     assert not robosuite_tasks.robosuite_available()
     with pytest.raises(UserError, match=r"pip install -e '\.\[robosuite\]'"):
         make_env("lift")
+
+
+def test_camera_images_are_recorded_upright_and_declared_as_cameras():
+    env = make_env("lift", cameras=("agentview",), image_size=64)
+    try:
+        obs, _ = env.reset(seed=0, options={"theta": 0.0})
+        img = obs["agentview_image"]
+        assert img.shape == (64, 64, 3) and img.dtype == np.uint8 and img.std() > 5
+        # upright: the table (bright, near the camera) fills the bottom rows, the robot and backdrop the top
+        assert img[-8:].mean() > img[:8].mean()
+        meta = ShapeMeta.from_dict(env.shape_meta_dict())
+        assert meta.camera_keys == ["agentview_image"] and meta.top_down_keys == []
+        assert env.observation_space.contains(obs)
+    finally:
+        env.close()

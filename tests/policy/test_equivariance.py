@@ -166,3 +166,48 @@ def test_denoiser_equivariant_for_robosuite_absolute_actions():
         phi = 2 * math.pi * k / 8
         ry = net(rotate_field(x, "pos3+rot6d+scalar", phi), t, torch.roll(cond, k, dims=-1))
         assert rel(ry, rotate_field(y, "pos3+rot6d+scalar", phi)) < TOL
+
+
+def _camera_policy(family: str, order: int = 8):
+    from equidiff_relaxed.data.shape_meta import ShapeMeta
+    from equidiff_relaxed.data.synthetic import make_push_buffer
+    from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
+    from tests.policy.conftest import TINY
+
+    buf = make_push_buffer(3, seed=0)
+    meta = buf.shape_meta.to_dict()
+    meta["obs"]["cam"] = {"shape": [3, 16, 16], "type": "rgb", "rep": "camera"}
+    torch.manual_seed(0)
+    policy = DiffusionPolicy(ShapeMeta.from_dict(meta), family, group_order=order, **TINY)
+    policy.fit_normalizer(buf.load_arrays(["pusher_pos", "puck_pos", "action"]))
+    obs = obs_batch((None, buf.load_arrays(["pusher_pos", "puck_pos"])), 2)
+    obs["cam"] = torch.rand(2, 2, 3, 16, 16)
+    return policy.eval(), obs
+
+
+@pytest.mark.parametrize("family", ["equi", "relaxed"])
+def test_fixed_camera_is_an_invariant_input(family):
+    """A 'camera' image does not turn with the layout: rotating the low-dim fields (camera image unchanged) rotates
+    the action by any element of C_8, not only quarter turns; the image still changes the action."""
+    policy, obs = _camera_policy(family)
+    noise = torch.randn(2, 8, 2)
+    act = policy.predict_action(obs, noise=noise)
+    for k in (1, 3, 5):
+        phi = 2 * math.pi * k / 8
+        robs = {key: rotate_field(v, "pos2", phi, CENTER) if key != "cam" else v for key, v in obs.items()}
+        ract = policy.predict_action(robs, noise=rotate_field(noise, "pos2", phi))
+        assert rel(ract, rotate_field(act, "pos2", phi, CENTER)) < TOL
+    other = dict(obs, cam=torch.rand(2, 2, 3, 16, 16))
+    assert rel(policy.predict_action(other, noise=noise), act) > 1e-4
+
+
+def test_camera_images_are_left_alone_by_augmentation_and_diagnostics():
+    from equidiff_relaxed.eval.diagnostics import rotate_obs, test_angles
+
+    policy, obs = _camera_policy("relaxed")
+    assert len(test_angles(policy)) == 7  # all of C_8: no top-down image restricts them to quarter turns
+    assert torch.equal(rotate_obs(policy, obs, 0.7)["cam"], obs["cam"])
+    batch = {"obs": obs, "action": torch.randn(2, 8, 2)}
+    rotated = policy.rotate_batch(batch, torch.tensor([0.5, 2.0]))
+    assert torch.equal(rotated["obs"]["cam"], obs["cam"])
+    assert not torch.allclose(rotated["obs"]["pusher_pos"], obs["pusher_pos"])
