@@ -4,9 +4,10 @@ python benchmarks/robosuite_report.py [--episodes-per-region 10] [--out benchmar
 
 - env steps/s of Lift and Stack (abs actions holding the pose; one process), and of Lift with one and two 84 px
   cameras;
-- expert success per region (8 sectors) for lift and stack at r = 0.15 m (the shipped layouts) and lift at
-  r = 0.3 m (where the far side leaves the arm's reach), with the data symmetry-breaking ratio of the expert's
-  position and orientation actions;
+- expert success per region (8 sectors) for lift and stack at r = 0.15 m (the shipped layouts), lift at
+  r = 0.3 m (where the far side leaves the arm's reach) and lift with grasp symmetry 360 degrees (as for an object
+  without rotational symmetry: the wrist must follow theta), with the data symmetry-breaking ratio of the expert's
+  position and orientation actions and the range of the wrist joint (joint 7, limits +-2.897 rad);
 - demo generation episodes/s with 1 and 2 workers (datasets/generate.py's code path, process start-up included).
 """
 from __future__ import annotations
@@ -43,13 +44,15 @@ def steps_per_second(task: str, steps: int = 400, cameras: tuple[str, ...] = ())
     return rate
 
 
-def expert_table(task: str, radius: float, episodes: int) -> dict:
+def expert_table(task: str, radius: float, episodes: int, grasp_symmetry: float = 90.0) -> dict:
     t0 = time.perf_counter()
     rows, buf = expert_success_by_region(task, episodes, 8, seed=0, progress=False,
-                                         env_kwargs={"layout": {"radius": radius}})
+                                         env_kwargs={"layout": {"radius": radius}},
+                                         expert_kwargs={"symmetry_deg": grasp_symmetry})
     dt = time.perf_counter() - t0
     maps = {label: [r.ratio for r in symmetry_breaking_map(buf, 8, dims=dims)] for label, dims in action_subfields(buf)}
-    return {"task": task, "radius": radius, "episodes_per_region": episodes, "seconds": dt,
+    return {"task": task, "radius": radius, "grasp_symmetry_deg": grasp_symmetry, "episodes_per_region": episodes,
+            "seconds": dt, "wrist_joint_range_per_region": [list(r.extra.get("wrist_range", [])) for r in rows],
             "success_per_region": [r.rate for r in rows], "mean_steps_per_region": [r.mean_length for r in rows],
             "symmetry_breaking_ratio": maps}
 
@@ -74,10 +77,12 @@ def main() -> None:
         "lift", 100, ("agentview", "robot0_eye_in_hand"))
     print("env steps/s:", {k: round(v) for k, v in result["steps_per_second"].items()})
     result["experts"] = []
-    for task, radius in (("lift", 0.15), ("stack", 0.15), ("lift", 0.3)):
-        row = expert_table(task, radius, args.episodes_per_region)
+    for task, radius, sym in (("lift", 0.15, 90.0), ("stack", 0.15, 90.0), ("lift", 0.3, 90.0), ("lift", 0.15, 360.0)):
+        row = expert_table(task, radius, args.episodes_per_region, sym)
         result["experts"].append(row)
-        print(f"expert {task} r={radius}: success per region", " ".join(f"{s:.2f}" for s in row["success_per_region"]),
+        print(f"expert {task} r={radius} grasp symmetry {sym:.0f}: success per region",
+              " ".join(f"{s:.2f}" for s in row["success_per_region"]),
+              "| wrist joint range", " ".join(f"{lo:.2f}..{hi:.2f}" for lo, hi in row["wrist_joint_range_per_region"]),
               "| symmetry-breaking ratio", {k: " ".join(f"{x:.1f}" for x in v)
                                             for k, v in row["symmetry_breaking_ratio"].items()})
     result["generation_episodes_per_second"] = {

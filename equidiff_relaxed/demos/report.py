@@ -3,7 +3,7 @@ from (seed, region, episode)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ class RegionSuccess:
     episodes: int
     successes: int
     mean_length: float
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. wrist_range: (min, max) wrist joint angle (rad)
 
     @property
     def rate(self) -> float:
@@ -30,26 +31,32 @@ class RegionSuccess:
 
 
 def expert_success_by_region(env_name: str, episodes_per_region: int, n_regions: int = 8, seed: int = 0,
-                             noise_std: float = 0.005, progress: bool = True, env_kwargs: dict[str, Any] | None = None
-                             ) -> tuple[list[RegionSuccess], ReplayBuffer]:
+                             noise_std: float = 0.005, progress: bool = True, env_kwargs: dict[str, Any] | None = None,
+                             expert_kwargs: dict[str, Any] | None = None) -> tuple[list[RegionSuccess], ReplayBuffer]:
     """Run the expert ``episodes_per_region`` times in each sector; also return all episodes as a buffer
-    (actions, observations and per-episode theta; no simulator states)."""
+    (actions, observations and per-episode theta; no simulator states). Envs with ``wrist_angle(state)`` (the
+    robosuite arm) also report each region's wrist joint range."""
     env = make_env(env_name, **(env_kwargs or {}))
-    expert = make_expert(env, noise_std=noise_std)
+    expert = make_expert(env, noise_std=noise_std, **(expert_kwargs or {}))
+    wrist = getattr(env, "wrist_angle", None)
     buf = ReplayBuffer.create_empty()
     rows = []
     bar = tqdm(total=n_regions * episodes_per_region, desc=f"expert on {env_name}", unit="ep", disable=not progress)
     for k in range(n_regions):
-        wins, lengths = 0, []
+        wins, lengths, angles = 0, [], []
         for e in range(episodes_per_region):
             rng = np.random.default_rng(np.random.SeedSequence([seed, k, e]))
             ep = run_expert_episode(env, expert, [seed, k, e, 1], theta=draw_theta(rng, n_regions, k))
             wins += ep.success
             lengths.append(ep.length)
+            if wrist is not None:
+                angles += [wrist(s) for s in ep.data["states"]]
             buf.add_episode({k_: v for k_, v in ep.data.items() if k_ != "states"},
                             {"theta": ep.theta, "success": ep.success})
             bar.update(1)
-        rows.append(RegionSuccess(k, region_bounds(k, n_regions), episodes_per_region, wins, float(np.mean(lengths))))
+        extra = {"wrist_range": (float(min(angles)), float(max(angles)))} if angles else {}
+        rows.append(RegionSuccess(k, region_bounds(k, n_regions), episodes_per_region, wins, float(np.mean(lengths)),
+                                  extra))
     bar.close()
     buf.set_attrs(shape_meta=ShapeMeta.from_dict(env.shape_meta_dict()),  # type: ignore[attr-defined]
                   symmetry=env.dataset_attrs()["symmetry"])  # type: ignore[attr-defined]
@@ -58,12 +65,14 @@ def expert_success_by_region(env_name: str, episodes_per_region: int, n_regions:
 
 
 def format_success(rows: list[RegionSuccess]) -> str:
-    lines = [f"{'region':>6} {'theta (deg)':>13} {'episodes':>8} {'success':>8} {'rate':>6} {'mean steps':>10}",
-             "-" * 58]
+    wrist = any("wrist_range" in r.extra for r in rows)
+    lines = [f"{'region':>6} {'theta (deg)':>13} {'episodes':>8} {'success':>8} {'rate':>6} {'mean steps':>10}"
+             + ("   wrist joint (rad)" if wrist else ""), "-" * (79 if wrist else 58)]
     for r in rows:
         lo, hi = (math.degrees(v) for v in r.theta_range)
+        w = r.extra.get("wrist_range")
         lines.append(f"{r.region:>6} {lo:>6.1f}-{hi:<6.1f} {r.episodes:>8} {r.successes:>8} {r.rate:>6.3f} "
-                     f"{r.mean_length:>10.1f}")
+                     f"{r.mean_length:>10.1f}" + (f"   {w[0]:+.2f} .. {w[1]:+.2f}" if w else ""))
     total = sum(r.episodes for r in rows)
     lines.append(f"{'all':>6} {'':>13} {total:>8} {sum(r.successes for r in rows):>8} "
                  f"{sum(r.successes for r in rows) / max(total, 1):>6.3f}")

@@ -275,6 +275,10 @@ class RobosuiteTaskEnv(gym.Env):
         self.rs.sim.set_state_from_flattened(np.asarray(state, dtype=np.float64))
         self.rs.sim.forward()
 
+    def wrist_angle(self, state: np.ndarray) -> float:
+        """The wrist joint's angle (Panda joint 7, limits +-2.897 rad) in a state of :meth:`get_state`."""
+        return float(state[1 + self._joint_idx[6]])  # flattened state: time, qpos, qvel
+
     def object_poses(self) -> np.ndarray:
         """(n_objects, 7) world position and xyzw quaternion of each laid-out object."""
         poses = []

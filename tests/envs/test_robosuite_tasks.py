@@ -200,3 +200,23 @@ def test_camera_images_are_recorded_upright_and_declared_as_cameras():
         assert env.observation_space.contains(obs)
     finally:
         env.close()
+
+
+def test_wrist_follows_theta_into_its_limit_only_without_object_symmetry(lift):
+    """Region 6 (theta ~ 290 deg): grasping as if the object had no rotational symmetry drives the wrist (joint 7)
+    to its +2.897 rad limit; the cube's 90-degree symmetry lets the expert stay far from it."""
+    def wrist_max(symmetry_deg: float) -> float:
+        expert = make_expert(lift, noise_std=0.0, symmetry_deg=symmetry_deg)
+        obs, _ = lift.reset(seed=11, options={"theta": math.radians(290)})
+        expert.reset(np.random.default_rng(0))
+        angles = []
+        for _ in range(80):
+            obs, _, terminated, _, _ = lift.step(expert.act(obs))
+            angles.append(lift.wrist_angle(lift.get_state()))
+            if terminated:
+                break
+        assert lift.wrist_angle(lift.get_state()) == pytest.approx(lift.rs.sim.data.qpos[lift._joint_idx[6]])
+        return max(angles)
+
+    assert wrist_max(360.0) > 2.8
+    assert wrist_max(90.0) < 2.0
