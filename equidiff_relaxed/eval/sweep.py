@@ -1,0 +1,188 @@
+"""Sample-efficiency sweep: train model families on nested demo subsets with the same budget and seeds, evaluate each
+per orientation region on paired episodes, and pool the results.
+
+One run = (model, demos, seed). Its folder ``<out>/runs/<model>_n<demos>_s<seed>/`` holds ``last.ckpt`` (ignored by
+git) and ``eval.json`` (small: per-episode results). A run whose ``eval.json`` exists is skipped, so a sweep can be
+resumed, and committing the ``eval.json`` files is enough to rebuild the tables and figures.
+
+Budget: every run takes the same number of optimizer steps (``steps``), whatever the demo count, with the family's
+hyper-parameters from ``configs/<config_prefix>_<model>.yaml`` (model section; data section for T, To, Ta, batch).
+The dataset split is the same for every run (split seed 0): validation episodes are fixed and the training subsets
+are nested (10 demos are the first 10 of the 25); ``seed`` changes the network initialisation and data order.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.eval.stats import wilson_interval
+
+MODELS = ("plain", "equi", "relaxed", "residual")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    model: str
+    demos: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}_n{self.demos}_s{self.seed}"
+
+
+def family_config(model: str, config_dir: str | os.PathLike = "configs", prefix: str = "push") -> dict[str, Any]:
+    """{"model": {...}, "data": {...}} of ``configs/<prefix>_<model>.yaml`` (plain YAML, no code)."""
+    path = Path(config_dir) / f"{prefix}_{model}.yaml"
+    if not path.exists():
+        raise UserError(f"no config for model {model!r} (expected {path})")
+    with open(path) as f:
+        cfg = yaml.safe_load(f) or {}
+    data = {k: v for k, v in (cfg.get("data") or {}).items()
+            if k in ("horizon", "n_obs_steps", "n_action_steps", "batch_size", "val_ratio")}
+    return {"model": dict(cfg.get("model") or {}), "data": data}
+
+
+def train_run(spec: RunSpec, dataset: str, run_dir: Path, steps: int, config: dict[str, Any],
+              progress: bool = False) -> Path:
+    """Train one run for ``steps`` optimizer steps; returns its last checkpoint (EMA weights inside)."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from equidiff_relaxed.data.datamodule import DemoDataModule
+    from equidiff_relaxed.policy.ema import EMA
+    from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+
+    L.seed_everything(spec.seed, verbose=False)
+    data_cfg = {"horizon": 16, "n_obs_steps": 2, "n_action_steps": 8, "batch_size": 64, "val_ratio": 0.1,
+                **config["data"]}
+    dm = DemoDataModule(dataset, n_demos=spec.demos, seed=0, **data_cfg)
+    model_cfg = {**config["model"], "model": spec.model, "seed": spec.seed,
+                 **{k: data_cfg[k] for k in ("horizon", "n_obs_steps", "n_action_steps")}}
+    module = DiffusionPolicyModule(**model_cfg)
+    trainer = L.Trainer(max_steps=steps, max_epochs=-1, default_root_dir=run_dir, logger=False,
+                        enable_progress_bar=progress, enable_model_summary=False, gradient_clip_val=1.0,
+                        check_val_every_n_epoch=10**6, num_sanity_val_steps=0,
+                        callbacks=[EMA(0.995), ModelCheckpoint(dirpath=run_dir, save_last=True, save_top_k=0,
+                                                               enable_version_counter=False)])
+    trainer.fit(module, datamodule=dm)
+    return run_dir / "last.ckpt"
+
+
+def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], seeds: list[int], models: list[str],
+              steps: int, n_regions: int = 8, episodes_per_region: int = 20, n_envs: int = 2,
+              config_dir: str | os.PathLike = "configs", config_prefix: str = "push", progress: bool = True,
+              log: Any = print) -> list[dict[str, Any]]:
+    """Train and evaluate every (model, demos, seed) not done yet; returns every run's result (done before or now)."""
+    from equidiff_relaxed.eval.evaluate import evaluate
+
+    for m in models:
+        if m not in MODELS:
+            raise UserError(f"unknown model {m!r} (known: {', '.join(MODELS)})")
+    configs = {m: family_config(m, config_dir, config_prefix) for m in models}
+    results = []
+    specs = [RunSpec(m, n, s) for n in demos for s in seeds for m in models]
+    for i, spec in enumerate(specs):
+        run_dir = Path(out) / "runs" / spec.name
+        done = run_dir / "eval.json"
+        if done.exists():
+            results.append(json.loads(done.read_text()))
+            log(f"[{i + 1}/{len(specs)}] {spec.name}: done before, skipped")
+            continue
+        run_dir.mkdir(parents=True, exist_ok=True)
+        ckpt = train_run(spec, dataset, run_dir, steps, configs[spec.model], progress)
+        payload = evaluate([str(ckpt)], run_dir / "eval", env, n_regions, episodes_per_region, n_envs, seed=0,
+                           progress=progress)
+        entry = payload["checkpoints"][0]
+        result = {**asdict(spec), "env": env, "steps": steps, "regions": entry["regions"],
+                  "mean_success": entry["mean_success"], "episodes": entry["episodes"],
+                  "equivariance_error_per_region": entry["equivariance_error_per_region"],
+                  "relaxation": entry["relaxation"], "data_symmetry_map": payload["data_symmetry_map"]}
+        tmp = done.with_name(".eval.json.tmp")
+        tmp.write_text(json.dumps(result, indent=1))
+        os.replace(tmp, done)
+        results.append(result)
+        log(f"[{i + 1}/{len(specs)}] {spec.name}: mean success {result['mean_success']:.2f}")
+    return results
+
+
+def pooled(results: list[dict[str, Any]], n_regions: int) -> dict[tuple[str, int], dict[str, Any]]:
+    """Per (model, demos): successes and episodes per region summed over seeds, with Wilson intervals."""
+    table: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in results:
+        key = (r["model"], r["demos"])
+        row = table.setdefault(key, {"wins": [0] * n_regions, "n": [0] * n_regions, "seeds": []})
+        row["seeds"].append(r["seed"])
+        for reg in r["regions"]:
+            row["wins"][reg["region"]] += reg["successes"]
+            row["n"][reg["region"]] += reg["episodes"]
+    for row in table.values():
+        row["rate"] = [w / n if n else math.nan for w, n in zip(row["wins"], row["n"])]
+        row["ci"] = [wilson_interval(w, n) for w, n in zip(row["wins"], row["n"])]
+        total_w, total_n = sum(row["wins"]), sum(row["n"])
+        row["mean"] = total_w / total_n if total_n else math.nan
+        row["mean_ci"] = wilson_interval(total_w, total_n)
+    return table
+
+
+def markdown_table(results: list[dict[str, Any]], n_regions: int) -> str:
+    """Success per region and mean (pooled over seeds) with 95% Wilson intervals, one row per model and demo count."""
+    table = pooled(results, n_regions)
+    head = "| model | demos | seeds | " + " | ".join(f"region {k}" for k in range(n_regions)) + " | mean |"
+    lines = [head, "|" + "---|" * (n_regions + 4)]
+    for (model, demos), row in sorted(table.items(), key=lambda kv: (kv[0][1], MODELS.index(kv[0][0]))):
+        cells = [f"{r:.2f} ({lo:.2f}–{hi:.2f})" for r, (lo, hi) in zip(row["rate"], row["ci"])]
+        lo, hi = row["mean_ci"]
+        lines.append(f"| {model} | {demos} | {len(row['seeds'])} | " + " | ".join(cells)
+                     + f" | **{row['mean']:.2f}** ({lo:.2f}–{hi:.2f}) |")
+    return "\n".join(lines)
+
+
+def plot_sweep(results: list[dict[str, Any]], n_regions: int, path: str | os.PathLike, title: str = "") -> None:
+    """Left: mean success vs demos per model (95% intervals); right: per-region polar bars at the fewest demos."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    table = pooled(results, n_regions)
+    models = [m for m in MODELS if any(k[0] == m for k in table)]
+    fig = plt.figure(figsize=(11, 4.8))
+    ax = fig.add_subplot(1, 2, 1)
+    for m in models:
+        pts = sorted((d, row) for (mm, d), row in table.items() if mm == m)
+        xs = [d for d, _ in pts]
+        ys = np.array([row["mean"] for _, row in pts])
+        lo = np.array([row["mean_ci"][0] for _, row in pts])
+        hi = np.array([row["mean_ci"][1] for _, row in pts])
+        ax.errorbar(xs, ys, yerr=[np.clip(ys - lo, 0, None), np.clip(hi - ys, 0, None)], marker="o", capsize=3,
+                    label=m)
+    ax.set_xlabel("demonstrations")
+    ax.set_ylabel("mean success (pooled over seeds)")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.set_title(title)
+    fewest = min(d for _, d in table)
+    pax = fig.add_subplot(1, 2, 2, projection="polar")
+    width = 2 * math.pi / n_regions
+    for j, m in enumerate(models):
+        row = table.get((m, fewest))
+        if row is None:
+            continue
+        centres = np.arange(n_regions) * width + width * (j + 0.5) / len(models)
+        pax.bar(centres, row["rate"], width=width / len(models) * 0.9, alpha=0.7, label=m)
+    pax.set_ylim(0, 1)
+    pax.set_title(f"success per region, {fewest} demos")
+    fig.tight_layout()
+    tmp = Path(path).with_name(f".{Path(path).stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)

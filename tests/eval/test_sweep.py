@@ -1,0 +1,40 @@
+"""benchmarks/regions.py: a tiny sweep end to end, resumable, with its table and figure."""
+import json
+
+from equidiff_relaxed.demos.generate import GenerateConfig, generate
+from equidiff_relaxed.eval.sweep import markdown_table, pooled
+from tests.conftest import run_script
+
+
+def test_tiny_sweep_runs_resumes_and_reports(tmp_path):
+    dataset = tmp_path / "push.zarr"
+    generate(GenerateConfig("push", episodes=6, seed=0, max_steps=30), dataset, progress=False)
+    out = tmp_path / "sweep"
+    args = ["--env", "push", "--dataset", str(dataset), "--demos", "3", "--seeds", "0", "--models", "plain,relaxed",
+            "--steps", "2", "--regions", "2", "--episodes-per-region", "1", "--n-envs", "1", "--out", str(out),
+            "--quiet"]
+    first = run_script("benchmarks/regions.py", *args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert runs == ["plain_n3_s0", "relaxed_n3_s0"]
+    result = json.loads((out / "runs" / "relaxed_n3_s0" / "eval.json").read_text())
+    assert result["model"] == "relaxed" and result["demos"] == 3 and result["steps"] == 2
+    assert [r["episodes"] for r in result["regions"]] == [1, 1]
+    assert (out / "regions.png").stat().st_size > 0
+    table = (out / "table.md").read_text()
+    assert "| plain | 3 | 1 |" in table and "| relaxed | 3 | 1 |" in table
+    again = run_script("benchmarks/regions.py", *args)
+    assert again.returncode == 0 and again.stderr.count("skipped") + again.stdout.count("skipped") == 2
+
+
+def test_pooling_sums_seeds_per_region():
+    def run(model, seed, wins):
+        return {"model": model, "demos": 10, "seed": seed,
+                "regions": [{"region": k, "successes": w, "episodes": 5} for k, w in enumerate(wins)]}
+
+    table = pooled([run("equi", 0, [5, 0]), run("equi", 1, [4, 1])], 2)
+    row = table[("equi", 10)]
+    assert row["wins"] == [9, 1] and row["n"] == [10, 10] and row["mean"] == 0.5
+    assert row["ci"][0][0] < 0.9 < row["ci"][0][1]
+    text = markdown_table([run("equi", 0, [5, 0]), run("plain", 0, [1, 1])], 2)
+    assert text.index("| plain |") < text.index("| equi |")  # rows ordered like the model families
