@@ -20,6 +20,7 @@ import gymnasium as gym
 
 from equidiff_relaxed.demos.rollout import Episode, run_expert_episode
 from equidiff_relaxed.envs import ENV_NAMES, PUSH_ENVS, ROBOSUITE_ENVS, make_env, make_expert
+from equidiff_relaxed.envs.planar_push import push_shape_meta_dict
 from equidiff_relaxed.errors import UserError
 
 
@@ -82,7 +83,7 @@ class GenerateConfig:
 
 def push_shape_meta(image_size: int | None) -> ShapeMeta:
     """shape_meta of the planar push envs (positions pos2, optional top-down image)."""
-    return ShapeMeta.from_dict(make_env("push", image_size=image_size).shape_meta_dict())  # type: ignore[attr-defined]
+    return ShapeMeta.from_dict(push_shape_meta_dict(image_size))
 
 
 _PROCESS_CACHE: dict[GenerateConfig, tuple] = {}

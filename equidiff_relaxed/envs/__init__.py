@@ -54,12 +54,5 @@ def make_expert(env: gym.Env, noise_std: float = 0.0, **kwargs: Any) -> Any:
     return PickPlaceExpert(env, PickExpertConfig(noise_std=noise_std, **kwargs))  # type: ignore[arg-type]
 
 
-def env_symmetry_center(name: str) -> tuple[float, float]:
-    """World xy of the symmetry centre of env ``name`` (the table centre for every task here)."""
-    if name not in ENV_NAMES:
-        raise UserError(f"unknown env {name!r} (known: {', '.join(ENV_NAMES)})")
-    return SYMMETRY_CENTER
-
-
 __all__ = ["ENV_NAMES", "PUSH_ENVS", "ROBOSUITE_ENVS", "SYMMETRY_CENTER", "PlanarPushEnv", "PushExpert",
-           "ExpertConfig", "PushGeometry", "make_env", "make_expert", "env_symmetry_center"]
+           "ExpertConfig", "PushGeometry", "make_env", "make_expert"]

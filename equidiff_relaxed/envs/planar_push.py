@@ -31,6 +31,15 @@ from equidiff_relaxed.symmetry.rotations import rotate_xy  # noqa: E402
 SYMMETRY_CENTER = (0.0, 0.0)
 
 
+def push_shape_meta_dict(image_size: int | None = None) -> dict[str, Any]:
+    """shape_meta (plain dict) of the push envs: every position pos2, the optional top-down image turns."""
+    obs: dict[str, Any] = {k: {"shape": [2], "type": "low_dim", "rep": "pos2"}
+                           for k in ("pusher_pos", "puck_pos", "goal_pos")}
+    if image_size:
+        obs["image"] = {"shape": [3, image_size, image_size], "type": "rgb", "rep": "image"}
+    return {"obs": obs, "action": {"shape": [2], "rep": "pos2"}}
+
+
 class PlanarPushEnv(gym.Env):
     """See the module docstring. ``variant``: push | push-pillar | push-drift."""
 
@@ -81,12 +90,8 @@ class PlanarPushEnv(gym.Env):
 
     # ------------------------------------------------------------------ dataset description
     def shape_meta_dict(self) -> dict[str, Any]:
-        """shape_meta (plain dict) of this env's observations and actions: positions are pos2, the image turns."""
-        obs: dict[str, Any] = {k: {"shape": [2], "type": "low_dim", "rep": "pos2"}
-                               for k in ("pusher_pos", "puck_pos", "goal_pos")}
-        if self.image_size:
-            obs["image"] = {"shape": [3, self.image_size, self.image_size], "type": "rgb", "rep": "image"}
-        return {"obs": obs, "action": {"shape": [2], "rep": "pos2"}}
+        """shape_meta (plain dict) of this env's observations and actions."""
+        return push_shape_meta_dict(self.image_size)
 
     def dataset_attrs(self) -> dict[str, Any]:
         """Root attrs a dataset of this env records: ``env`` (enough to recreate it) and ``symmetry``."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -137,7 +137,6 @@ def matrix_to_rot6d(m: np.ndarray) -> np.ndarray:
 class _Episode:
     theta: float = 0.0
     steps: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class RobosuiteTaskEnv(gym.Env):
