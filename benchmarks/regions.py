@@ -6,7 +6,8 @@ python benchmarks/regions.py --env push-pillar --demos 10,25,50 --seeds 0,1 --mo
 
 The dataset (generated with the scripted expert if --dataset is not given: <out>/data.zarr, git-ignored) holds enough
 episodes for the largest demo count plus the fixed validation split. Finished runs (<out>/runs/<name>/eval.json) are
-skipped, so the script can be resumed. Writes <out>/table.md and <out>/regions.png.
+skipped, so the script can be resumed. Writes <out>/table.md and <out>/regions.png. --report-only rebuilds them from
+the finished runs' eval.json files without training anything.
 """
 from __future__ import annotations
 
@@ -43,26 +44,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--episodes-per-region", type=int, default=20)
     parser.add_argument("--n-envs", type=int, default=2)
     parser.add_argument("--config-prefix", default="push", help="configs/<prefix>_<model>.yaml hold each family")
+    parser.add_argument("--report-only", action="store_true", help="table and figure from finished runs only")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     from equidiff_relaxed.demos.generate import GenerateConfig, generate
-    from equidiff_relaxed.eval.sweep import markdown_table, plot_sweep, run_sweep
+    from equidiff_relaxed.eval.sweep import finished_runs, markdown_table, plot_sweep, run_sweep
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if min(args.demos) < 1 or args.steps < 1 or args.episodes_per_region < 1 or args.regions < 1:
         raise UserError("--demos, --steps, --episodes-per-region and --regions must be >= 1")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    if args.report_only:
+        results = finished_runs(out)
+        if not results:
+            raise UserError("no finished runs (runs/*/eval.json)", out)
+        return _report(args, out, results, t0)
     dataset = args.dataset
     if dataset is None:
         dataset = str(out / "data.zarr")
         if not Path(dataset).exists():
             episodes = math.ceil(max(args.demos) / 0.9) + 1  # room for the 10% validation split
             generate(GenerateConfig(args.env, episodes=episodes, seed=0), dataset, workers=2, progress=not args.quiet)
-    t0 = time.perf_counter()
     results = run_sweep(args.env, dataset, out, args.demos, args.seeds, models, args.steps, args.regions,
                         args.episodes_per_region, args.n_envs, config_prefix=args.config_prefix,
                         progress=not args.quiet)
+    return _report(args, out, results, t0)
+
+
+def _report(args: argparse.Namespace, out: Path, results: list, t0: float) -> int:
+    from equidiff_relaxed.eval.sweep import markdown_table, plot_sweep
+
     table = markdown_table(results, args.regions)
     (out / "table.md").write_text(f"{args.env}: success per region (pooled over seeds; 95% Wilson intervals)\n\n"
                                   f"{table}\n")

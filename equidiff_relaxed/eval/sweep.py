@@ -113,6 +113,11 @@ def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], 
     return results
 
 
+def finished_runs(out: str | os.PathLike) -> list[dict[str, Any]]:
+    """Results of every finished run under ``<out>/runs`` (their eval.json), in name order."""
+    return [json.loads(p.read_text()) for p in sorted(Path(out).glob("runs/*/eval.json"))]
+
+
 def pooled(results: list[dict[str, Any]], n_regions: int) -> dict[tuple[str, int], dict[str, Any]]:
     """Per (model, demos): successes and episodes per region summed over seeds, with Wilson intervals."""
     table: dict[tuple[str, int], dict[str, Any]] = {}

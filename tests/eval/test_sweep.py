@@ -25,6 +25,11 @@ def test_tiny_sweep_runs_resumes_and_reports(tmp_path):
     assert "| plain | 3 | 1 |" in table and "| relaxed | 3 | 1 |" in table
     again = run_script("benchmarks/regions.py", *args)
     assert again.returncode == 0 and again.stderr.count("skipped") + again.stdout.count("skipped") == 2
+    (out / "table.md").unlink()
+    report = run_script("benchmarks/regions.py", "--env", "push", "--out", str(out), "--regions", "2", "--report-only")
+    assert report.returncode == 0 and "| relaxed | 3 | 1 |" in (out / "table.md").read_text()
+    empty = run_script("benchmarks/regions.py", "--env", "push", "--out", str(tmp_path / "none"), "--report-only")
+    assert empty.returncode == 2 and "no finished runs" in empty.stderr and "Traceback" not in empty.stderr
 
 
 def test_pooling_sums_seeds_per_region():
