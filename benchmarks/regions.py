@@ -74,14 +74,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(args: argparse.Namespace, out: Path, results: list, t0: float) -> int:
-    from equidiff_relaxed.eval.sweep import markdown_table, plot_sweep
+    from equidiff_relaxed.data.atomic import atomic_write_text
+    from equidiff_relaxed.eval.sweep import diagnostics_table, markdown_table, plot_diagnostics, plot_sweep
 
     table = markdown_table(results, args.regions)
-    (out / "table.md").write_text(f"{args.env}: success per region (pooled over seeds; 95% Wilson intervals)\n\n"
-                                  f"{table}\n")
+    atomic_write_text(out / "table.md", f"{args.env}: success per region (pooled over seeds; 95% Wilson intervals)"
+                      f"\n\n{table}\n")
     plot_sweep(results, args.regions, out / "regions.png", title=args.env)
+    diag = diagnostics_table(results, args.regions)
+    atomic_write_text(out / "diagnostics.md", f"{args.env}: relative equivariance error per region (mean over seeds)"
+                      f", mean relaxation-weight deviation, and the data's symmetry-break ratio\n\n{diag}\n")
+    plot_diagnostics(results, args.regions, out / "diagnostics.png", title=args.env)
     print(table)
-    print(f"wrote {out}/table.md and {out}/regions.png ({time.perf_counter() - t0:.0f} s)")
+    print(diag)
+    print(f"wrote {out}/table.md, regions.png, diagnostics.md, diagnostics.png ({time.perf_counter() - t0:.0f} s)")
     return 0
 
 

@@ -4,9 +4,14 @@ python benchmarks/speed.py [--device cpu|cuda] [--out benchmarks/results/speed_c
 
 Models are built from the shipped configs (configs/push_<family>.yaml, configs/push_image_<family>.yaml) on synthetic
 data of the push-pillar layout (low-dim: 3 x pos2 obs, pos2 action; image: + 88 px RGB). Training: batch 64
-(32 for images), AdamW steps, after 2 warm-up steps. Inference: batch 1, DDIM 16 steps, eval mode (escnn
-matrices cached) and, for the equivariant families, train mode (escnn expands its basis on every call).
-Ratios are to the plain model measured in the same run.
+(32 for images), AdamW steps, after 2 warm-up steps. Inference: batch 1, one action chunk (DDIM steps of the config)
+in three modes for the equivariant families:
+  no_cache  train mode: escnn expands its steerable basis into matrices on every call;
+  cached    eval mode (what evaluation uses): escnn expands once and keeps the matrices;
+  exported  equidiff_relaxed.nn.export.export_policy: every escnn layer folded into plain nn.Linear / nn.Conv2d
+            (relaxed banks summed into one matrix).
+Ratios are to the plain model measured in the same run (train: samples/s ratio, higher is faster; inference: time
+ratio, lower is faster).
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -25,6 +31,7 @@ import yaml
 warnings.filterwarnings("ignore")
 
 from equidiff_relaxed.demos.generate import push_shape_meta  # noqa: E402
+from equidiff_relaxed.nn.export import export_policy  # noqa: E402
 from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule  # noqa: E402
 
 FAMILIES = ("plain", "equi", "relaxed", "residual")
@@ -46,6 +53,16 @@ def batch(meta, b: int, device: str) -> dict:
     for k in meta.rgb_keys:
         obs[k] = torch.rand(b, 2, 3, 88, 88, device=device)
     return {"obs": obs, "action": torch.rand(b, 16, 2, device=device) * 0.4}
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return f"{platform.machine()} CPU"
 
 
 def sync(device: str) -> None:
@@ -70,8 +87,11 @@ def train_rate(policy, meta, b: int, device: str, steps: int) -> float:
 
 
 @torch.no_grad()
-def infer_ms(policy, meta, device: str, eval_mode: bool, reps: int) -> float:
-    policy.train(not eval_mode)
+def infer_ms(policy, meta, device: str, mode: str, reps: int) -> float:
+    """Milliseconds per action chunk, batch 1, in ``mode`` no_cache | cached | exported."""
+    policy.train(mode == "no_cache")
+    if mode == "exported":
+        policy = export_policy(policy)
     obs = batch(meta, 1, device)["obs"]
     policy.predict_action(obs)
     sync(device)
@@ -91,8 +111,9 @@ def main() -> None:
     if args.device == "cpu":
         torch.set_num_threads(min(2, os.cpu_count() or 1))
     out = Path(args.out or f"benchmarks/results/speed_{args.device}.json")
-    hw = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
-    results: dict = {"hardware": hw, "low_dim": {}, "image": {}}
+    hw = torch.cuda.get_device_name() if args.device == "cuda" else f"{cpu_name()}, {torch.get_num_threads()} threads"
+    results: dict = {"hardware": hw, "torch": torch.__version__, "command": "python benchmarks/speed.py "
+                     + " ".join(sys.argv[1:]), "low_dim": {}, "image": {}}
     for image in ([False] if args.no_images else [False, True]):
         section = results["image" if image else "low_dim"]
         for family in FAMILIES if not image else ("plain", "equi", "relaxed"):
@@ -100,15 +121,18 @@ def main() -> None:
             policy, meta = build(cfg, family, image, args.device)
             row = {"params": sum(p.numel() for p in policy.parameters()),
                    "train_samples_per_s": train_rate(policy, meta, 32 if image else 64, args.device, 4 if image else 10),
-                   "infer_ms_per_chunk": infer_ms(policy, meta, args.device, True, 5 if image else 20)}
+                   "infer_ms_per_chunk": infer_ms(policy, meta, args.device, "cached", 5 if image else 20)}
             if family != "plain":
-                row["infer_ms_per_chunk_no_cache"] = infer_ms(policy, meta, args.device, False, 3 if image else 10)
+                row["infer_ms_per_chunk_no_cache"] = infer_ms(policy, meta, args.device, "no_cache", 3 if image else 10)
+                row["infer_ms_per_chunk_exported"] = infer_ms(policy, meta, args.device, "exported", 5 if image else 20)
             section[family] = row
             print(("image " if image else "low-dim ") + family, {k: round(v, 2) for k, v in row.items()}, flush=True)
         plain = section["plain"]
         for row in section.values():
             row["train_speed_vs_plain"] = row["train_samples_per_s"] / plain["train_samples_per_s"]
-            row["infer_time_vs_plain"] = row["infer_ms_per_chunk"] / plain["infer_ms_per_chunk"]
+            for mode in ("", "_no_cache", "_exported"):
+                if f"infer_ms_per_chunk{mode}" in row:
+                    row[f"infer_time{mode}_vs_plain"] = row[f"infer_ms_per_chunk{mode}"] / plain["infer_ms_per_chunk"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")

@@ -53,3 +53,9 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
         final.rename(old)
     os.replace(tmp, final)  # for a file this replaces the old one atomically
     _remove(old)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` (replacing it) through a temporary sibling and a rename."""
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(text)

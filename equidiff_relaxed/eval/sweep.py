@@ -191,3 +191,93 @@ def plot_sweep(results: list[dict[str, Any]], n_regions: int, path: str | os.Pat
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def _mean_error_per_region(runs: list[dict[str, Any]], n_regions: int) -> list[float]:
+    errors = [[e["rel"] for e in r["equivariance_error_per_region"]] for r in runs]
+    return [sum(e[k] for e in errors) / len(errors) for k in range(n_regions)]
+
+
+def _data_ratios(results: list[dict[str, Any]]) -> list[float] | None:
+    for r in results:
+        for rows in (r.get("data_symmetry_map") or {}).values():
+            return [row["ratio"] for row in rows]
+    return None
+
+
+def diagnostics_table(results: list[dict[str, Any]], n_regions: int) -> str:
+    """Where each model broke symmetry: relative equivariance error per region (mean over seeds; 0 = exactly
+    equivariant) per (model, demos), the mean |w_l(h) - 1/L| of the relaxed layers, and the dataset's own
+    symmetry-break ratio per region (demonstrations vs their rotated neighbours; > 1 = the data is not symmetric)."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in results:
+        if r.get("equivariance_error_per_region"):
+            groups.setdefault((r["model"], r["demos"]), []).append(r)
+    head = "| model | demos | " + " | ".join(f"region {k}" for k in range(n_regions)) + " | relaxation |"
+    lines = [head, "|" + "---|" * (n_regions + 3)]
+    for (model, demos), runs in sorted(groups.items(), key=lambda kv: (kv[0][1], MODELS.index(kv[0][0]))):
+        errors = _mean_error_per_region(runs, n_regions)
+        dev = [layer["mean_abs_deviation_from_identity"] for r in runs for layer in (r.get("relaxation") or {}).values()]
+        relax = f"{sum(dev) / len(dev):.4f}" if dev else "–"
+        lines.append(f"| {model} | {demos} | " + " | ".join(f"{e:.3f}" for e in errors) + f" | {relax} |")
+    ratios = _data_ratios(results)
+    if ratios is not None:
+        lines.append("| *data break ratio* | all | " + " | ".join(f"*{v:.2f}*" for v in ratios) + " | |")
+    return "\n".join(lines)
+
+
+def plot_diagnostics(results: list[dict[str, Any]], n_regions: int, path: str | os.PathLike, title: str = "") -> None:
+    """Left: equivariance error per region (mean over seeds) per model and demo count, with the data's break ratio;
+    right: relaxed model at the most demos, w_l(h) - mean_h w_l(h) per layer and bank (mean over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, (ax, hax) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.1, 1]})
+    regions = np.arange(n_regions)
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in results:
+        if r.get("equivariance_error_per_region") and r["model"] != "plain":
+            groups.setdefault((r["model"], r["demos"]), []).append(r)
+    styles = {d: s for d, s in zip(sorted({d for _, d in groups}), ("--", "-", ":", "-."))}
+    for (model, demos), runs in sorted(groups.items(), key=lambda kv: (MODELS.index(kv[0][0]), kv[0][1])):
+        ax.plot(regions, _mean_error_per_region(runs, n_regions), marker="o", linestyle=styles.get(demos, "-"),
+                color=f"C{MODELS.index(model)}", label=f"{model}, {demos} demos")
+    ax.set_xlabel("orientation region")
+    ax.set_ylabel("relative equivariance error")
+    ax.set_xticks(regions)
+    ratios = _data_ratios(results)
+    if ratios is not None:
+        bx = ax.twinx()
+        bx.bar(regions, ratios, color="grey", alpha=0.25, label="data break ratio")
+        bx.set_ylabel("data symmetry-break ratio (bars)")
+    ax.legend(fontsize=7)
+    ax.set_title(f"{title}: where the models broke symmetry", fontsize=10)
+    relaxed = [r for r in results if r["model"] == "relaxed" and r.get("relaxation")]
+    if relaxed:
+        most = max(r["demos"] for r in relaxed)
+        runs = [r for r in relaxed if r["demos"] == most]
+        rows, labels = [], []
+        for name in runs[0]["relaxation"]:
+            w = np.mean([np.array(r["relaxation"][name]["weights"]) for r in runs], axis=0)
+            for l, bank in enumerate(w):
+                rows.append(bank - bank.mean())
+                labels.append(f"{name}[{l}]")
+        data = np.array(rows)
+        bound = max(float(np.abs(data).max()), 1e-12)
+        im = hax.imshow(data, aspect="auto", cmap="coolwarm", vmin=-bound, vmax=bound)
+        n = data.shape[1]
+        hax.set_xticks(range(n), [f"{360 * h / n:.0f}°" for h in range(n)])
+        hax.set_yticks(range(len(rows)), labels, fontsize=7)
+        hax.set_xlabel("group element h (absolute orientation)")
+        hax.set_title(f"relaxed, {most} demos: w_l(h) - mean_h w_l(h)", fontsize=10)
+        fig.colorbar(im, ax=hax)
+    else:
+        hax.axis("off")
+    fig.tight_layout()
+    tmp = Path(path).with_name(f".{Path(path).stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -28,6 +28,9 @@ def test_tiny_sweep_runs_resumes_and_reports(tmp_path):
     (out / "table.md").unlink()
     report = run_script("benchmarks/regions.py", "--env", "push", "--out", str(out), "--regions", "2", "--report-only")
     assert report.returncode == 0 and "| relaxed | 3 | 1 |" in (out / "table.md").read_text()
+    diagnostics = (out / "diagnostics.md").read_text()
+    assert "| relaxed | 3 |" in diagnostics and "| plain | 3 |" not in diagnostics  # plain has no symmetry to break
+    assert "data break ratio" in diagnostics and (out / "diagnostics.png").stat().st_size > 0
     empty = run_script("benchmarks/regions.py", "--env", "push", "--out", str(tmp_path / "none"), "--report-only")
     assert empty.returncode == 2 and "no finished runs" in empty.stderr and "Traceback" not in empty.stderr
 
@@ -43,3 +46,17 @@ def test_pooling_sums_seeds_per_region():
     assert row["ci"][0][0] < 0.9 < row["ci"][0][1]
     text = markdown_table([run("equi", 0, [5, 0]), run("plain", 0, [1, 1])], 2)
     assert text.index("| plain |") < text.index("| equi |")  # rows ordered like the model families
+
+
+def test_diagnostics_table_averages_seeds_and_shows_the_data_ratio():
+    from equidiff_relaxed.eval.sweep import diagnostics_table
+
+    def run(seed, errors, weights):
+        return {"model": "relaxed", "demos": 10, "seed": seed,
+                "equivariance_error_per_region": [{"rel": e, "abs": e} for e in errors],
+                "relaxation": {"encoder.lift": {"weights": weights, "mean_abs_deviation_from_identity": 0.1 * (seed + 1)}},
+                "data_symmetry_map": {"d.zarr": [{"region": 0, "ratio": 0.5}, {"region": 1, "ratio": 3.0}]}}
+
+    text = diagnostics_table([run(0, [0.0, 0.2], [[0.5, 0.5]]), run(1, [0.1, 0.4], [[0.4, 0.6]])], 2)
+    assert "| relaxed | 10 | 0.050 | 0.300 | 0.1500 |" in text
+    assert "*0.50* | *3.00*" in text

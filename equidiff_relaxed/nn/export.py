@@ -1,0 +1,100 @@
+"""Export a trained policy's escnn parts to plain PyTorch modules for fast inference.
+
+Every group-linear layer is a fixed linear map once training is over, whatever its kind:
+
+- equivariant: escnn's expanded matrix ``Psi``;
+- relaxed with regular output: ``W = sum_l diag(w_l) Psi_l`` (w_l(h) repeated over the K output fields);
+- relaxed with regular input: ``W = sum_l Psi_l diag(w_l)``, bias ``sum_l b_l``;
+- residual: ``W = Psi + R``.
+
+So :func:`export_policy` replaces each :class:`GroupLinear` by one ``nn.Linear`` (L banks become one matmul) and each
+escnn image network by ``nn.Conv2d``/``nn.ReLU``/``nn.AvgPool2d``. The exported copy computes the same function
+(to float rounding) and keeps the same group representations on every tensor; it has no relaxation weights left, so
+it is for inference only (no penalty, no symmetry diagnostics). The original policy is not modified.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+
+import torch
+from torch import nn
+
+from equidiff_relaxed.nn.encoders import EquivariantImageNet
+from equidiff_relaxed.nn.group_linear import GroupLinear
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from escnn import nn as enn
+
+
+def group_linear_to_linear(layer: GroupLinear) -> nn.Linear:
+    """The dense ``nn.Linear`` computing ``layer`` (B, in_type.size) -> (B, out_type.size) exactly."""
+    n = layer.group_order
+    w = layer.relax_weights.detach()  # (L, N)
+    weight = None
+    bias = None
+    for l, bank in enumerate(layer.banks):
+        with torch.no_grad():
+            m, b = bank.expand_parameters()  # escnn: expanded matrix (out, in) and bias (out,) or None
+        if layer.kind == "relaxed" and layer.relax_on == "output":
+            scale = w[l].repeat(layer.out_type.size // n)  # entry k*N + h carries w_l(h)
+            m = scale[:, None] * m
+            b = None if b is None else scale * b
+        elif layer.kind == "relaxed":
+            m = m * w[l].repeat(layer.in_type.size // n)[None, :]
+        weight = m if weight is None else weight + m
+        bias = b if bias is None else (bias if b is None else bias + b)
+    assert weight is not None
+    if layer.residual is not None:
+        weight = weight + layer.residual.weight.detach()
+    out = nn.Linear(layer.in_type.size, layer.out_type.size, bias=bias is not None)
+    with torch.no_grad():
+        out.weight.copy_(weight)
+        if bias is not None:
+            out.bias.copy_(bias)
+    return out.to(w.device)
+
+
+class ExportedImageNet(nn.Module):
+    """Plain-PyTorch copy of :class:`EquivariantImageNet`: (M, C, H, W) -> (M, 2 * fields * N), regular fields.
+    (escnn's ``export`` puts the given network's layers in eval mode.)"""
+
+    def __init__(self, net: EquivariantImageNet):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for module in net.net:
+            if isinstance(module, enn.PointwiseAvgPool2D):
+                layers.append(nn.AvgPool2d(module.kernel_size, module.stride, module.padding, module.ceil_mode))
+            else:
+                layers.append(module.export())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).mean(dim=(-2, -1))
+
+
+def _exported(module: nn.Module) -> nn.Module | None:
+    if isinstance(module, GroupLinear):
+        return group_linear_to_linear(module)
+    if isinstance(module, EquivariantImageNet):
+        return ExportedImageNet(module)
+    return None
+
+
+def export_policy(policy: nn.Module) -> nn.Module:
+    """A copy of ``policy`` in eval mode with every escnn part replaced by plain PyTorch (see module docstring)."""
+    was_training = policy.training
+    policy.train()  # escnn drops its cached (non-leaf) matrices in train mode, which deepcopy cannot copy
+    try:
+        out = copy.deepcopy(policy)
+    finally:
+        policy.train(was_training)
+    for name, module in list(out.named_modules()):
+        replacement = _exported(module)
+        if replacement is None or not name:
+            continue
+        parent_name, _, child = name.rpartition(".")
+        parent = out.get_submodule(parent_name) if parent_name else out
+        setattr(parent, child, replacement)
+    return out.eval()
