@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     from equidiff_relaxed.demos.generate import GenerateConfig, generate
-    from equidiff_relaxed.eval.sweep import finished_runs, markdown_table, plot_sweep, run_sweep
+    from equidiff_relaxed.eval.sweep import finished_runs, run_sweep
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if min(args.demos) < 1 or args.steps < 1 or args.episodes_per_region < 1 or args.regions < 1:

@@ -70,9 +70,11 @@ def write_csv(path: Path, names: list[str], tables: list[list[RegionStats]]) -> 
     os.replace(tmp, path)
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
+def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 100) -> None:
+    """Save ``fig`` as PNG atomically (temporary sibling, then rename) and close it."""
+    path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=100)
+    fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
     os.replace(tmp, path)
 
@@ -95,26 +97,36 @@ def polar_plot(path: Path, names: list[str], tables: list[list[RegionStats]]) ->
     ax.set_rlabel_position(0)  # on a sector boundary, clear of the bars
     ax.set_title("success rate per orientation region (95% Wilson intervals)", fontsize=10)
     ax.legend(loc="lower left", bbox_to_anchor=(-0.1, -0.15), fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def relaxation_plot(path: Path, layers: dict[str, dict]) -> None:
-    """Heatmap of w_l(h) minus its mean over h: one row per (layer, bank), one column per group element (angle)."""
+def relaxation_heatmap(ax: plt.Axes, layers: dict[str, list[list[float]]], title: str) -> Any:
+    """Draw w_l(h) minus its mean over h on ``ax``: one row per (layer, bank) of ``layers`` {name: (L, N) weights},
+    one column per group element h (absolute orientation). Returns the image (for a colour bar)."""
     rows, labels = [], []
-    for name, entry in layers.items():
-        for l, w in enumerate(entry["weights"]):
+    for name, weights in layers.items():
+        for l, w in enumerate(weights):
             rows.append(w)
             labels.append(f"{name}[{l}]")
     data = np.array(rows)
     data = data - data.mean(axis=1, keepdims=True)  # where, across orientations, each bank departs from its mean
     n = data.shape[1]
     bound = max(float(np.abs(data).max()), 1e-12)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * n, 1.0 + 0.35 * len(rows)))
     im = ax.imshow(data, aspect="auto", cmap="coolwarm", vmin=-bound, vmax=bound)
     ax.set_xticks(range(n), [f"{360 * h / n:.0f}°" for h in range(n)])
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
     ax.set_xlabel("group element h (absolute orientation)")
-    ax.set_title("w_l(h) - mean_h w_l(h): 0 along a row = exactly equivariant", fontsize=9)
+    ax.set_title(title, fontsize=9)
+    return im
+
+
+def relaxation_plot(path: Path, layers: dict[str, dict]) -> None:
+    """Heatmap of w_l(h) minus its mean over h: one row per (layer, bank), one column per group element (angle)."""
+    n = len(next(iter(layers.values()))["weights"][0])
+    n_rows = sum(len(entry["weights"]) for entry in layers.values())
+    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * n, 1.0 + 0.35 * n_rows))
+    im = relaxation_heatmap(ax, {name: entry["weights"] for name, entry in layers.items()},
+                            "w_l(h) - mean_h w_l(h): 0 along a row = exactly equivariant")
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)

@@ -3,7 +3,8 @@ per orientation region on paired episodes, and pool the results.
 
 One run = (model, demos, seed). Its folder ``<out>/runs/<model>_n<demos>_s<seed>/`` holds ``last.ckpt`` (ignored by
 git) and ``eval.json`` (small: per-episode results). A run whose ``eval.json`` exists is skipped, so a sweep can be
-resumed, and committing the ``eval.json`` files is enough to rebuild the tables and figures.
+resumed, and committing the ``eval.json`` files is enough to rebuild the tables and figures. A run cut off during its
+evaluation keeps its finished ``last.ckpt`` and is only evaluated again.
 
 Budget: every run takes the same number of optimizer steps (``steps``), whatever the demo count, with the family's
 hyper-parameters from ``configs/<config_prefix>_<model>.yaml`` (model section; data section for T, To, Ta, batch).
@@ -76,6 +77,25 @@ def train_run(spec: RunSpec, dataset: str, run_dir: Path, steps: int, config: di
     return run_dir / "last.ckpt"
 
 
+def finished_training(run_dir: Path, spec: RunSpec, steps: int) -> Path | None:
+    """``run_dir/last.ckpt`` if it is this run's training finished at ``steps`` (same model and seed), else None.
+
+    Lets a sweep cut off during evaluation resume without retraining; an unreadable or unfinished checkpoint is
+    ignored (the run is trained again and the file overwritten)."""
+    import torch
+
+    ckpt = run_dir / "last.ckpt"
+    if not ckpt.exists():
+        return None
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - a partial file from a killed run: train again
+        return None
+    hparams = state.get("hyper_parameters") or {}
+    same_run = hparams.get("model") == spec.model and hparams.get("seed") == spec.seed
+    return ckpt if same_run and state.get("global_step") == steps else None
+
+
 def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], seeds: list[int], models: list[str],
               steps: int, n_regions: int = 8, episodes_per_region: int = 20, n_envs: int = 2,
               config_dir: str | os.PathLike = "configs", config_prefix: str = "push", progress: bool = True,
@@ -97,7 +117,11 @@ def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], 
             log(f"[{i + 1}/{len(specs)}] {spec.name}: done before, skipped")
             continue
         run_dir.mkdir(parents=True, exist_ok=True)
-        ckpt = train_run(spec, dataset, run_dir, steps, configs[spec.model], progress)
+        ckpt = finished_training(run_dir, spec, steps)
+        if ckpt is None:
+            ckpt = train_run(spec, dataset, run_dir, steps, configs[spec.model], progress)
+        else:
+            log(f"[{i + 1}/{len(specs)}] {spec.name}: trained before ({steps} steps), evaluating it")
         payload = evaluate([str(ckpt)], run_dir / "eval", env, n_regions, episodes_per_region, n_envs, seed=0,
                            progress=progress)
         entry = payload["checkpoints"][0]
@@ -152,9 +176,8 @@ def markdown_table(results: list[dict[str, Any]], n_regions: int) -> str:
 
 def plot_sweep(results: list[dict[str, Any]], n_regions: int, path: str | os.PathLike, title: str = "") -> None:
     """Left: mean success vs demos per model (95% intervals); right: per-region polar bars at the fewest demos."""
-    import matplotlib
+    from equidiff_relaxed.eval.report import save_figure  # selects the Agg backend first
 
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -187,10 +210,7 @@ def plot_sweep(results: list[dict[str, Any]], n_regions: int, path: str | os.Pat
     pax.set_ylim(0, 1)
     pax.set_title(f"success per region, {fewest} demos")
     fig.tight_layout()
-    tmp = Path(path).with_name(f".{Path(path).stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path, dpi=110)
 
 
 def _mean_error_per_region(runs: list[dict[str, Any]], n_regions: int) -> list[float]:
@@ -229,9 +249,8 @@ def diagnostics_table(results: list[dict[str, Any]], n_regions: int) -> str:
 def plot_diagnostics(results: list[dict[str, Any]], n_regions: int, path: str | os.PathLike, title: str = "") -> None:
     """Left: equivariance error per region (mean over seeds) per model and demo count, with the data's break ratio;
     right: relaxed model at the most demos, w_l(h) - mean_h w_l(h) per layer and bank (mean over seeds)."""
-    import matplotlib
+    from equidiff_relaxed.eval.report import relaxation_heatmap, save_figure  # selects the Agg backend first
 
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -259,25 +278,11 @@ def plot_diagnostics(results: list[dict[str, Any]], n_regions: int, path: str | 
     if relaxed:
         most = max(r["demos"] for r in relaxed)
         runs = [r for r in relaxed if r["demos"] == most]
-        rows, labels = [], []
-        for name in runs[0]["relaxation"]:
-            w = np.mean([np.array(r["relaxation"][name]["weights"]) for r in runs], axis=0)
-            for l, bank in enumerate(w):
-                rows.append(bank - bank.mean())
-                labels.append(f"{name}[{l}]")
-        data = np.array(rows)
-        bound = max(float(np.abs(data).max()), 1e-12)
-        im = hax.imshow(data, aspect="auto", cmap="coolwarm", vmin=-bound, vmax=bound)
-        n = data.shape[1]
-        hax.set_xticks(range(n), [f"{360 * h / n:.0f}°" for h in range(n)])
-        hax.set_yticks(range(len(rows)), labels, fontsize=7)
-        hax.set_xlabel("group element h (absolute orientation)")
-        hax.set_title(f"relaxed, {most} demos: w_l(h) - mean_h w_l(h)", fontsize=10)
+        layers = {name: np.mean([r["relaxation"][name]["weights"] for r in runs], axis=0).tolist()
+                  for name in runs[0]["relaxation"]}
+        im = relaxation_heatmap(hax, layers, f"relaxed, {most} demos (mean over seeds): w_l(h) - mean_h w_l(h)")
         fig.colorbar(im, ax=hax)
     else:
         hax.axis("off")
     fig.tight_layout()
-    tmp = Path(path).with_name(f".{Path(path).stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path, dpi=110)

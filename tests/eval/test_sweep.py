@@ -25,6 +25,13 @@ def test_tiny_sweep_runs_resumes_and_reports(tmp_path):
     assert "| plain | 3 | 1 |" in table and "| relaxed | 3 | 1 |" in table
     again = run_script("benchmarks/regions.py", *args)
     assert again.returncode == 0 and again.stderr.count("skipped") + again.stdout.count("skipped") == 2
+    # cut off during evaluation: the finished checkpoint is evaluated, not retrained
+    ckpt = out / "runs" / "plain_n3_s0" / "last.ckpt"
+    trained_at = ckpt.stat().st_mtime_ns
+    (out / "runs" / "plain_n3_s0" / "eval.json").unlink()
+    resumed = run_script("benchmarks/regions.py", *args)
+    assert resumed.returncode == 0 and "plain_n3_s0: trained before" in resumed.stdout + resumed.stderr
+    assert ckpt.stat().st_mtime_ns == trained_at and (out / "runs" / "plain_n3_s0" / "eval.json").exists()
     (out / "table.md").unlink()
     report = run_script("benchmarks/regions.py", "--env", "push", "--out", str(out), "--regions", "2", "--report-only")
     assert report.returncode == 0 and "| relaxed | 3 | 1 |" in (out / "table.md").read_text()
