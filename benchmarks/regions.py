@@ -6,8 +6,14 @@ python benchmarks/regions.py --env push-pillar --demos 10,25,50 --seeds 0,1 --mo
 
 The dataset (generated with the scripted expert if --dataset is not given: <out>/data.zarr, git-ignored) holds enough
 episodes for the largest demo count plus the fixed validation split. Finished runs (<out>/runs/<name>/eval.json) are
-skipped, so the script can be resumed. Writes <out>/table.md and <out>/regions.png. --report-only rebuilds them from
-the finished runs' eval.json files without training anything.
+skipped, so the script can be resumed. Writes <out>/table.md, regions.png, diagnostics.md and diagnostics.png.
+--report-only rebuilds them from the finished runs' eval.json files without training anything.
+
+Fine-tuning: a model <family>_from_<base> (e.g. relaxed_from_equi) starts from the <base> run with the same demos
+and seed (trained first if its checkpoint is not there) and trains --finetune-steps more; list equi_from_equi too to
+compare at an equal total budget:
+python benchmarks/regions.py --env push-pillar --demos 50 --models equi_from_equi,relaxed_from_equi \
+    --finetune-steps 500 --config-prefix bench_push --out benchmarks/results/regions/push-pillar
 """
 from __future__ import annotations
 
@@ -40,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--dataset", help="existing dataset (default: generate <out>/data.zarr)")
     parser.add_argument("--steps", type=int, default=1500, help="optimizer steps per run (the same for every run)")
+    parser.add_argument("--finetune-steps", type=int, help="steps of <model>_from_<base> runs (default --steps)")
     parser.add_argument("--regions", type=int, default=8)
     parser.add_argument("--episodes-per-region", type=int, default=20)
     parser.add_argument("--n-envs", type=int, default=2)
@@ -48,11 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     from equidiff_relaxed.demos.generate import GenerateConfig, generate
-    from equidiff_relaxed.eval.sweep import finished_runs, run_sweep
+    from equidiff_relaxed.eval.sweep import finished_runs, parse_model, run_sweep
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    if min(args.demos) < 1 or args.steps < 1 or args.episodes_per_region < 1 or args.regions < 1:
-        raise UserError("--demos, --steps, --episodes-per-region and --regions must be >= 1")
+    for m in models:
+        parse_model(m)  # unknown names fail before anything is generated or trained
+    if (min(args.demos) < 1 or args.steps < 1 or args.episodes_per_region < 1 or args.regions < 1
+            or (args.finetune_steps is not None and args.finetune_steps < 1)):
+        raise UserError("--demos, --steps, --finetune-steps, --episodes-per-region and --regions must be >= 1")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -69,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             generate(GenerateConfig(args.env, episodes=episodes, seed=0), dataset, workers=2, progress=not args.quiet)
     results = run_sweep(args.env, dataset, out, args.demos, args.seeds, models, args.steps, args.regions,
                         args.episodes_per_region, args.n_envs, config_prefix=args.config_prefix,
-                        progress=not args.quiet)
+                        progress=not args.quiet, finetune_steps=args.finetune_steps)
     return _report(args, out, results, t0)
 
 

@@ -30,13 +30,48 @@ MODELS = ("plain", "equi", "relaxed", "residual")
 
 @dataclass(frozen=True)
 class RunSpec:
+    """One run; with ``init_from`` it is fine-tuned from the finished run (init_from, demos, seed) of this sweep."""
     model: str
     demos: int
     seed: int
+    init_from: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Model label in tables: the family, or ``<family>_from_<base>`` for a fine-tuned run."""
+        return self.model if self.init_from is None else f"{self.model}_from_{self.init_from}"
 
     @property
     def name(self) -> str:
-        return f"{self.model}_n{self.demos}_s{self.seed}"
+        return f"{self.label}_n{self.demos}_s{self.seed}"
+
+    def base(self) -> RunSpec:
+        """The run this one is fine-tuned from."""
+        assert self.init_from is not None
+        return RunSpec(self.init_from, self.demos, self.seed)
+
+
+def parse_model(label: str) -> tuple[str, str | None]:
+    """``"relaxed"`` -> ("relaxed", None); ``"relaxed_from_equi"`` -> ("relaxed", "equi"); UserError if unknown."""
+    family, sep, base = label.partition("_from_")
+    for name in (family, base) if sep else (family,):
+        if name not in MODELS:
+            raise UserError(f"unknown model {label!r} (known: {', '.join(MODELS)}, or <model>_from_<model>)")
+    return family, (base if sep else None)
+
+
+def model_order(label: str) -> tuple[int, int]:
+    """Sort key of a model label: families in MODELS order, a fine-tuned ``X_from_Y`` right after the families."""
+    family, base = parse_model(label)
+    if base is None:
+        return (MODELS.index(family), -1)
+    return (len(MODELS) + MODELS.index(base), MODELS.index(family))
+
+
+def model_color(label: str) -> str:
+    """Matplotlib colour of a model label: C0..C3 for the families, C4.. for fine-tuned runs."""
+    family, base = parse_model(label)
+    return f"C{MODELS.index(family)}" if base is None else f"C{len(MODELS) + MODELS.index(family)}"
 
 
 def family_config(model: str, config_dir: str | os.PathLike = "configs", prefix: str = "push") -> dict[str, Any]:
@@ -52,8 +87,9 @@ def family_config(model: str, config_dir: str | os.PathLike = "configs", prefix:
 
 
 def train_run(spec: RunSpec, dataset: str, run_dir: Path, steps: int, config: dict[str, Any],
-              progress: bool = False) -> Path:
-    """Train one run for ``steps`` optimizer steps; returns its last checkpoint (EMA weights inside)."""
+              progress: bool = False, init_from: Path | None = None) -> Path:
+    """Train one run for ``steps`` optimizer steps, from scratch or from the (EMA) weights of checkpoint
+    ``init_from`` (equivariant weights transfer exactly into relaxed banks); returns its last checkpoint."""
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -68,6 +104,13 @@ def train_run(spec: RunSpec, dataset: str, run_dir: Path, steps: int, config: di
     model_cfg = {**config["model"], "model": spec.model, "seed": spec.seed,
                  **{k: data_cfg[k] for k in ("horizon", "n_obs_steps", "n_action_steps")}}
     module = DiffusionPolicyModule(**model_cfg)
+    if init_from is not None:
+        from equidiff_relaxed.policy.checkpoint import init_policy_from
+
+        dm.setup("fit")
+        policy = module.build(dm.shape_meta, list(dm.symmetry_center))
+        policy.fit_normalizer(dm.normalizer_data())
+        init_policy_from(policy, init_from)
     trainer = L.Trainer(max_steps=steps, max_epochs=-1, default_root_dir=run_dir, logger=False,
                         enable_progress_bar=progress, enable_model_summary=False, gradient_clip_val=1.0,
                         check_val_every_n_epoch=10**6, num_sanity_val_steps=0,
@@ -99,16 +142,20 @@ def finished_training(run_dir: Path, spec: RunSpec, steps: int) -> Path | None:
 def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], seeds: list[int], models: list[str],
               steps: int, n_regions: int = 8, episodes_per_region: int = 20, n_envs: int = 2,
               config_dir: str | os.PathLike = "configs", config_prefix: str = "push", progress: bool = True,
-              log: Any = print) -> list[dict[str, Any]]:
-    """Train and evaluate every (model, demos, seed) not done yet; returns every run's result (done before or now)."""
+              log: Any = print, finetune_steps: int | None = None) -> list[dict[str, Any]]:
+    """Train and evaluate every (model, demos, seed) not done yet; returns every run's result (done before or now).
+
+    A model ``<family>_from_<base>`` (e.g. ``relaxed_from_equi``) is fine-tuned for ``finetune_steps`` (default
+    ``steps``) from the ``steps``-step run of ``base`` with the same demos and seed; compare it with
+    ``<base>_from_<base>`` (the base trained on for as many steps) for an equal total budget."""
     from equidiff_relaxed.eval.evaluate import evaluate
 
-    for m in models:
-        if m not in MODELS:
-            raise UserError(f"unknown model {m!r} (known: {', '.join(MODELS)})")
-    configs = {m: family_config(m, config_dir, config_prefix) for m in models}
+    parsed = [parse_model(m) for m in models]
+    families = {m for pair in parsed for m in pair if m is not None}
+    configs = {m: family_config(m, config_dir, config_prefix) for m in sorted(families)}
+    finetune_steps = steps if finetune_steps is None else finetune_steps
     results = []
-    specs = [RunSpec(m, n, s) for n in demos for s in seeds for m in models]
+    specs = [RunSpec(m, n, s, base) for n in demos for s in seeds for m, base in parsed]
     for i, spec in enumerate(specs):
         run_dir = Path(out) / "runs" / spec.name
         done = run_dir / "eval.json"
@@ -116,16 +163,28 @@ def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], 
             results.append(json.loads(done.read_text()))
             log(f"[{i + 1}/{len(specs)}] {spec.name}: done before, skipped")
             continue
+        run_steps = steps if spec.init_from is None else finetune_steps
+        init = None
+        if spec.init_from is not None:  # the base run's checkpoint; trained now if this sweep has not kept it
+            base = spec.base()
+            base_dir = Path(out) / "runs" / base.name
+            init = finished_training(base_dir, base, steps)
+            if init is None:
+                log(f"[{i + 1}/{len(specs)}] {spec.name}: training its base {base.name} first")
+                base_dir.mkdir(parents=True, exist_ok=True)
+                init = train_run(base, dataset, base_dir, steps, configs[base.model], progress)
         run_dir.mkdir(parents=True, exist_ok=True)
-        ckpt = finished_training(run_dir, spec, steps)
+        ckpt = finished_training(run_dir, spec, run_steps)
         if ckpt is None:
-            ckpt = train_run(spec, dataset, run_dir, steps, configs[spec.model], progress)
+            ckpt = train_run(spec, dataset, run_dir, run_steps, configs[spec.model], progress, init_from=init)
         else:
-            log(f"[{i + 1}/{len(specs)}] {spec.name}: trained before ({steps} steps), evaluating it")
+            log(f"[{i + 1}/{len(specs)}] {spec.name}: trained before ({run_steps} steps), evaluating it")
         payload = evaluate([str(ckpt)], run_dir / "eval", env, n_regions, episodes_per_region, n_envs, seed=0,
                            progress=progress)
         entry = payload["checkpoints"][0]
-        result = {**asdict(spec), "env": env, "steps": steps, "regions": entry["regions"],
+        budget = {"steps": run_steps} if spec.init_from is None else {"steps": run_steps, "base_steps": steps}
+        result = {**asdict(spec), "model": spec.label, "family": spec.model, "env": env, **budget,
+                  "regions": entry["regions"],
                   "mean_success": entry["mean_success"], "episodes": entry["episodes"],
                   "equivariance_error_per_region": entry["equivariance_error_per_region"],
                   "relaxation": entry["relaxation"], "data_symmetry_map": payload["data_symmetry_map"]}
@@ -166,7 +225,7 @@ def markdown_table(results: list[dict[str, Any]], n_regions: int) -> str:
     table = pooled(results, n_regions)
     head = "| model | demos | seeds | " + " | ".join(f"region {k}" for k in range(n_regions)) + " | mean |"
     lines = [head, "|" + "---|" * (n_regions + 4)]
-    for (model, demos), row in sorted(table.items(), key=lambda kv: (kv[0][1], MODELS.index(kv[0][0]))):
+    for (model, demos), row in sorted(table.items(), key=lambda kv: (kv[0][1], model_order(kv[0][0]))):
         cells = [f"{r:.2f} ({lo:.2f}–{hi:.2f})" for r, (lo, hi) in zip(row["rate"], row["ci"])]
         lo, hi = row["mean_ci"]
         lines.append(f"| {model} | {demos} | {len(row['seeds'])} | " + " | ".join(cells)
@@ -182,7 +241,7 @@ def plot_sweep(results: list[dict[str, Any]], n_regions: int, path: str | os.Pat
     import numpy as np
 
     table = pooled(results, n_regions)
-    models = [m for m in MODELS if any(k[0] == m for k in table)]
+    models = sorted({m for m, _ in table}, key=model_order)
     fig = plt.figure(figsize=(11, 4.8))
     ax = fig.add_subplot(1, 2, 1)
     for m in models:
@@ -192,7 +251,7 @@ def plot_sweep(results: list[dict[str, Any]], n_regions: int, path: str | os.Pat
         lo = np.array([row["mean_ci"][0] for _, row in pts])
         hi = np.array([row["mean_ci"][1] for _, row in pts])
         ax.errorbar(xs, ys, yerr=[np.clip(ys - lo, 0, None), np.clip(hi - ys, 0, None)], marker="o", capsize=3,
-                    label=m)
+                    color=model_color(m), label=m)
     ax.set_xlabel("demonstrations")
     ax.set_ylabel("mean success (pooled over seeds)")
     ax.set_ylim(0, 1)
@@ -206,7 +265,7 @@ def plot_sweep(results: list[dict[str, Any]], n_regions: int, path: str | os.Pat
         if row is None:
             continue
         centres = np.arange(n_regions) * width + width * (j + 0.5) / len(models)
-        pax.bar(centres, row["rate"], width=width / len(models) * 0.9, alpha=0.7, label=m)
+        pax.bar(centres, row["rate"], width=width / len(models) * 0.9, alpha=0.7, color=model_color(m), label=m)
     pax.set_ylim(0, 1)
     pax.set_title(f"success per region, {fewest} demos")
     fig.tight_layout()
@@ -235,7 +294,7 @@ def diagnostics_table(results: list[dict[str, Any]], n_regions: int) -> str:
             groups.setdefault((r["model"], r["demos"]), []).append(r)
     head = "| model | demos | " + " | ".join(f"region {k}" for k in range(n_regions)) + " | relaxation |"
     lines = [head, "|" + "---|" * (n_regions + 3)]
-    for (model, demos), runs in sorted(groups.items(), key=lambda kv: (kv[0][1], MODELS.index(kv[0][0]))):
+    for (model, demos), runs in sorted(groups.items(), key=lambda kv: (kv[0][1], model_order(kv[0][0]))):
         errors = _mean_error_per_region(runs, n_regions)
         dev = [layer["mean_abs_deviation_from_identity"] for r in runs for layer in (r.get("relaxation") or {}).values()]
         relax = f"{sum(dev) / len(dev):.4f}" if dev else "–"
@@ -261,9 +320,9 @@ def plot_diagnostics(results: list[dict[str, Any]], n_regions: int, path: str | 
         if r.get("equivariance_error_per_region") and r["model"] != "plain":
             groups.setdefault((r["model"], r["demos"]), []).append(r)
     styles = {d: s for d, s in zip(sorted({d for _, d in groups}), ("--", "-", ":", "-."))}
-    for (model, demos), runs in sorted(groups.items(), key=lambda kv: (MODELS.index(kv[0][0]), kv[0][1])):
+    for (model, demos), runs in sorted(groups.items(), key=lambda kv: (model_order(kv[0][0]), kv[0][1])):
         ax.plot(regions, _mean_error_per_region(runs, n_regions), marker="o", linestyle=styles.get(demos, "-"),
-                color=f"C{MODELS.index(model)}", label=f"{model}, {demos} demos")
+                color=model_color(model), label=f"{model}, {demos} demos")
     ax.set_xlabel("orientation region")
     ax.set_ylabel("relative equivariance error")
     ax.set_xticks(regions)

@@ -2,7 +2,8 @@
 import json
 
 from equidiff_relaxed.demos.generate import GenerateConfig, generate
-from equidiff_relaxed.eval.sweep import markdown_table, pooled
+from equidiff_relaxed.eval.sweep import markdown_table, pooled, run_sweep
+from equidiff_relaxed.policy.checkpoint import load_checkpoint, policy_state
 from tests.conftest import run_script
 
 
@@ -40,6 +41,29 @@ def test_tiny_sweep_runs_resumes_and_reports(tmp_path):
     assert "data break ratio" in diagnostics and (out / "diagnostics.png").stat().st_size > 0
     empty = run_script("benchmarks/regions.py", "--env", "push", "--out", str(tmp_path / "none"), "--report-only")
     assert empty.returncode == 2 and "no finished runs" in empty.stderr and "Traceback" not in empty.stderr
+
+
+def test_finetuned_run_starts_from_its_base_run(tmp_path):
+    dataset = tmp_path / "push.zarr"
+    generate(GenerateConfig("push", episodes=6, seed=0, max_steps=30), dataset, progress=False)
+    out = tmp_path / "sweep"
+    kwargs = dict(demos=[3], seeds=[0], steps=3, n_regions=2, episodes_per_region=1, n_envs=1,
+                  config_prefix="bench_push", progress=False, log=lambda *_: None)
+    results = run_sweep("push", str(dataset), out, models=["relaxed_from_equi", "relaxed"], finetune_steps=1, **kwargs)
+    tuned = results[0]
+    assert (tuned["model"], tuned["family"], tuned["init_from"]) == ("relaxed_from_equi", "relaxed", "equi")
+    assert tuned["steps"] == 1 and tuned["base_steps"] == 3 and "| relaxed_from_equi | 3 | 1 |" in markdown_table(
+        results, 2)
+    runs = out / "runs"
+    assert not (runs / "equi_n3_s0" / "eval.json").exists()  # the base was trained for its weights, not evaluated
+    base, tuned_w, scratch = (policy_state(load_checkpoint(runs / n / "last.ckpt"))
+                              for n in ("equi_n3_s0", "relaxed_from_equi_n3_s0", "relaxed_n3_s0"))
+    shared = [k for k in base if k in tuned_w and base[k].shape == tuned_w[k].shape and base[k].is_floating_point()
+              and "normalizer" not in k]
+    assert len(shared) > 10  # the U-Net and its conditioning are the same modules in both families
+    from_base = max(float((tuned_w[k] - base[k]).abs().max()) for k in shared)
+    from_scratch = max(float((scratch[k] - base[k]).abs().max()) for k in shared)
+    assert from_base < 1e-2 < from_scratch  # one tiny warm-up step from the equi weights vs another initialisation
 
 
 def test_pooling_sums_seeds_per_region():
