@@ -6,7 +6,8 @@ python benchmarks/regions.py --env push-pillar --demos 10,25,50 --seeds 0,1 --mo
 
 The dataset (generated with the scripted expert if --dataset is not given: <out>/data.zarr, git-ignored) holds enough
 episodes for the largest demo count plus the fixed validation split. Finished runs (<out>/runs/<name>/eval.json) are
-skipped, so the script can be resumed. Writes <out>/table.md, regions.png, diagnostics.md and diagnostics.png.
+skipped, so the script can be resumed. Writes <out>/table.md, regions.png, diagnostics.md and diagnostics.png, from
+every finished run in <out> (also those of earlier invocations with other models or demo counts).
 --report-only rebuilds them from the finished runs' eval.json files without training anything.
 
 Fine-tuning: a model <family>_from_<base> (e.g. relaxed_from_equi) starts from the <base> run with the same demos
@@ -77,10 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not Path(dataset).exists():
             episodes = math.ceil(max(args.demos) / 0.9) + 1  # room for the 10% validation split
             generate(GenerateConfig(args.env, episodes=episodes, seed=0), dataset, workers=2, progress=not args.quiet)
-    results = run_sweep(args.env, dataset, out, args.demos, args.seeds, models, args.steps, args.regions,
-                        args.episodes_per_region, args.n_envs, config_prefix=args.config_prefix,
-                        progress=not args.quiet, finetune_steps=args.finetune_steps)
-    return _report(args, out, results, t0)
+    run_sweep(args.env, dataset, out, args.demos, args.seeds, models, args.steps, args.regions,
+              args.episodes_per_region, args.n_envs, config_prefix=args.config_prefix,
+              progress=not args.quiet, finetune_steps=args.finetune_steps)
+    return _report(args, out, finished_runs(out), t0)  # every run in <out>, also those of earlier invocations
 
 
 def _report(args: argparse.Namespace, out: Path, results: list, t0: float) -> int:
