@@ -18,7 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lightning.pytorch.cli import LightningCLI
 
     from equidiff_relaxed.data.datamodule import DemoDataModule
-    from equidiff_relaxed.policy.checkpoint import init_policy_from
+    from equidiff_relaxed.policy.checkpoint import init_module_from
     from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
 
     class CLI(LightningCLI):
@@ -35,11 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cli.config.ckpt_path and cli.config.init_from:
         raise UserError("give --ckpt_path (resume) or --init_from (fine-tune), not both")
     if cli.config.init_from:
-        data.setup("fit")
         model.trainer = None
-        policy = model.build(data.shape_meta, list(data.symmetry_center))
-        policy.fit_normalizer(data.normalizer_data())
-        report = init_policy_from(policy, cli.config.init_from)
+        report = init_module_from(model, data, cli.config.init_from)
         print(f"initialised from {cli.config.init_from}" + (":" if report else " (all keys matched)"))
         for line in report:
             print(f"  {line}")

@@ -105,12 +105,9 @@ def train_run(spec: RunSpec, dataset: str, run_dir: Path, steps: int, config: di
                  **{k: data_cfg[k] for k in ("horizon", "n_obs_steps", "n_action_steps")}}
     module = DiffusionPolicyModule(**model_cfg)
     if init_from is not None:
-        from equidiff_relaxed.policy.checkpoint import init_policy_from
+        from equidiff_relaxed.policy.checkpoint import init_module_from
 
-        dm.setup("fit")
-        policy = module.build(dm.shape_meta, list(dm.symmetry_center))
-        policy.fit_normalizer(dm.normalizer_data())
-        init_policy_from(policy, init_from)
+        init_module_from(module, dm, init_from)
     trainer = L.Trainer(max_steps=steps, max_epochs=-1, default_root_dir=run_dir, logger=False,
                         enable_progress_bar=progress, enable_model_summary=False, gradient_clip_val=1.0,
                         check_val_every_n_epoch=10**6, num_sanity_val_steps=0,

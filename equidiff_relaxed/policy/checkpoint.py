@@ -6,6 +6,7 @@ weights and w_l(h) = 1/L, so the relaxed model starts with identical outputs (se
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 
@@ -68,3 +69,12 @@ def init_policy_from(policy: DiffusionPolicy, path: str | os.PathLike, use_ema: 
     report += [f"missing in checkpoint (kept fresh): {k}" for k in own if k not in state]
     policy.load_state_dict(usable, strict=False)
     return report
+
+
+def init_module_from(module: Any, datamodule: Any, path: str | os.PathLike) -> list[str]:
+    """Build ``module``'s policy for ``datamodule``'s data (shape_meta, symmetry centre, fitted normalizer) and load
+    the (EMA) weights of checkpoint ``path`` into it, before ``trainer.fit``; returns ``init_policy_from``'s report."""
+    datamodule.setup("fit")
+    policy = module.build(datamodule.shape_meta, list(datamodule.symmetry_center))
+    policy.fit_normalizer(datamodule.normalizer_data())
+    return init_policy_from(policy, path)
