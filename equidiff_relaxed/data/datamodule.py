@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer, first_nonfinite_step
-from equidiff_relaxed.data.sampler import SequenceSampler, create_windows
+from equidiff_relaxed.data.sampler import PAD_AFTER, SequenceSampler, create_windows, pad_after_steps
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.data.split import split_episodes
 from equidiff_relaxed.errors import UserError
@@ -55,16 +55,18 @@ class SequenceDataset(Dataset):
     """
 
     def __init__(self, path: str, shape_meta: ShapeMeta, episode_ends: np.ndarray, episodes: np.ndarray,
-                 horizon: int, n_obs_steps: int, n_action_steps: int, arrays: dict[str, Any] | None = None):
+                 horizon: int, n_obs_steps: int, n_action_steps: int, arrays: dict[str, Any] | None = None,
+                 pad_after: str = "full"):
         self.path = path
         self.shape_meta = shape_meta
         self.obs_keys = list(shape_meta.obs)
         self._arrays = arrays
         self._sampler_args = dict(episode_ends=episode_ends, horizon=horizon, n_obs_steps=n_obs_steps,
                                   n_action_steps=n_action_steps, obs_keys=self.obs_keys, episodes=episodes,
-                                  source=path)
+                                  source=path, pad_after=pad_after)
         self._sampler: SequenceSampler | None = None
-        self._n = len(create_windows(episode_ends, horizon, n_obs_steps - 1, n_action_steps - 1, episodes))
+        after = pad_after_steps(pad_after, horizon, n_obs_steps, n_action_steps)
+        self._n = len(create_windows(episode_ends, horizon, n_obs_steps - 1, after, episodes))
 
     def _get_sampler(self) -> SequenceSampler:
         if self._sampler is None:
@@ -93,6 +95,11 @@ class DemoDataModule(L.LightningDataModule):
             zarr files, which carry none). Only keys listed under ``obs`` are read.
         val_ratio, seed, n_demos: see :func:`equidiff_relaxed.data.split.split_episodes`.
         in_memory: copy the needed arrays into RAM (fast); otherwise read windows from disk on demand.
+        pad_after: ``"full"`` (default: every state is some window's current observation; padded actions hold the
+            last one) or ``"diffusion_policy"`` (windows end Ta-1 steps past the episode); see
+            :mod:`equidiff_relaxed.data.sampler`.
+        shuffle_seed: seeds the training data order (default: ``seed``). ``seed`` alone fixes the episode split, so
+            a sweep keeps one split and nested subsets while each run seed gets its own data order.
     """
 
     def __init__(
@@ -110,8 +117,12 @@ class DemoDataModule(L.LightningDataModule):
         persistent_workers: bool = False,
         pin_memory: bool = False,
         in_memory: bool = True,
+        pad_after: str = "full",
+        shuffle_seed: int | None = None,
     ):
         super().__init__()
+        if pad_after not in PAD_AFTER:
+            raise UserError(f"unknown data.pad_after {pad_after!r} (known: {', '.join(PAD_AFTER)})")
         self.save_hyperparameters()
         self.dataset_path = str(dataset_path)
         self.horizon, self.n_obs_steps, self.n_action_steps = horizon, n_obs_steps, n_action_steps
@@ -119,6 +130,8 @@ class DemoDataModule(L.LightningDataModule):
         self.val_ratio, self.seed, self.n_demos = val_ratio, seed, n_demos
         self.batch_size, self.num_workers = batch_size, num_workers
         self.persistent_workers, self.pin_memory, self.in_memory = persistent_workers, pin_memory, in_memory
+        self.pad_after = pad_after
+        self.shuffle_seed = seed if shuffle_seed is None else shuffle_seed
         self.shape_meta: ShapeMeta | None = None
         self.train_episodes = self.val_episodes = np.zeros(0, dtype=np.int64)
         self.symmetry_center: tuple[float, float] = (0.0, 0.0)
@@ -156,13 +169,15 @@ class DemoDataModule(L.LightningDataModule):
         self._low_dim = low_dim
         self._ends = ends
         common = dict(path=path, shape_meta=meta, episode_ends=ends, horizon=self.horizon,
-                      n_obs_steps=self.n_obs_steps, n_action_steps=self.n_action_steps, arrays=self._arrays)
+                      n_obs_steps=self.n_obs_steps, n_action_steps=self.n_action_steps, arrays=self._arrays,
+                      pad_after=self.pad_after)
         self.train_set = SequenceDataset(episodes=self.train_episodes, **common)  # type: ignore[arg-type]
         self.val_set = SequenceDataset(episodes=self.val_episodes, **common)  # type: ignore[arg-type]
         if len(self.train_set) == 0:
             raise UserError(
-                f"no training windows: every training episode is shorter than horizon - (To-1) - (Ta-1) = "
-                f"{self.horizon - self.n_obs_steps - self.n_action_steps + 2} steps", path
+                f"no training windows: every training episode is shorter than horizon - pad_before - pad_after = "
+                f"{self.horizon - self.n_obs_steps + 1 - pad_after_steps(self.pad_after, self.horizon, self.n_obs_steps, self.n_action_steps)}"
+                " steps", path
             )
 
     def normalizer_data(self) -> dict[str, np.ndarray]:
@@ -173,11 +188,18 @@ class DemoDataModule(L.LightningDataModule):
         idx = np.concatenate([np.arange(starts[i], self._ends[i]) for i in self.train_episodes])
         return {k: np.asarray(v[idx], dtype=np.float32) for k, v in self._low_dim.items()}
 
+    def normalizer_episode_ends(self) -> np.ndarray:
+        """(E,) int64 cumulative ends of the training episodes as :meth:`normalizer_data` concatenates them."""
+        if self.train_set is None:
+            self.setup()
+        starts = np.concatenate([[0], self._ends[:-1]])
+        return np.cumsum([self._ends[i] - starts[i] for i in self.train_episodes]).astype(np.int64)
+
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            sampler=EpochSeededSampler(len(dataset), self.seed) if shuffle else None,
+            sampler=EpochSeededSampler(len(dataset), self.shuffle_seed) if shuffle else None,
             num_workers=self.num_workers,
             persistent_workers=self.persistent_workers and self.num_workers > 0,
             pin_memory=self.pin_memory,

@@ -6,9 +6,16 @@ With horizon T, n_obs_steps To and n_action_steps Ta (diffusion_policy's convent
     | |a|a|a|a|        actions executed: Ta steps starting at To-1
     |p|p|p|p|p|p|p|p|  the denoiser predicts all T actions of the window
 
-Windows start from To-1 steps before an episode's first step (pad_before = To-1) up to Ta-1 steps past its last
-(pad_after = Ta-1); positions outside the episode repeat its first or last step. Only the first To frames of
-observation keys are read, so long image windows are not decoded needlessly.
+Windows start from To-1 steps before an episode's first step (pad_before = To-1); positions outside the episode
+repeat its first or last step (padded actions repeat the last one: for absolute targets, "hold"). How far windows
+run past the last step is ``pad_after`` (:data:`PAD_AFTER`):
+
+- ``"full"`` (default): pad_after = T - To, so *every* state of an episode is the current observation ("now",
+  window step To-1) of some window, including the final approach of short episodes;
+- ``"diffusion_policy"``: pad_after = Ta - 1 (diffusion_policy's convention): the last T - To - Ta + 1 states of each
+  episode are never "now".
+
+Only the first To frames of observation keys are read, so long image windows are not decoded needlessly.
 """
 from __future__ import annotations
 
@@ -18,6 +25,17 @@ from typing import Any
 import numpy as np
 
 from equidiff_relaxed.errors import UserError
+
+PAD_AFTER = ("full", "diffusion_policy")
+
+
+def pad_after_steps(mode: str, horizon: int, n_obs_steps: int, n_action_steps: int) -> int:
+    """Steps past an episode's end that windows may cover, for ``mode`` in :data:`PAD_AFTER`."""
+    if mode == "full":
+        return horizon - n_obs_steps
+    if mode == "diffusion_policy":
+        return n_action_steps - 1
+    raise UserError(f"unknown pad_after {mode!r} (known: {', '.join(PAD_AFTER)})")
 
 
 def create_windows(
@@ -50,7 +68,7 @@ class SequenceSampler:
     """Reads windows from time-major arrays (numpy or zarr).
 
     ``arrays`` maps key -> (T_total, ...) array; ``obs_keys`` are read for the first ``n_obs_steps`` steps of a window,
-    ``action_key`` for the whole horizon. ``sample(i)`` returns key -> (To, ...) for observations and (T, ...) for the
+    ``action_key`` for the whole horizon; ``pad_after`` is one of :data:`PAD_AFTER`. ``sample(i)`` returns key -> (To, ...) for observations and (T, ...) for the
     action, as numpy arrays of the stored dtype.
     """
 
@@ -65,6 +83,7 @@ class SequenceSampler:
         action_key: str = "action",
         episodes: Sequence[int] | np.ndarray | None = None,
         source: str | None = None,
+        pad_after: str = "full",
     ):
         if not 1 <= n_obs_steps <= horizon:
             raise UserError(f"n_obs_steps must be in [1, horizon={horizon}], got {n_obs_steps}", source)
@@ -81,7 +100,7 @@ class SequenceSampler:
         self.n_obs_steps = n_obs_steps
         self.n_action_steps = n_action_steps
         self.pad_before = n_obs_steps - 1
-        self.pad_after = n_action_steps - 1
+        self.pad_after = pad_after_steps(pad_after, horizon, n_obs_steps, n_action_steps)
         self.obs_keys = list(obs_keys)
         self.action_key = action_key
         self.windows = create_windows(episode_ends, horizon, self.pad_before, self.pad_after, episodes)

@@ -7,6 +7,7 @@ same data for any ``workers``.
 """
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 from dataclasses import asdict, dataclass
@@ -18,6 +19,7 @@ from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.data.writer import BufferWriter
 import gymnasium as gym
 
+from equidiff_relaxed.demos.dart import PerturbConfig
 from equidiff_relaxed.demos.rollout import Episode, run_expert_episode
 from equidiff_relaxed.envs import ENV_NAMES, PUSH_ENVS, ROBOSUITE_ENVS, make_env, make_expert
 from equidiff_relaxed.envs.planar_push import push_shape_meta_dict
@@ -27,8 +29,12 @@ from equidiff_relaxed.errors import UserError
 @dataclass(frozen=True)
 class GenerateConfig:
     """What to generate. ``n_regions``/``region`` restrict theta to one sector; ``noise_std`` is the expert's
-    action noise (metres; radians too for robosuite); ``image_size`` adds a camera (push: top-down; robosuite:
-    agentview). robosuite tasks only: ``action_mode`` (abs | delta) and the layout ``radius`` (m)."""
+    action noise, part of the recorded label (metres; radians too for robosuite; default: push 0, robosuite 0.005);
+    ``image_size`` adds a camera (push: top-down; robosuite: agentview). Push tasks only: DART perturbations of the
+    executed action (``dart_noise``, ``burst_prob``, ``burst_steps``, ``burst_scale``; see
+    :mod:`equidiff_relaxed.demos.dart`; default 1 cm noise and 3-step 3 cm bursts with probability 0.1 per step)
+    while the label stays the clean action. robosuite tasks only: ``action_mode`` (abs | delta) and the layout
+    ``radius`` (m). ``expert_memoryless=False`` (push): the older expert that plans its path once per episode."""
 
     env: str
     episodes: int
@@ -36,7 +42,12 @@ class GenerateConfig:
     image_size: int | None = None
     n_regions: int | None = None
     region: int | None = None
-    noise_std: float = 0.005
+    noise_std: float | None = None
+    dart_noise: float | None = None
+    burst_prob: float | None = None
+    burst_steps: int = 3
+    burst_scale: float = 0.03
+    expert_memoryless: bool = True
     max_steps: int | None = None
     max_attempts: int = 20
     action_mode: str = "abs"
@@ -60,6 +71,13 @@ class GenerateConfig:
             raise UserError(f"--max-steps must be >= 1, got {self.max_steps}")
         if self.env in PUSH_ENVS and (self.action_mode != "abs" or self.radius is not None):
             raise UserError("--action-mode and --radius apply to robosuite tasks only")
+        if self.noise_std is not None and (not math.isfinite(self.noise_std) or self.noise_std < 0):
+            raise UserError(f"--noise must be a finite number >= 0, got {self.noise_std}")
+        if self.env in ROBOSUITE_ENVS and (self.dart_noise or self.burst_prob):
+            raise UserError("DART perturbations (--dart-noise, --burst-prob) apply to the push tasks only")
+        if self.env in ROBOSUITE_ENVS and not self.expert_memoryless:
+            raise UserError("--expert-plan-once applies to the push tasks only")
+        self.perturb().validate()
         if self.env in ROBOSUITE_ENVS:
             from equidiff_relaxed.envs.robosuite_tasks import ACTION_MODES, robosuite_available
 
@@ -69,6 +87,18 @@ class GenerateConfig:
                 raise UserError(f"unknown --action-mode {self.action_mode!r} (known: {', '.join(ACTION_MODES)})")
             if self.radius is not None and not 0.0 <= self.radius <= 0.35:
                 raise UserError(f"--radius must be in [0, 0.35] m (the table is 0.8 m wide), got {self.radius}")
+
+    @property
+    def expert_noise(self) -> float:
+        """Noise on the recorded expert action: push 0 (clean labels, DART does the exploring), robosuite 0.005."""
+        return self.noise_std if self.noise_std is not None else (0.0 if self.env in PUSH_ENVS else 0.005)
+
+    def perturb(self) -> PerturbConfig:
+        """DART perturbation of executed actions (push tasks; none for robosuite)."""
+        push = self.env in PUSH_ENVS
+        noise = self.dart_noise if self.dart_noise is not None else (0.01 if push else 0.0)
+        prob = self.burst_prob if self.burst_prob is not None else (0.1 if push else 0.0)
+        return PerturbConfig(noise, prob, self.burst_steps, self.burst_scale)
 
     def env_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``make_env`` for this configuration."""
@@ -93,7 +123,8 @@ def _env_and_expert(cfg: GenerateConfig) -> tuple[gym.Env, Any]:
     key = GenerateConfig(**{**asdict(cfg), "episodes": 0, "seed": 0, "n_regions": None, "region": None})
     if key not in _PROCESS_CACHE:
         env = make_env(cfg.env, **cfg.env_kwargs())
-        _PROCESS_CACHE[key] = (env, make_expert(env, noise_std=cfg.noise_std))
+        extra = {} if cfg.env not in PUSH_ENVS else {"memoryless": cfg.expert_memoryless}
+        _PROCESS_CACHE[key] = (env, make_expert(env, noise_std=cfg.expert_noise, **extra))
     return _PROCESS_CACHE[key]
 
 
@@ -101,7 +132,8 @@ def generate_episode(cfg: GenerateConfig, index: int) -> tuple[Episode, int]:
     """Episode ``index`` (a successful one) and the number of failed attempts before it."""
     env, expert = _env_and_expert(cfg)
     for attempt in range(cfg.max_attempts):
-        ep = run_expert_episode(env, expert, [cfg.seed, index, attempt], n_regions=cfg.n_regions, region=cfg.region)
+        ep = run_expert_episode(env, expert, [cfg.seed, index, attempt], n_regions=cfg.n_regions, region=cfg.region,
+                                perturb=cfg.perturb())
         if ep.success:
             return ep, attempt
     raise RuntimeError(f"the expert failed {cfg.max_attempts} times on episode {index} of {cfg.env}")
@@ -118,7 +150,7 @@ def generate(cfg: GenerateConfig, out: str | os.PathLike, workers: int = 1, over
     if workers < 1:
         raise UserError(f"--workers must be >= 1, got {workers}")
     tasks = [(cfg, i) for i in range(cfg.episodes)]
-    failures = 0
+    failures = recovery = 0
     with BufferWriter(out, overwrite=overwrite) as writer:
         bar = tqdm(total=cfg.episodes, desc=f"generating {cfg.env}", unit="ep", disable=not progress)
         if workers == 1:
@@ -130,7 +162,8 @@ def generate(cfg: GenerateConfig, out: str | os.PathLike, workers: int = 1, over
         try:
             for ep, failed in results:
                 failures += failed
-                writer.add(ep.data, {"theta": ep.theta, "seed": ep.seed})
+                recovery += ep.recovery_steps
+                writer.add(ep.data, {"theta": ep.theta, "seed": ep.seed, "recovery_steps": ep.recovery_steps})
                 bar.update(1)
         finally:
             bar.close()
@@ -140,13 +173,15 @@ def generate(cfg: GenerateConfig, out: str | os.PathLike, workers: int = 1, over
         writer.set_attrs(
             shape_meta=ShapeMeta.from_dict(env.shape_meta_dict()),  # type: ignore[attr-defined]
             **env.dataset_attrs(),  # type: ignore[attr-defined]
-            source={"generator": "datasets/generate.py", **asdict(cfg), "failed_attempts": failures},
+            source={"generator": "datasets/generate.py", **asdict(cfg), "expert_noise": cfg.expert_noise,
+                    "perturb": asdict(cfg.perturb()), "failed_attempts": failures},
         )
         writer.flush()
         buf = writer.buffer
         assert buf is not None
         summary = {"episodes": buf.n_episodes, "steps": buf.n_steps, "failed_attempts": failures,
-                   "expert_success": cfg.episodes / (cfg.episodes + failures)}
+                   "expert_success": cfg.episodes / (cfg.episodes + failures),
+                   "recovery_share": recovery / max(buf.n_steps, 1)}
     return summary
 
 

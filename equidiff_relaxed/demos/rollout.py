@@ -12,6 +12,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from equidiff_relaxed.demos.dart import PerturbConfig, Perturber
 from equidiff_relaxed.symmetry.regions import region_bounds
 
 
@@ -23,6 +24,7 @@ class Episode:
     theta: float
     seed: int
     success: bool
+    recovery_steps: int = 0  # steps at which the expert was re-aligning behind the puck after it had started pushing
 
     @property
     def length(self) -> int:
@@ -39,9 +41,12 @@ def draw_theta(rng: np.random.Generator, n_regions: int | None = None, region: i
 
 
 def run_expert_episode(env: gym.Env, expert: Any, seed_words: Any, theta: float | None = None,
-                       n_regions: int | None = None, region: int | None = None) -> Episode:
+                       n_regions: int | None = None, region: int | None = None,
+                       perturb: PerturbConfig | None = None) -> Episode:
     """Roll the expert out for one episode; observations (every key) and the simulator state are recorded before
-    each action. Envs with ``clip_action`` record the action as clipped (what the simulator executed)."""
+    each action. Envs with ``clip_action`` record the action as clipped. With ``perturb`` (DART) the env executes a
+    perturbed action while the recorded label stays the expert's clean action for the observation seen; the
+    perturbation's randomness has its own stream, so the expert's own noise is the same with or without it."""
     rng = np.random.default_rng(np.random.SeedSequence(seed_words))
     env_seed = int(rng.integers(0, 2**31 - 1))
     if theta is None:
@@ -50,19 +55,27 @@ def run_expert_episode(env: gym.Env, expert: Any, seed_words: Any, theta: float 
     expert.reset(rng)
     keys = sorted(obs)
     clip = getattr(env, "clip_action", None)
+    perturber = None
+    if perturb is not None and perturb.active:
+        perturber = Perturber(perturb, np.random.default_rng(np.random.SeedSequence([*(int(w) for w in np.atleast_1d(seed_words)), 0xDA27])))
     record: dict[str, list] = {k: [] for k in [*keys, "action", "states", "rewards", "dones"]}
-    success = False
+    success, pushed, recovery = False, False, 0
     for _ in range(env.max_steps):  # type: ignore[attr-defined]
         action = expert.act(obs)
+        repositioning = getattr(expert, "repositioning", None)
+        if repositioning is not None:
+            recovery += int(pushed and repositioning)
+            pushed = pushed or not repositioning
         for k in keys:
             record[k].append(obs[k])
         record["states"].append(env.get_state())
         record["action"].append(np.asarray(clip(action) if clip else action, dtype=np.float32))
-        obs, reward, terminated, truncated, info = env.step(action)
+        executed = perturber(action) if perturber is not None else action
+        obs, reward, terminated, truncated, info = env.step(executed)
         record["rewards"].append(np.float32(reward))
         record["dones"].append(np.float32(terminated))
         if terminated or truncated:
             success = bool(info["is_success"])
             break
     data = {k: np.stack(v) for k, v in record.items()}
-    return Episode(data=data, theta=float(info["theta"]), seed=env_seed, success=success)
+    return Episode(data=data, theta=float(info["theta"]), seed=env_seed, success=success, recovery_steps=recovery)

@@ -1,10 +1,16 @@
 """Scripted closed-loop expert for the planar push tasks.
 
-It plans a path for the puck (straight to the goal, or around the pillar through two via points when the straight
-path would hit it), then each step (10 Hz) pushes the puck toward a look-ahead point on that path: the pusher target
+Each step (10 Hz) it plans a path for the puck from the puck's *current* position (straight to the goal, or around
+the pillar through two via points when the straight path would hit it), then pushes the puck toward a look-ahead
+point on that path: the pusher target
 is the contact point behind the puck plus one step along the push direction. When the pusher is not behind the puck
 it first moves there, circling the puck (on the side that keeps clear of the pillar) instead of hitting it.
-The pillar's position is privileged knowledge of the expert (it is not in the observation).
+The pillar's position is privileged knowledge of the expert (it is not in the observation); it is fixed in the world,
+so the expert is still a function of the observation alone.
+
+Memoryless by default: the action is a function of the current observation only (same observation, same action), so
+a policy can clone it from what it sees. ``ExpertConfig(memoryless=False)`` keeps the older behaviour (the path is
+planned once from the initial puck position and followed from memory) for comparison.
 """
 from __future__ import annotations
 
@@ -24,7 +30,8 @@ class ExpertConfig:
     align_tolerance: float = 0.012 # pusher farther than this from the contact point behind the puck -> reposition
     pillar_clearance: float = 0.035  # extra distance kept between the puck's rim and the pillar's
     circle_margin: float = 0.02    # extra radius when circling the puck
-    noise_std: float = 0.0         # Gaussian noise on the commanded target (diversity)
+    noise_std: float = 0.0         # Gaussian noise on the commanded target (part of the recorded label)
+    memoryless: bool = True        # replan from the current observation every step (False: plan once per episode)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -38,6 +45,40 @@ def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(p - (a + t * ab)))
 
 
+def _tangent_angle(p: np.ndarray, o: np.ndarray, radius: float, side: float) -> float:
+    """Angle (about ``o``) of the tangent point from ``p`` to the circle (o, radius) on ``side`` (+1: the path then
+    turns counter-clockwise about ``o``). A point inside the circle is treated as lying on it."""
+    v = p - o
+    d = max(float(np.linalg.norm(v)), radius * (1 + 1e-9))
+    return math.atan2(v[1], v[0]) - side * math.acos(min(1.0, radius / d))
+
+
+def path_around_disc(p: np.ndarray, g: np.ndarray, o: np.ndarray, radius: float, arc_step: float = 0.2) -> np.ndarray:
+    """(P, 2) shortest polyline from ``p`` to ``g`` that keeps out of the disc (o, radius): straight when the segment
+    clears it, else tangent -> arc (sampled every ``arc_step`` rad) -> tangent, on the shorter side.
+
+    Shortest paths are consistent in time: re-planned from any point along it, the path is its own remainder, so an
+    expert that re-plans every step follows one path without memory. Ties (the disc exactly on the line) go to the
+    counter-clockwise side; one step along it makes that side strictly shorter, so the choice does not flip.
+    """
+    if _segment_distance(o, p, g) >= radius:
+        return np.stack([p, g])
+    best: tuple[float, np.ndarray] | None = None
+    for side in (1.0, -1.0):
+        a0 = _tangent_angle(p, o, radius, side)
+        a1 = _tangent_angle(g, o, radius, -side)  # the tangent from the goal, approached in the same turning sense
+        sweep = (side * (a1 - a0)) % (2 * math.pi)
+        n = max(1, int(math.ceil(sweep / arc_step)))
+        angles = a0 + side * sweep * np.arange(n + 1) / n
+        arc = o + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        path = np.vstack([p, arc, g])
+        length = float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum())
+        if best is None or length < best[0] - 1e-9:
+            best = (length, path)
+    assert best is not None
+    return best[1]
+
+
 class PushExpert:
     """Call :meth:`reset` at each episode start, then :meth:`act` with each observation dict."""
 
@@ -48,6 +89,7 @@ class PushExpert:
         self.pillar = np.asarray(geom.pillar_pos) if variant.pillar else None
         self.rng = rng or np.random.default_rng(0)
         self.path: np.ndarray | None = None
+        self.repositioning = False  # whether the last action moved the pusher back behind the puck (not pushing)
 
     def reset(self, rng: np.random.Generator | None = None) -> None:
         if rng is not None:
@@ -56,11 +98,14 @@ class PushExpert:
 
     # ------------------------------------------------------------------ planning
     def plan(self, puck: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        """(P, 2) polyline for the puck centre from ``puck`` to ``goal``, around the pillar if needed."""
+        """(P, 2) polyline for the puck centre from ``puck`` to ``goal``, around the pillar if needed (memoryless:
+        the shortest path around the pillar's keep-out disc; else the older two-via-point detour)."""
         if self.pillar is None:
             return np.stack([puck, goal])
         g, c = self.geom, self.cfg
         keep = g.pillar_radius + g.puck_radius + c.pillar_clearance
+        if c.memoryless:
+            return path_around_disc(puck, goal, self.pillar, keep + g.pusher_radius / 2)
         if _segment_distance(self.pillar, puck, goal) >= keep:
             return np.stack([puck, goal])
         d = _unit(goal - puck)
@@ -100,14 +145,15 @@ class PushExpert:
         pusher = np.asarray(obs["pusher_pos"], dtype=np.float64)
         puck = np.asarray(obs["puck_pos"], dtype=np.float64)
         goal = np.asarray(obs["goal_pos"], dtype=np.float64)
-        if self.path is None:
+        if self.path is None or self.cfg.memoryless:
             self.path = self.plan(puck, goal)
         to_goal = float(np.linalg.norm(goal - puck))
         aim = self._lookahead(puck)
         u = _unit(aim - puck)
         contact = g.puck_radius + g.pusher_radius
         behind = puck - u * (contact + 0.002)
-        if float(np.linalg.norm(pusher - behind)) > c.align_tolerance:
+        self.repositioning = float(np.linalg.norm(pusher - behind)) > c.align_tolerance
+        if self.repositioning:
             target = self._reposition(pusher, puck, behind, u)
         else:
             step = min(c.push_step, to_goal + 0.002)

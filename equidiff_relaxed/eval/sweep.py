@@ -82,7 +82,7 @@ def family_config(model: str, config_dir: str | os.PathLike = "configs", prefix:
     with open(path) as f:
         cfg = yaml.safe_load(f) or {}
     data = {k: v for k, v in (cfg.get("data") or {}).items()
-            if k in ("horizon", "n_obs_steps", "n_action_steps", "batch_size", "val_ratio")}
+            if k in ("horizon", "n_obs_steps", "n_action_steps", "batch_size", "val_ratio", "pad_after")}
     return {"model": dict(cfg.get("model") or {}), "data": data}
 
 
@@ -100,6 +100,7 @@ def train_run(spec: RunSpec, dataset: str, run_dir: Path, steps: int, config: di
     L.seed_everything(spec.seed, verbose=False)
     data_cfg = {"horizon": 16, "n_obs_steps": 2, "n_action_steps": 8, "batch_size": 64, "val_ratio": 0.1,
                 **config["data"]}
+    data_cfg.setdefault("shuffle_seed", spec.seed)  # split seed 0 (nested subsets); data order follows the run seed
     dm = DemoDataModule(dataset, n_demos=spec.demos, seed=0, **data_cfg)
     model_cfg = {**config["model"], "model": spec.model, "seed": spec.seed,
                  **{k: data_cfg[k] for k in ("horizon", "n_obs_steps", "n_action_steps")}}

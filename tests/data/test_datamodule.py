@@ -72,5 +72,25 @@ def test_nan_in_actions_is_reported(tmp_path, push_buffer):
 
 
 def test_episodes_too_short_for_any_window(saved):
+    """Only with the diffusion_policy padding: with the default every state is some window's "now"."""
     with pytest.raises(UserError, match="no training windows"):
-        DemoDataModule(saved["p.zarr"], horizon=40, n_obs_steps=2, n_action_steps=8).setup()
+        DemoDataModule(saved["p.zarr"], horizon=40, n_obs_steps=2, n_action_steps=8,
+                       pad_after="diffusion_policy").setup()
+    dm = DemoDataModule(saved["p.zarr"], horizon=40, n_obs_steps=2, n_action_steps=8)
+    dm.setup()
+    assert len(dm.train_set) == sum(int(n) for n in np.diff(np.concatenate([[0], dm._ends]))[dm.train_episodes])
+
+
+def test_shuffle_seed_changes_data_order_but_not_the_split(saved):
+    a = DemoDataModule(saved["p.zarr"], horizon=8, n_obs_steps=2, n_action_steps=4, seed=0, shuffle_seed=0)
+    b = DemoDataModule(saved["p.zarr"], horizon=8, n_obs_steps=2, n_action_steps=4, seed=0, shuffle_seed=1)
+    a.setup()
+    b.setup()
+    assert a.train_episodes.tolist() == b.train_episodes.tolist()
+    order_a, order_b = list(iter(a.train_dataloader().sampler)), list(iter(b.train_dataloader().sampler))
+    assert sorted(order_a) == sorted(order_b) and order_a != order_b
+
+
+def test_unknown_pad_after_in_the_datamodule(saved):
+    with pytest.raises(UserError, match="unknown data.pad_after"):
+        DemoDataModule(saved["p.zarr"], pad_after="tail")

@@ -94,3 +94,32 @@ def test_missing_key():
     arrays, ends = make_arrays([6])
     with pytest.raises(UserError, match="no key 'rgb'"):
         SequenceSampler(arrays, ends, 4, 2, 2, ["rgb"])
+
+
+@pytest.mark.parametrize("T,To,Ta", [(8, 2, 4), (16, 2, 8), (6, 3, 1)])
+def test_full_padding_makes_every_state_some_windows_now(T, To, Ta):
+    """Default pad_after = T - To: each state of each episode is the current observation (window step To-1) of
+    exactly one window, including the last ones; the padded actions after the end hold the last action."""
+    lengths = [3, 13, 7]
+    arrays, ends = make_arrays(lengths)
+    s = SequenceSampler(arrays, ends, horizon=T, n_obs_steps=To, n_action_steps=Ta, obs_keys=["obs"])
+    nows = sorted(int(s.sample(i)["obs"][-1, 0]) for i in range(len(s)))
+    assert nows == sorted(100 * e + t for e, n in enumerate(lengths) for t in range(n))
+    last_now = [i for i in range(len(s)) if s.sample(i)["obs"][-1, 0] == 100 * 1 + 12][0]
+    assert s.sample(last_now)["action"][To - 1 :, 1].tolist() == [12] * (T - To + 1)  # "hold"
+
+
+def test_diffusion_policy_padding_never_makes_the_last_states_now():
+    T, To, Ta = 8, 2, 4
+    lengths = [13]
+    arrays, ends = make_arrays(lengths)
+    s = SequenceSampler(arrays, ends, horizon=T, n_obs_steps=To, n_action_steps=Ta, obs_keys=["obs"],
+                        pad_after="diffusion_policy")
+    nows = {int(s.sample(i)["obs"][-1, 0]) for i in range(len(s))}
+    assert nows == set(range(13 - (T - To - Ta + 1)))  # the last T - To - Ta + 1 = 3 states are missing
+
+
+def test_unknown_pad_after_is_a_user_error():
+    arrays, ends = make_arrays([5])
+    with pytest.raises(UserError, match="unknown pad_after 'tail'"):
+        SequenceSampler(arrays, ends, horizon=6, n_obs_steps=2, n_action_steps=2, obs_keys=["obs"], pad_after="tail")

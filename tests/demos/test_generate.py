@@ -35,6 +35,21 @@ def test_output_opens_with_the_data_layer_and_carries_theta(tmp_path):
     assert next(iter(dm.train_dataloader()))["obs"]["goal_pos"].shape[1:] == (2, 2)
 
 
+def test_dart_defaults_record_recovery(tmp_path):
+    """Push data are generated with DART by default: clean labels, perturbed execution, recovery steps counted."""
+    cfg = GenerateConfig("push", episodes=6, seed=2)
+    assert cfg.expert_noise == 0.0 and cfg.perturb().active
+    summary = generate(cfg, tmp_path / "d.zarr", progress=False)
+    buf = ReplayBuffer.open(tmp_path / "d.zarr")
+    rec = buf.episode_meta("recovery_steps")
+    assert rec.shape == (6,) and rec.sum() > 0
+    assert math.isclose(summary["recovery_share"], rec.sum() / buf.n_steps)
+    assert buf.attrs["source"]["perturb"]["noise_std"] == 0.01
+    off = generate(GenerateConfig("push", episodes=6, seed=2, dart_noise=0.0, burst_prob=0.0), tmp_path / "o.zarr",
+                   progress=False)
+    assert off["recovery_share"] < summary["recovery_share"]
+
+
 def test_region_restriction_and_images(tmp_path):
     out = tmp_path / "r.zarr.zip"
     generate(GenerateConfig("push", episodes=3, seed=1, n_regions=8, region=5, image_size=16), out, progress=False)
@@ -60,6 +75,9 @@ def test_same_seed_same_data_whatever_the_workers(tmp_path):
     (GenerateConfig("push", episodes=1, region=2), "--region needs --theta-regions"),
     (GenerateConfig("push", episodes=1, n_regions=4, region=4), r"--region must be in \[0, 4\)"),
     (GenerateConfig("push", episodes=1, image_size=84), "multiple of 8"),
+    (GenerateConfig("push", episodes=1, noise_std=-0.1), "--noise must be a finite number >= 0"),
+    (GenerateConfig("push", episodes=1, dart_noise=-0.01), "--dart-noise must be a finite number >= 0"),
+    (GenerateConfig("push", episodes=1, burst_prob=2.0), r"--burst-prob must be in \[0, 1\]"),
 ])
 def test_bad_configs(tmp_path, cfg, message):
     with pytest.raises(UserError, match=message):

@@ -35,3 +35,43 @@ def test_expert_detours_around_the_pillar():
     clearance = np.linalg.norm(puck - pillar, axis=1).min()
     assert clearance > env.geom.pillar_radius + env.geom.puck_radius
     assert blocked.length > free.length + 5
+
+
+def _region2_episode(memoryless: bool):
+    env = make_env("push-pillar")
+    expert = make_expert(env, memoryless=memoryless)
+    return env, expert, run_expert_episode(env, expert, [5], theta=env.geom.pillar_angle + 0.1)
+
+
+def _fresh_action(env, obs_row):
+    fresh = make_expert(env)
+    fresh.reset(np.random.default_rng(0))
+    return fresh.act(obs_row)
+
+
+def test_expert_is_memoryless():
+    """Same observation, same action: a fresh expert given any recorded observation of an episode (around the
+    pillar, where planning matters) returns the recorded action; the older plan-once expert does not."""
+    env, _, ep = _region2_episode(memoryless=True)
+    assert ep.success
+    keys = ("pusher_pos", "puck_pos", "goal_pos")
+    for t in range(ep.length):
+        row = {k: ep.data[k][t] for k in keys}
+        np.testing.assert_allclose(_fresh_action(env, row), ep.data["action"][t], atol=1e-6)
+    env, _, old = _region2_episode(memoryless=False)
+    gaps = [np.linalg.norm(_fresh_action(env, {k: old.data[k][t] for k in keys}) - old.data["action"][t])
+            for t in range(old.length)]
+    assert max(gaps) > 0.01  # the plan made at the start is hidden state
+
+
+def test_path_around_disc_is_consistent_when_replanned():
+    """The shortest path around the pillar's keep-out disc, replanned from a point on it, is its own remainder."""
+    from equidiff_relaxed.envs.push_expert import path_around_disc
+
+    o, r = np.array([0.0, 0.1]), 0.08
+    path = path_around_disc(np.array([0.0, 0.0]), np.array([0.0, 0.3]), o, r)
+    assert len(path) > 3 and np.all(np.linalg.norm(path[1:-1] - o, axis=1) >= r - 1e-9)
+    mid = path[len(path) // 2]
+    again = path_around_disc(mid, np.array([0.0, 0.3]), o, r)
+    assert np.sign(again[1][0] - o[0]) == np.sign(mid[0] - o[0])  # same side around the pillar
+    assert len(path_around_disc(np.array([0.3, 0.0]), np.array([0.3, 0.3]), o, r)) == 2  # clear: straight
