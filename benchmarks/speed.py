@@ -1,6 +1,7 @@
 """Model size and speed per family: parameters, training samples/s, inference ms per action chunk.
 
-python benchmarks/speed.py [--device cpu|cuda] [--out benchmarks/results/speed_cpu.json]
+python benchmarks/speed.py [--device cpu|cuda] [--out benchmarks/results/speed_cpu.json] [--no-images]
+                           [--mlp-only] [--no-mlp] [--ddim-steps 8]
 
 Models are built from the shipped configs (configs/push_<family>.yaml, configs/push_image_<family>.yaml) on synthetic
 data of the push-pillar layout (low-dim: 3 x pos2 obs, pos2 action; image: + 88 px RGB). Training: batch 64
@@ -12,6 +13,12 @@ in three modes for the equivariant families:
             (relaxed banks summed into one matrix).
 Ratios are to the plain model measured in the same run (train: samples/s ratio, higher is faster; inference: time
 ratio, lower is faster).
+
+Low-dim families are also measured with the MLP denoiser (section ``low_dim_mlp``, configs/fast_push_<family>.yaml)
+and with the U-Net at the same horizon (section ``low_dim_unet_t8``, configs/bench_push_<family>.yaml: the U-Net of
+the push benchmarks and of the old make demo, T=8), with ``mlp_train_speed_vs_unet`` (samples/s ratio) and
+``mlp_infer_time_vs_unet`` (cached ms ratio) of the MLP to that U-Net of the same family. ``--mlp-only`` skips the U-Net and image models, ``--no-mlp`` the MLP ones; ``--ddim-steps`` sets the
+DDIM steps of every inference measurement (default: each config's).
 """
 from __future__ import annotations
 
@@ -37,9 +44,11 @@ from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule  # no
 FAMILIES = ("plain", "equi", "relaxed", "residual")
 
 
-def build(config: Path, family: str, image: bool, device: str):
+def build(config: Path, family: str, image: bool, device: str, denoiser: str | None = None):
     model_cfg = yaml.safe_load(config.read_text())["model"]
     model_cfg["model"] = family
+    if denoiser is not None:
+        model_cfg["denoiser"] = denoiser
     meta = push_shape_meta(88 if image else None)
     module = DiffusionPolicyModule(**model_cfg, shape_meta=meta.to_dict(), symmetry_center=[0.0, 0.0])
     policy = module.policy
@@ -48,11 +57,11 @@ def build(config: Path, family: str, image: bool, device: str):
     return policy.to(device), meta
 
 
-def batch(meta, b: int, device: str) -> dict:
+def batch(meta, b: int, device: str, horizon: int = 16) -> dict:
     obs = {k: torch.rand(b, 2, 2, device=device) * 0.4 for k in meta.low_dim_keys}
     for k in meta.rgb_keys:
         obs[k] = torch.rand(b, 2, 3, 88, 88, device=device)
-    return {"obs": obs, "action": torch.rand(b, 16, 2, device=device) * 0.4}
+    return {"obs": obs, "action": torch.rand(b, horizon, 2, device=device) * 0.4}
 
 
 def cpu_name() -> str:
@@ -73,7 +82,7 @@ def sync(device: str) -> None:
 def train_rate(policy, meta, b: int, device: str, steps: int) -> float:
     policy.train()
     opt = torch.optim.AdamW(policy.parameters(), lr=1e-4)
-    data = batch(meta, b, device)
+    data = batch(meta, b, device, policy.horizon)
     for i in range(steps + 2):
         if i == 2:
             sync(device)
@@ -87,19 +96,58 @@ def train_rate(policy, meta, b: int, device: str, steps: int) -> float:
 
 
 @torch.no_grad()
-def infer_ms(policy, meta, device: str, mode: str, reps: int) -> float:
+def infer_ms(policy, meta, device: str, mode: str, reps: int, ddim_steps: int | None = None) -> float:
     """Milliseconds per action chunk, batch 1, in ``mode`` no_cache | cached | exported."""
     policy.train(mode == "no_cache")
     if mode == "exported":
         policy = export_policy(policy)
     obs = batch(meta, 1, device)["obs"]
-    policy.predict_action(obs)
+    policy.predict_action(obs, ddim_steps=ddim_steps)
     sync(device)
     t0 = time.perf_counter()
     for _ in range(reps):
-        policy.predict_action(obs)
+        policy.predict_action(obs, ddim_steps=ddim_steps)
     sync(device)
     return (time.perf_counter() - t0) / reps * 1000
+
+
+def measure(policy, meta, family: str, image: bool, device: str, ddim_steps: int | None) -> dict:
+    row = {"params": sum(p.numel() for p in policy.parameters()),
+           "train_samples_per_s": train_rate(policy, meta, 32 if image else 64, device, 4 if image else 10),
+           "infer_ms_per_chunk": infer_ms(policy, meta, device, "cached", 5 if image else 20, ddim_steps)}
+    if family != "plain":
+        row["infer_ms_per_chunk_no_cache"] = infer_ms(policy, meta, device, "no_cache", 3 if image else 10, ddim_steps)
+        row["infer_ms_per_chunk_exported"] = infer_ms(policy, meta, device, "exported", 5 if image else 20, ddim_steps)
+    return row
+
+
+def ratios_to_plain(section: dict) -> None:
+    plain = section["plain"]
+    for row in section.values():
+        row["train_speed_vs_plain"] = row["train_samples_per_s"] / plain["train_samples_per_s"]
+        for mode in ("", "_no_cache", "_exported"):
+            if f"infer_ms_per_chunk{mode}" in row:
+                row[f"infer_time{mode}_vs_plain"] = row[f"infer_ms_per_chunk{mode}"] / plain["infer_ms_per_chunk"]
+
+
+def mlp_config(family: str) -> Path:
+    """The MLP-denoiser policy of the push tasks (T=8, To=2, Ta=4)."""
+    return Path(f"configs/fast_push_{family}.yaml")
+
+
+def print_mlp_summary(results: dict) -> None:
+    """One line per low-dim family: U-Net vs MLP training samples/s and ms per chunk (cached, exported)."""
+
+    def cell(value: float | None, width: int, digits: int) -> str:
+        return f"{value:{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
+
+    header = ["family", "unet smp/s", "mlp smp/s", "ratio", "unet ms", "mlp ms", "mlp exp ms"]
+    print("\n" + f"{header[0]:<9} " + " ".join(f"{h:>{w}}" for h, w in zip(header[1:], (10, 10, 6, 8, 7, 10))))
+    for family, row in results["low_dim_mlp"].items():
+        unet = results["low_dim_unet_t8"].get(family, {})
+        print(f"{family:<9} {cell(unet.get('train_samples_per_s'), 10, 0)} {cell(row['train_samples_per_s'], 10, 0)} "
+              f"{cell(row.get('mlp_train_speed_vs_unet'), 6, 1)} {cell(unet.get('infer_ms_per_chunk'), 8, 1)} "
+              f"{cell(row['infer_ms_per_chunk'], 7, 1)} {cell(row.get('infer_ms_per_chunk_exported'), 10, 1)}")
 
 
 def main() -> None:
@@ -107,32 +155,44 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=None)
     parser.add_argument("--no-images", action="store_true")
+    parser.add_argument("--mlp-only", action="store_true", help="only the low-dim MLP-denoiser models")
+    parser.add_argument("--no-mlp", action="store_true", help="skip the MLP-denoiser models")
+    parser.add_argument("--ddim-steps", type=int, default=None, help="DDIM steps per chunk (default: the config's)")
     args = parser.parse_args()
+    if args.mlp_only and args.no_mlp:
+        parser.error("--mlp-only and --no-mlp exclude each other")
     if args.device == "cpu":
         torch.set_num_threads(min(2, os.cpu_count() or 1))
     out = Path(args.out or f"benchmarks/results/speed_{args.device}.json")
     hw = torch.cuda.get_device_name() if args.device == "cuda" else f"{cpu_name()}, {torch.get_num_threads()} threads"
     results: dict = {"hardware": hw, "torch": torch.__version__, "command": "python benchmarks/speed.py "
-                     + " ".join(sys.argv[1:]), "low_dim": {}, "image": {}}
-    for image in ([False] if args.no_images else [False, True]):
-        section = results["image" if image else "low_dim"]
+                     + " ".join(sys.argv[1:]), "ddim_steps": args.ddim_steps or "config", "low_dim": {}, "image": {}}
+    if not args.no_mlp:
+        results["low_dim_mlp"] = {}
+    sections = [] if args.mlp_only else [("low_dim", False, None)] + ([] if args.no_images else [("image", True, None)])
+    if not args.no_mlp:  # MLP vs the U-Net at the same horizon (the push benchmarks' U-Net, T=8)
+        results["low_dim_unet_t8"] = {}
+        sections[1 if sections else 0:1 if sections else 0] = [("low_dim_unet_t8", False, None),
+                                                              ("low_dim_mlp", False, "mlp")]
+    for name, image, denoiser in sections:
+        section = results[name]
         for family in FAMILIES if not image else ("plain", "equi", "relaxed"):
-            cfg = Path(f"configs/push_image_{family}.yaml" if image else f"configs/push_{family}.yaml")
-            policy, meta = build(cfg, family, image, args.device)
-            row = {"params": sum(p.numel() for p in policy.parameters()),
-                   "train_samples_per_s": train_rate(policy, meta, 32 if image else 64, args.device, 4 if image else 10),
-                   "infer_ms_per_chunk": infer_ms(policy, meta, args.device, "cached", 5 if image else 20)}
-            if family != "plain":
-                row["infer_ms_per_chunk_no_cache"] = infer_ms(policy, meta, args.device, "no_cache", 3 if image else 10)
-                row["infer_ms_per_chunk_exported"] = infer_ms(policy, meta, args.device, "exported", 5 if image else 20)
-            section[family] = row
-            print(("image " if image else "low-dim ") + family, {k: round(v, 2) for k, v in row.items()}, flush=True)
-        plain = section["plain"]
-        for row in section.values():
-            row["train_speed_vs_plain"] = row["train_samples_per_s"] / plain["train_samples_per_s"]
-            for mode in ("", "_no_cache", "_exported"):
-                if f"infer_ms_per_chunk{mode}" in row:
-                    row[f"infer_time{mode}_vs_plain"] = row[f"infer_ms_per_chunk{mode}"] / plain["infer_ms_per_chunk"]
+            if image:
+                cfg = Path(f"configs/push_image_{family}.yaml")
+            else:
+                cfg = (mlp_config(family) if denoiser == "mlp" else Path(f"configs/bench_push_{family}.yaml")
+                       if name == "low_dim_unet_t8" else Path(f"configs/push_{family}.yaml"))
+            policy, meta = build(cfg, family, image, args.device, denoiser)
+            row = section[family] = measure(policy, meta, family, image, args.device, args.ddim_steps)
+            print(f"{name} {family}", {k: round(v, 2) for k, v in row.items()}, flush=True)
+        ratios_to_plain(section)
+    for family, row in results.get("low_dim_mlp", {}).items():
+        unet = results["low_dim_unet_t8"].get(family)
+        if unet:
+            row["mlp_train_speed_vs_unet"] = row["train_samples_per_s"] / unet["train_samples_per_s"]
+            row["mlp_infer_time_vs_unet"] = row["infer_ms_per_chunk"] / unet["infer_ms_per_chunk"]
+    if "low_dim_mlp" in results:
+        print_mlp_summary(results)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")

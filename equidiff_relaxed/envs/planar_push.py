@@ -8,7 +8,10 @@ float32 world xy, and with ``image_size`` an ``image`` (H, W, 3) uint8 top-down 
 
 Each episode draws its layout in a canonical frame (puck on the +x axis, goal further out, pusher near the centre,
 all jittered) and rotates it about the centre by theta: ``reset(seed=..., options={"theta": theta})``, otherwise
-theta ~ U[0, 2pi). ``info`` has ``theta``, ``region`` (of ``n_regions`` equal sectors) and ``is_success``.
+theta ~ U[0, 2pi). ``info`` has ``theta``, ``region`` (of ``n_regions`` equal sectors) and ``is_success``, and for
+failure analysis (``equidiff_relaxed.eval.failures``) the world xy ``pusher_pos``, ``puck_pos``, ``goal_pos`` (float64)
+and the sizes ``puck_radius``, ``pusher_radius``, ``success_tolerance`` (metres); ``push-pillar`` adds ``pillar_pos``
+and ``pillar_radius``.
 Reward = 1 on success, else 0; the episode terminates on success and truncates after ``max_steps``.
 """
 from __future__ import annotations
@@ -217,8 +220,17 @@ class PlanarPushEnv(gym.Env):
         return obs
 
     def _info(self) -> dict[str, Any]:
-        return {"theta": self.theta, "region": region_of(self.theta, self.n_regions, self.region_offset),
-                "is_success": self.is_success()}
+        g = self.geom
+        info: dict[str, Any] = {
+            "theta": self.theta, "region": region_of(self.theta, self.n_regions, self.region_offset),
+            "is_success": self.is_success(),
+            "pusher_pos": self.pusher_pos, "puck_pos": self.puck_pos, "goal_pos": self.goal.copy(),
+            "puck_radius": g.puck_radius, "pusher_radius": g.pusher_radius, "success_tolerance": g.success_tolerance,
+        }
+        if self.variant.pillar:
+            info["pillar_pos"] = np.array(g.pillar_pos, dtype=np.float64)
+            info["pillar_radius"] = g.pillar_radius
+        return info
 
     # ------------------------------------------------------------------ rendering
     def _render(self, size: int) -> np.ndarray:

@@ -15,9 +15,9 @@ from equidiff_relaxed.envs import ENV_NAMES
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.diagnostics import equivariance_error, relaxation_weights
 from equidiff_relaxed.eval.plan import episode_plan
-from equidiff_relaxed.eval.report import (format_table, mean_success, polar_plot, region_stats, relaxation_plot,
-                                          write_csv, write_json)
-from equidiff_relaxed.eval.rollouts import env_factory, policy_env_kwargs, rollout
+from equidiff_relaxed.eval.report import (failure_counts, format_failure_table, format_table, mean_success,
+                                          polar_plot, region_stats, relaxation_plot, write_csv, write_json)
+from equidiff_relaxed.eval.rollouts import EpisodeResult, env_factory, policy_env_kwargs, rollout
 from equidiff_relaxed.policy.checkpoint import load_checkpoint, load_policy
 
 
@@ -52,21 +52,42 @@ def write_video(path: Path, frames: list[np.ndarray], fps: int = 10) -> None:
     os.replace(tmp, path)
 
 
+def failure_video_name(ckpt_stem: str, result: EpisodeResult) -> str:
+    """File name of a failed episode's video: ``<ckpt-stem>_region<k>_fail_ep<index>_<category>.mp4``."""
+    return f"{ckpt_stem}_region{result.spec.region}_fail_ep{result.spec.index:02d}_{result.failure}.mp4"
+
+
+def episode_dict(r: EpisodeResult) -> dict[str, Any]:
+    """One entry of results.json ``episodes``: plan position, outcome and failure analysis."""
+    m = r.metrics
+    return {"region": r.spec.region, "index": r.spec.index, "theta": r.spec.theta, "success": r.success,
+            "steps": r.steps, "final_goal_dist": m.final_goal_dist if m else None,
+            "min_goal_dist": m.min_goal_dist if m else None, "steps_to_contact": m.steps_to_contact if m else None,
+            "failure": r.failure}
+
+
 def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = None, n_regions: int = 8,
              episodes_per_region: int = 25, n_envs: int = 2, seed: int = 0, ddim_steps: int | None = None,
-             video: bool = False, progress: bool = True) -> dict[str, Any]:
+             video: bool = False, progress: bool = True, video_failures: int = 0) -> dict[str, Any]:
+    """Evaluate ``checkpoints`` on one paired episode plan; write the reports (and videos) into ``out``.
+
+    ``video``: one MP4 per region and checkpoint (its first episode). ``video_failures``: MP4s of the first
+    ``video_failures`` failed episodes of each region per checkpoint (see :func:`failure_video_name`).
+    """
     if n_regions < 1:
         raise UserError(f"--regions must be >= 1, got {n_regions}")
     if episodes_per_region < 1:
         raise UserError(f"--episodes-per-region must be >= 1, got {episodes_per_region}")
     if n_envs < 1:
         raise UserError(f"--n-envs must be >= 1, got {n_envs}")
+    if video_failures < 0:
+        raise UserError(f"--video-failures must be >= 0, got {video_failures}")
     out_dir = check_output_dir(out)
     ckpts = {p: load_checkpoint(p) for p in checkpoints}  # fail early on any bad file
     plan = episode_plan(n_regions, episodes_per_region, seed)
     payload: dict[str, Any] = {"regions": n_regions, "episodes_per_region": episodes_per_region, "seed": seed,
                                "checkpoints": []}
-    names, tables, layers_all = [], [], {}
+    names, tables, fail_tables, layers_all = [], [], [], {}
     data_maps: dict[str, Any] = {}
     for path, ckpt in ckpts.items():
         env_name, env_kwargs = env_of(ckpt, env, path)
@@ -74,11 +95,19 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
         if ddim_steps is not None and not 1 <= ddim_steps <= policy.infer_scheduler.config.num_train_timesteps:
             raise UserError(f"--ddim-steps must be in [1, {policy.infer_scheduler.config.num_train_timesteps}]")
         env_kwargs.update(policy_env_kwargs(policy, n_regions))
-        if video:
+        if video or video_failures:
             env_kwargs.update(render_mode="rgb_array")
+        stem, videos = Path(path).stem, []
+
+        def save_failure(r: EpisodeResult, frames: list[np.ndarray], stem: str = stem, videos: list = videos) -> None:
+            videos.append(failure_video_name(stem, r))
+            write_video(out_dir / videos[-1], frames)
+
         result = rollout(policy, env_factory(env_name, **env_kwargs), plan, n_envs, ddim_steps, video,
-                         progress=progress, desc=f"{Path(path).name} on {env_name}")
+                         progress=progress, desc=f"{Path(path).name} on {env_name}", video_failures=video_failures,
+                         on_failure_video=save_failure)
         table = region_stats(result.results, n_regions)
+        fails = failure_counts(result.results, n_regions)
         eq = {k: equivariance_error(policy, [window_to_tensors(w, policy.meta) for w in result.obs_samples.get(k, [])],
                                     seed)
               for k in range(n_regions)}
@@ -88,15 +117,17 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
             data_maps[dataset] = _data_map(dataset, n_regions)
         entry = {
             "checkpoint": str(path), "model": policy.model_family, "group_order": policy.group_order,
-            "env": env_name, "mean_success": mean_success(table), "regions": [r.to_dict() for r in table],
-            "episodes": [{"region": r.spec.region, "index": r.spec.index, "theta": r.spec.theta,
-                          "success": r.success, "steps": r.steps} for r in result.results],
+            "env": env_name, "mean_success": mean_success(table),
+            "regions": [{**r.to_dict(), "failures": f} for r, f in zip(table, fails)],
+            "failures": {c: sum(f[c] for f in fails) for c in fails[0]},
+            "episodes": [episode_dict(r) for r in result.results],
             "equivariance_error_per_region": [eq[k] for k in range(n_regions)],
-            "relaxation": layers, "dataset": dataset,
+            "relaxation": layers, "dataset": dataset, "failure_videos": videos,
         }
         payload["checkpoints"].append(entry)
         names.append(str(path))
         tables.append(table)
+        fail_tables.append(fails)
         layers_all.update({f"{Path(path).name}:{k}": v for k, v in layers.items()})
         if video:
             for region, frames in result.videos.items():
@@ -108,6 +139,7 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
     if layers_all:
         relaxation_plot(out_dir / "relaxation.png", layers_all)
     payload["table"] = format_table(names, tables)
+    payload["failure_table"] = format_failure_table(names, fail_tables)
     return payload
 
 

@@ -1,4 +1,5 @@
-"""Reports of a per-region evaluation: terminal table, results.json, regions.csv, regions.png, relaxation.png."""
+"""Reports of a per-region evaluation: terminal tables (success, failure categories), results.json, regions.csv,
+regions.png, relaxation.png."""
 from __future__ import annotations
 
 import csv
@@ -14,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from equidiff_relaxed.eval.failures import CATEGORIES, UNKNOWN  # noqa: E402
 from equidiff_relaxed.eval.rollouts import EpisodeResult  # noqa: E402
 from equidiff_relaxed.eval.stats import RegionStats  # noqa: E402
 from equidiff_relaxed.symmetry.regions import region_bounds  # noqa: E402
@@ -26,6 +28,38 @@ def region_stats(results: list[EpisodeResult], n_regions: int) -> list[RegionSta
         lo, hi = region_bounds(k, n_regions)
         rows.append(RegionStats(k, lo, hi, len(mine), sum(r.success for r in mine)))
     return rows
+
+
+def failure_counts(results: list[EpisodeResult], n_regions: int) -> list[dict[str, int]]:
+    """Per region, the number of failed episodes in each category of ``failures.CATEGORIES`` (all keys present)."""
+    counts = [{c: 0 for c in CATEGORIES} for _ in range(n_regions)]
+    for r in results:
+        if r.failure is not None:
+            counts[r.spec.region][r.failure] += 1
+    return counts
+
+
+FAILURE_COLUMNS = {"never_reached_puck": "reach", "pushed_past_goal": "past", "stuck_at_pillar": "pillar",
+                   "timed_out_moving": "moving", UNKNOWN: "unknown"}
+
+
+def format_failure_table(names: list[str], counts: list[list[dict[str, int]]]) -> str:
+    """Failed episodes per region and category, one column group per checkpoint (``unknown`` only if any)."""
+    cats = [c for c in CATEGORIES if c != UNKNOWN or any(row[UNKNOWN] for t in counts for row in t)]
+    width = 6 + 7 * len(cats)
+    legend = ", ".join(f"{FAILURE_COLUMNS[c]} = {c}" for c in cats)
+    lines = [f"failed episodes per region ({legend})",
+             f"{'region':>6} " + " ".join(f"{n[-width:]:>{width}}" for n in names),
+             f"{'':>6} " + " ".join(f"{'fail':>6}" + "".join(f"{FAILURE_COLUMNS[c]:>7}" for c in cats) for _ in names)]
+    lines.append("-" * len(lines[-1]))
+
+    def row(label: str, cells: list[dict[str, int]]) -> str:
+        return f"{label:>6} " + " ".join(f"{sum(c.values()):>6}" + "".join(f"{c[k]:>7}" for k in cats) for c in cells)
+
+    for k in range(len(counts[0])):
+        lines.append(row(str(k), [t[k] for t in counts]))
+    lines.append(row("all", [{c: sum(r[c] for r in t) for c in CATEGORIES} for t in counts]))
+    return "\n".join(lines)
 
 
 def mean_success(rows: list[RegionStats]) -> float:

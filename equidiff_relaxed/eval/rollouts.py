@@ -5,6 +5,12 @@ disabled: each batch of ``n_envs`` planned episodes starts together, each env wi
 reset seed, and runs until all are done. The policy sees the last To observations (the first one repeated at the
 start, as in training) and executes Ta actions per inference. Each episode's diffusion noise comes from its own
 generator, so results do not depend on ``n_envs``.
+
+Envs that report positions in ``info`` (the push envs: ``pusher_pos``, ``puck_pos``, ``goal_pos``, sizes, optional
+``pillar_pos``) get a failure analysis per episode (``failures.analyse_episode``); others get ``unknown``. With
+``video_failures = N`` every episode of a region that still lacks N failure videos is filmed; the frames of a failed
+one go to ``on_failure_video`` at once (the first N failures of each region, in plan order), the others are dropped,
+so at most ``n_envs`` episodes of frames are held.
 """
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ import torch
 from tqdm import tqdm
 
 from equidiff_relaxed.data.datamodule import window_to_tensors
+from equidiff_relaxed.eval.failures import (UNKNOWN, EpisodeMetrics, SceneGeometry, analyse_episode,
+                                            unknown_metrics)
 from equidiff_relaxed.eval.plan import EpisodeSpec
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 
@@ -27,6 +35,48 @@ class EpisodeResult:
     spec: EpisodeSpec
     success: bool
     steps: int
+    metrics: EpisodeMetrics | None = None  # failure analysis (None: not measured)
+
+    @property
+    def failure(self) -> str | None:
+        """Failure category (``failures.CATEGORIES``) of a failed episode, None for a success."""
+        if self.success:
+            return None
+        return self.metrics.failure if self.metrics is not None else UNKNOWN
+
+
+TRACE_KEYS = ("pusher_pos", "puck_pos", "goal_pos")
+GEOMETRY_KEYS = ("puck_radius", "pusher_radius", "success_tolerance")
+
+
+def _has(info: dict[str, Any], key: str, i: int) -> bool:
+    return key in info and bool(info.get(f"_{key}", np.ones(i + 1, dtype=bool))[i])
+
+
+def scene_state(info: dict[str, Any], i: int) -> np.ndarray | None:
+    """(3, 2) pusher, puck and goal xy of sub-env ``i`` from a vector env's ``info``; None if it reports none."""
+    if not all(_has(info, k, i) for k in TRACE_KEYS):
+        return None
+    return np.stack([np.asarray(info[k][i], dtype=np.float64) for k in TRACE_KEYS])
+
+
+def scene_geometry(info: dict[str, Any], i: int) -> tuple[SceneGeometry, np.ndarray | None] | None:
+    """Sizes (and pillar xy, if any) of sub-env ``i`` from a vector env's reset ``info``; None if it reports none."""
+    if not all(_has(info, k, i) for k in GEOMETRY_KEYS):
+        return None
+    pillar = _has(info, "pillar_pos", i) and _has(info, "pillar_radius", i)
+    geom = SceneGeometry(*(float(info[k][i]) for k in GEOMETRY_KEYS),
+                         pillar_radius=float(info["pillar_radius"][i]) if pillar else None)
+    return geom, (np.asarray(info["pillar_pos"][i], dtype=np.float64) if pillar else None)
+
+
+def episode_metrics(trace: list[np.ndarray | None], scene: tuple[SceneGeometry, np.ndarray | None] | None,
+                    success: bool) -> EpisodeMetrics:
+    """Failure analysis of one recorded episode (``unknown_metrics`` when positions or sizes are missing)."""
+    if scene is None or not trace or any(t is None for t in trace):
+        return unknown_metrics(success)
+    states = np.stack(trace)  # type: ignore[arg-type]
+    return analyse_episode(states[:, 0], states[:, 1], states[:, 2], success, scene[0], scene[1])
 
 
 @dataclass
@@ -62,24 +112,38 @@ def _split(obs: dict[str, np.ndarray], n: int) -> list[dict[str, np.ndarray]]:
 @torch.no_grad()
 def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[EpisodeSpec], n_envs: int = 2,
             ddim_steps: int | None = None, video: bool = False, samples_per_region: int = 8,
-            progress: bool = True, desc: str = "evaluating") -> RolloutOutput:
-    """Run every planned episode; returns per-episode results, observation samples per region, optional videos."""
+            progress: bool = True, desc: str = "evaluating", video_failures: int = 0,
+            on_failure_video: Callable[[EpisodeResult, list[np.ndarray]], None] | None = None) -> RolloutOutput:
+    """Run every planned episode; returns per-episode results, observation samples per region, optional videos.
+
+    ``video``: keep the frames of each region's first episode (``RolloutOutput.videos``). ``video_failures``: hand
+    the frames of the first ``video_failures`` failed episodes of each region to ``on_failure_video``. Both need an
+    env made with ``render_mode="rgb_array"``.
+    """
+    if video_failures < 0:
+        raise ValueError(f"video_failures must be >= 0, got {video_failures}")
+    if video_failures and on_failure_video is None:
+        raise ValueError("video_failures needs on_failure_video")
     policy.eval()
     device = next(policy.parameters()).device
     n_envs = max(1, min(n_envs, len(plan)))
     envs = make_vector_env(env_fn, n_envs)
     out = RolloutOutput(results=[])
+    fail_videos: dict[int, int] = {}  # region -> failure videos handed out
     bar = tqdm(total=len(plan), desc=desc, unit="ep", disable=not progress)
     try:
         for start in range(0, len(plan), n_envs):
             batch = plan[start : start + n_envs]
             specs = batch + [batch[-1]] * (n_envs - len(batch))  # pad the last batch; extras are ignored
             envs.set_attr("next_theta", [s.theta for s in specs])
-            obs, _ = envs.reset(seed=[s.reset_seed for s in specs])
+            obs, info = envs.reset(seed=[s.reset_seed for s in specs])
+            scenes = [scene_geometry(info, i) for i in range(n_envs)]
+            traces = [[scene_state(info, i)] for i in range(n_envs)]
             hist = [[o] * policy.n_obs_steps for o in _split(obs, n_envs)]
             gens = [torch.Generator().manual_seed(s.noise_seed) for s in specs]
             done, success, steps = [False] * n_envs, [False] * n_envs, [0] * n_envs
-            filmed = [video and s.index == 0 and i < len(batch) for i, s in enumerate(specs)]
+            filmed = [i < len(batch) and ((video and s.index == 0) or fail_videos.get(s.region, 0) < video_failures)
+                      for i, s in enumerate(specs)]
             frames: dict[int, list[np.ndarray]] = {i: [] for i, f in enumerate(filmed) if f}
             if frames:
                 shots = envs.call("render")
@@ -102,6 +166,7 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
                             continue
                         steps[i] += 1
                         hist[i].append(step_obs[i])
+                        traces[i].append(scene_state(info, i))
                         if shots is not None and i in frames:
                             frames[i].append(shots[i])
                         if term[i] or trunc[i]:
@@ -109,9 +174,14 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
                     if all(done[: len(batch)]):
                         break
             for i, s in enumerate(batch):
-                out.results.append(EpisodeResult(s, success[i], steps[i]))
+                result = EpisodeResult(s, success[i], steps[i], episode_metrics(traces[i], scenes[i], success[i]))
+                out.results.append(result)
                 if i in frames:
-                    out.videos[s.region] = frames[i]
+                    if video and s.index == 0:
+                        out.videos[s.region] = frames[i]
+                    if not result.success and fail_videos.get(s.region, 0) < video_failures:
+                        fail_videos[s.region] = fail_videos.get(s.region, 0) + 1
+                        on_failure_video(result, frames.pop(i))  # type: ignore[misc]
             bar.update(len(batch))
     finally:
         bar.close()

@@ -54,10 +54,12 @@ class PlainImageNet(nn.Module):
 
 
 class PlainObsEncoder(nn.Module):
+    """Low-dim windows (flattened) and CNN image features -> MLP with ``layers`` hidden layers -> (B, out_dim)."""
+
     regular = False
 
     def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, hidden: int = 256, out_dim: int = 128,
-                 image_features: int = 64, image_width: int = 32):
+                 image_features: int = 64, image_width: int = 32, layers: int = 1):
         super().__init__()
         self.meta, self.n_obs_steps = shape_meta, n_obs_steps
         self.low_dim_keys, self.rgb_keys = shape_meta.low_dim_keys, shape_meta.rgb_keys
@@ -65,7 +67,7 @@ class PlainObsEncoder(nn.Module):
                                      for k in self.rgb_keys})
         in_dim = n_obs_steps * (sum(shape_meta.obs[k].shape[0] for k in self.low_dim_keys)
                                 + image_features * len(self.rgb_keys))
-        self.mlp = _mlp([in_dim, hidden, out_dim])
+        self.mlp = _mlp([in_dim, *[hidden] * layers, out_dim])  # ``layers`` hidden layers
         self.out_dim = out_dim
 
     def forward(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
@@ -106,13 +108,15 @@ class EquivariantObsEncoder(nn.Module):
     """Low-dim fields as C_N irreps (from shape_meta) and top-down image features as regular fields, mixed by
     group-linear layers into ``out_fields`` regular fields. Fixed-camera images (rep 'camera') go through a plain CNN
     into ``camera_features`` invariant (trivial) features per frame, like other symmetry-breaking inputs.
+    ``layers`` hidden layers of ``hidden_fields`` regular fields (ReLU between them). Each group copy h of the
+    denoiser is conditioned on the ``out_fields`` entries [:, :, h], so ``out_fields`` is the per-copy width.
     ``kind``: equivariant | relaxed | residual (see GroupLinear)."""
 
     regular = True
 
     def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, group_order: int = 8, hidden_fields: int = 32,
                  out_fields: int = 16, kind: str = "equivariant", banks: int = 2, alpha: float = 0.0,
-                 beta: float = 0.0, image_fields: int = 8, camera_features: int = 32):
+                 beta: float = 0.0, image_fields: int = 8, camera_features: int = 32, layers: int = 1):
         super().__init__()
         self.meta, self.n_obs_steps = shape_meta, n_obs_steps
         G = cyclic_group(group_order)
@@ -130,6 +134,7 @@ class EquivariantObsEncoder(nn.Module):
         hidden = regular_type(gs, hidden_fields)
         self.lift = GroupLinear(enn.FieldType(gs, reps), hidden, **layer) if reps else None
         self.image_mix = GroupLinear(regular_type(gs, n_img), hidden, **layer) if n_img else None
+        self.hidden = nn.ModuleList(GroupLinear(hidden, hidden, **layer) for _ in range(layers - 1))
         self.out = GroupLinear(hidden, regular_type(gs, out_fields), **layer)
         self.group_order, self.out_dim = group_order, out_fields
 
@@ -150,5 +155,8 @@ class EquivariantObsEncoder(nn.Module):
                 f = net(x.reshape(-1, *x.shape[2:]))  # (B*To, F*N), regular
                 feats.append(f.reshape(b, -1))
             h = h + self.image_mix(torch.cat(feats, dim=-1))
-        y = self.out(torch.relu(h))  # ReLU acts per entry: commutes with permutations of regular fields
+        h = torch.relu(h)  # ReLU acts per entry: commutes with permutations of regular fields
+        for layer in self.hidden:
+            h = torch.relu(layer(h))
+        y = self.out(h)
         return y.view(b, self.out_dim, self.group_order)

@@ -15,6 +15,11 @@ from equidiff_relaxed.nn.group_linear import expand_equivariant_state
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 
 
+# Hyperparameters added after checkpoints were first written: a checkpoint without them was trained (and evaluated)
+# with these values, which are not today's defaults.
+LEGACY_HPARAMS = {"prediction_type": "epsilon", "ddim_spacing": "leading"}
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict:
     """``torch.load(weights_only=True)`` with one-line errors for missing, corrupt or foreign files."""
     if not os.path.exists(path):
@@ -45,6 +50,7 @@ def load_policy(path: str | os.PathLike, use_ema: bool = True) -> DiffusionPolic
     hp = {k: v for k, v in ckpt["hyper_parameters"].items() if not k.startswith("_")}
     if not hp.get("shape_meta"):
         raise UserError("checkpoint records no shape_meta", path)
+    hp = {**LEGACY_HPARAMS, **hp}
     module = DiffusionPolicyModule(**hp)
     assert module.policy is not None
     missing, unexpected = module.policy.load_state_dict(policy_state(ckpt, use_ema), strict=False)
@@ -76,5 +82,5 @@ def init_module_from(module: Any, datamodule: Any, path: str | os.PathLike) -> l
     the (EMA) weights of checkpoint ``path`` into it, before ``trainer.fit``; returns ``init_policy_from``'s report."""
     datamodule.setup("fit")
     policy = module.build(datamodule.shape_meta, list(datamodule.symmetry_center))
-    policy.fit_normalizer(datamodule.normalizer_data())
+    policy.fit_normalizer(datamodule.normalizer_data(), datamodule.normalizer_episode_ends())
     return init_policy_from(policy, path)

@@ -41,7 +41,14 @@ class DiffusionPolicyModule(L.LightningModule):
         ddim_steps: int = 16,
         augment: str | None = None,
         normalizer_mode: str = "symmetric",
+        ddim_spacing: str = "trailing",
+        prediction_type: str = "v_prediction",
+        relative_to: str | None = None,
+        encoder_layers: int = 1,
         relax_where: str = "all",
+        denoiser: str = "unet",
+        denoiser_width: int = 256,
+        denoiser_depth: int = 3,
         lr: float = 1e-3,
         weight_decay: float = 1e-6,
         warmup_steps: int = 50,
@@ -87,7 +94,7 @@ class DiffusionPolicyModule(L.LightningModule):
         if ShapeMeta.from_dict(self.hparams["shape_meta"]) != dm.shape_meta:
             raise UserError("the dataset's shape_meta differs from the model's (checkpoint)", dm.dataset_path)
         if fresh or not len(policy.normalizer.fields):
-            policy.fit_normalizer(dm.normalizer_data())
+            policy.fit_normalizer(dm.normalizer_data(), dm.normalizer_episode_ends())
         if dm.env_attrs is not None:
             self.hparams["env"] = dm.env_attrs  # recorded so that evaluation can recreate the env
 

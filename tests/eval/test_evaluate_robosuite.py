@@ -26,4 +26,8 @@ def test_tiny_lift_policy_evaluates_per_region_on_two_envs(tmp_path):
     # the recorded episode limit (60) came with the checkpoint: no episode runs longer
     assert all(0 < e["steps"] <= 60 for e in entry["episodes"])
     assert [e["region"] for e in entry["episodes"]] == [0, 1]
+    # no puck/pusher positions in robosuite's info: no failure metrics, failures are "unknown"
+    assert all(e["final_goal_dist"] is None and e["steps_to_contact"] is None
+               and e["failure"] == (None if e["success"] else "unknown") for e in entry["episodes"])
+    assert sum(entry["failures"].values()) == entry["failures"]["unknown"] == sum(not e["success"] for e in entry["episodes"])
     assert (out / "regions.png").stat().st_size > 0

@@ -118,7 +118,9 @@ def test_equivariant_checkpoint_initialises_relaxed_with_identical_outputs(datas
     assert report == []
     relaxed.eval()
     obs, noise = obs_batch((None, dm.normalizer_data())), torch.randn(3, 8, 2)
-    assert torch.allclose(relaxed.predict_action(obs, noise=noise), equi.predict_action(obs, noise=noise), atol=1e-5)
+    # same function; compared relatively: an untrained model amplifies eps at t = T-1 (sqrt(alpha_bar) ~ 0.006)
+    assert torch.allclose(relaxed.predict_action(obs, noise=noise), equi.predict_action(obs, noise=noise), rtol=1e-4,
+                          atol=1e-4)
     # a plain checkpoint into a relaxed model: every mismatch is reported key by key
     L.seed_everything(0)
     trainer(tmp_path / "p", 1).fit(DiffusionPolicyModule("plain", **MODEL), datamodule=datamodule(dataset))
