@@ -17,15 +17,16 @@ $(STAMP): pyproject.toml requirements/cpu-constraints.txt scripts/setup_venv.sh
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# The main job: push-pillar demos (generated if missing) -> expert success per region and the data symmetry-breaking
-# map -> train the relaxed policy (CPU-sized) -> evaluate per region (table, results.json, regions.csv,
-# regions.png, relaxation.png in runs/demo/eval). Each run starts runs/demo afresh.
+# The main job: push-pillar demos (DART, memoryless expert; generated if missing) -> expert success per region and
+# the data symmetry-breaking map -> train the relaxed policy (MLP denoiser, 3000 steps, a progress line every 250)
+# -> evaluate per region (table, failure categories, results.json, regions.csv, regions.png, relaxation.png in
+# runs/demo/eval). Each run starts runs/demo afresh.
 demo: $(STAMP)
 	mkdir -p $(DEMO_DIR)
-	test -e $(DEMO_DIR)/push_pillar.zarr || $(PY) datasets/generate.py --env push-pillar --episodes 200 --seed 0 --out $(DEMO_DIR)/push_pillar.zarr
-	$(PY) datasets/expert_report.py --env push-pillar --episodes-per-region 10 --dataset $(DEMO_DIR)/push_pillar.zarr --quiet
+	test -e $(DEMO_DIR)/push_pillar_dart.zarr || $(PY) datasets/generate.py --env push-pillar --episodes 200 --seed 0 --workers 2 --out $(DEMO_DIR)/push_pillar_dart.zarr
+	$(PY) datasets/expert_report.py --env push-pillar --episodes-per-region 10 --dataset $(DEMO_DIR)/push_pillar_dart.zarr --quiet
 	rm -rf runs/demo
-	$(PY) train.py --config configs/demo_push_pillar_relaxed.yaml --data.dataset_path $(DEMO_DIR)/push_pillar.zarr --trainer.enable_progress_bar false
+	$(PY) train.py --config configs/demo_push_pillar_relaxed.yaml --data.dataset_path $(DEMO_DIR)/push_pillar_dart.zarr
 	$(PY) eval.py --checkpoint runs/demo/checkpoints/last.ckpt --episodes-per-region 25 --n-envs 2 --out runs/demo/eval
 
 clean:

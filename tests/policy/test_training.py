@@ -155,3 +155,19 @@ def test_bad_config_values_fail_with_one_line(dataset, tmp_path, override, messa
     lines = [l for l in proc.stderr.strip().splitlines() if l.startswith("error:")]
     assert len(lines) == 1 and message in lines[0], proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
+
+
+def test_step_progress_prints_a_line_every_n_steps(dataset, tmp_path, capsys):
+    """make demo trains without a live bar: StepProgress prints step/total, loss and time left to stderr."""
+    from equidiff_relaxed.policy.progress import StepProgress
+
+    L.seed_everything(0)
+    t = L.Trainer(max_steps=6, max_epochs=-1, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
+                  enable_model_summary=False, enable_checkpointing=False, num_sanity_val_steps=0,
+                  limit_val_batches=0, callbacks=[StepProgress(every_n_steps=2)])
+    t.fit(DiffusionPolicyModule("plain", **MODEL), datamodule=datamodule(dataset))
+    lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith("train step")]
+    assert [l.split()[2] for l in lines] == ["2/6", "4/6", "6/6"]
+    assert "loss" in lines[-1] and "left" in lines[-1]
+    with pytest.raises(ValueError, match="every_n_steps"):
+        StepProgress(0)
