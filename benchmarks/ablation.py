@@ -120,7 +120,7 @@ def report(out: Path, n_regions: int) -> str:
     names = [v for v in VARIANTS if v in rows]
     for v in names:
         means = [r["mean_success"] for r in rows[v]]
-        per_region = np.mean([[reg["rate"] for reg in r["regions"]] for r in rows[v]], axis=0)
+        per_region = np.mean([[reg["success_rate"] for reg in r["regions"]] for r in rows[v]], axis=0)
         cost = full - float(np.mean(means)) if v != "full" else 0.0
         lines.append(f"| {v} | {len(means)} | **{np.mean(means):.2f}** ({', '.join(f'{m:.2f}' for m in means)}) | "
                      f"{cost:+.2f} | " + " | ".join(f"{x:.2f}" for x in per_region) + " |")
