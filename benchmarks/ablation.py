@@ -11,6 +11,7 @@ Variants (``full`` has every fix; each other one undoes exactly one):
   dp_padding         (3) pad_after = Ta - 1 (diffusion_policy): the last T - To - Ta + 1 states are never "now"
   leading_ddim       (4) diffusers' "leading" DDIM spacing (8 steps start at t = 84 of 100)
   narrow_encoder     (5) equivariant encoder of 8 fields per group copy, one hidden layer (the old size)
+  one_layer_encoder  (5, half) 32 fields per copy but one hidden layer (cheaper: see BENCHMARKS.md#speed)
   fixed_data_order   (6) every seed sees the data in the same order (only the initialisation changes)
   absolute_actions   (7) absolute target positions instead of displacements from the pusher
 
@@ -43,6 +44,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "dp_padding": ({}, {"pad_after": "diffusion_policy"}, {}),
     "leading_ddim": ({}, {}, {"ddim_spacing": "leading"}),
     "narrow_encoder": ({}, {}, {"encoder_fields": 8, "encoder_layers": 1}),
+    "one_layer_encoder": ({}, {}, {"encoder_layers": 1}),
     "fixed_data_order": ({}, {"shuffle_seed": 0}, {}),
     "absolute_actions": ({}, {}, {"relative_to": None}),
 }
