@@ -18,7 +18,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # The main job: push-pillar demos (DART, memoryless expert; generated if missing) -> expert success per region and
-# the data symmetry-breaking map -> train the relaxed policy (MLP denoiser, 3000 steps, a progress line every 250)
+# the data symmetry-breaking map -> train the relaxed policy (MLP denoiser, 4000 steps, a progress line every 250)
 # -> evaluate per region (table, failure categories, results.json, regions.csv, regions.png, relaxation.png in
 # runs/demo/eval). Each run starts runs/demo afresh.
 demo: $(STAMP)
