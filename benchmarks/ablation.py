@@ -139,6 +139,7 @@ def report(out: Path, n_regions: int) -> str:
     ax.set_ylabel("mean success (dots: seeds)")
     ax.set_ylim(0, 1.05)
     ax.set_title(f"ablation: each fix switched off ({out.name})")
+    fig.tight_layout()  # room for the rotated variant names
     save_figure(fig, out / "ablation.png")
     return table
 
