@@ -12,6 +12,7 @@ Variants (``full`` has every fix; each other one undoes exactly one):
   leading_ddim       (4) diffusers' "leading" DDIM spacing (8 steps start at t = 84 of 100)
   narrow_encoder     (5) equivariant encoder of 8 fields per group copy, one hidden layer (the old size)
   one_layer_encoder  (5, half) 32 fields per copy but one hidden layer (cheaper: see BENCHMARKS.md#speed)
+  half_width_encoder (5, half) two hidden layers but 16 fields per copy (cheaper too)
   fixed_data_order   (6) every seed sees the data in the same order (only the initialisation changes)
   absolute_actions   (7) absolute target positions instead of displacements from the pusher
 
@@ -45,6 +46,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "leading_ddim": ({}, {}, {"ddim_spacing": "leading"}),
     "narrow_encoder": ({}, {}, {"encoder_fields": 8, "encoder_layers": 1}),
     "one_layer_encoder": ({}, {}, {"encoder_layers": 1}),
+    "half_width_encoder": ({}, {}, {"encoder_fields": 16}),
     "fixed_data_order": ({}, {"shuffle_seed": 0}, {}),
     "absolute_actions": ({}, {}, {"relative_to": None}),
 }
