@@ -130,11 +130,6 @@ def ratios_to_plain(section: dict) -> None:
                 row[f"infer_time{mode}_vs_plain"] = row[f"infer_ms_per_chunk{mode}"] / plain["infer_ms_per_chunk"]
 
 
-def mlp_config(family: str) -> Path:
-    """The MLP-denoiser policy of the push tasks (T=8, To=2, Ta=4)."""
-    return Path(f"configs/fast_push_{family}.yaml")
-
-
 def print_mlp_summary(results: dict) -> None:
     """One line per low-dim family: U-Net vs MLP training samples/s and ms per chunk (cached, exported)."""
 
@@ -167,21 +162,19 @@ def main() -> None:
     hw = torch.cuda.get_device_name() if args.device == "cuda" else f"{cpu_name()}, {torch.get_num_threads()} threads"
     results: dict = {"hardware": hw, "torch": torch.__version__, "command": "python benchmarks/speed.py "
                      + " ".join(sys.argv[1:]), "ddim_steps": args.ddim_steps or "config", "low_dim": {}, "image": {}}
+    # (section, image?, denoiser override, config per family); the MLP is compared with the U-Net at its horizon (T=8)
+    sections = []
+    if not args.mlp_only:
+        sections.append(("low_dim", False, None, "configs/push_{}.yaml"))
     if not args.no_mlp:
-        results["low_dim_mlp"] = {}
-    sections = [] if args.mlp_only else [("low_dim", False, None)] + ([] if args.no_images else [("image", True, None)])
-    if not args.no_mlp:  # MLP vs the U-Net at the same horizon (the push benchmarks' U-Net, T=8)
-        results["low_dim_unet_t8"] = {}
-        sections[1 if sections else 0:1 if sections else 0] = [("low_dim_unet_t8", False, None),
-                                                              ("low_dim_mlp", False, "mlp")]
-    for name, image, denoiser in sections:
-        section = results[name]
+        sections += [("low_dim_unet_t8", False, None, "configs/bench_push_{}.yaml"),
+                     ("low_dim_mlp", False, "mlp", "configs/fast_push_{}.yaml")]
+    if not (args.mlp_only or args.no_images):
+        sections.append(("image", True, None, "configs/push_image_{}.yaml"))
+    for name, image, denoiser, config in sections:
+        section = results.setdefault(name, {})
         for family in FAMILIES if not image else ("plain", "equi", "relaxed"):
-            if image:
-                cfg = Path(f"configs/push_image_{family}.yaml")
-            else:
-                cfg = (mlp_config(family) if denoiser == "mlp" else Path(f"configs/bench_push_{family}.yaml")
-                       if name == "low_dim_unet_t8" else Path(f"configs/push_{family}.yaml"))
+            cfg = Path(config.format(family))
             policy, meta = build(cfg, family, image, args.device, denoiser)
             row = section[family] = measure(policy, meta, family, image, args.device, args.ddim_steps)
             print(f"{name} {family}", {k: round(v, 2) for k, v in row.items()}, flush=True)

@@ -131,6 +131,7 @@ class DemoDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers = batch_size, num_workers
         self.persistent_workers, self.pin_memory, self.in_memory = persistent_workers, pin_memory, in_memory
         self.pad_after = pad_after
+        self._pad_after_steps = pad_after_steps(pad_after, horizon, n_obs_steps, n_action_steps)
         self.shuffle_seed = seed if shuffle_seed is None else shuffle_seed
         self.shape_meta: ShapeMeta | None = None
         self.train_episodes = self.val_episodes = np.zeros(0, dtype=np.int64)
@@ -176,8 +177,7 @@ class DemoDataModule(L.LightningDataModule):
         if len(self.train_set) == 0:
             raise UserError(
                 f"no training windows: every training episode is shorter than horizon - pad_before - pad_after = "
-                f"{self.horizon - self.n_obs_steps + 1 - pad_after_steps(self.pad_after, self.horizon, self.n_obs_steps, self.n_action_steps)}"
-                " steps", path
+                f"{self.horizon - (self.n_obs_steps - 1) - self._pad_after_steps} steps", path
             )
 
     def normalizer_data(self) -> dict[str, np.ndarray]:

@@ -57,7 +57,8 @@ def run_expert_episode(env: gym.Env, expert: Any, seed_words: Any, theta: float 
     clip = getattr(env, "clip_action", None)
     perturber = None
     if perturb is not None and perturb.active:
-        perturber = Perturber(perturb, np.random.default_rng(np.random.SeedSequence([*(int(w) for w in np.atleast_1d(seed_words)), 0xDA27])))
+        words = [int(w) for w in np.atleast_1d(seed_words)]
+        perturber = Perturber(perturb, np.random.default_rng(np.random.SeedSequence([*words, 0xDA27])))
     record: dict[str, list] = {k: [] for k in [*keys, "action", "states", "rewards", "dones"]}
     success, pushed, recovery = False, False, 0
     for _ in range(env.max_steps):  # type: ignore[attr-defined]

@@ -1,8 +1,8 @@
 """Scripted closed-loop expert for the planar push tasks.
 
-Each step (10 Hz) it plans a path for the puck from the puck's *current* position (straight to the goal, or around
-the pillar through two via points when the straight path would hit it), then pushes the puck toward a look-ahead
-point on that path: the pusher target
+Each step (10 Hz) it plans a path for the puck from the puck's *current* position (straight to the goal, or, when the
+straight path would hit the pillar, the shortest path around the pillar's keep-out disc), then pushes the puck toward
+a look-ahead point on that path: the pusher target
 is the contact point behind the puck plus one step along the push direction. When the pusher is not behind the puck
 it first moves there, circling the puck (on the side that keeps clear of the pillar) instead of hitting it.
 The pillar's position is privileged knowledge of the expert (it is not in the observation); it is fixed in the world,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from einops import rearrange
@@ -37,17 +38,24 @@ class PlainDenoiser(nn.Module):
         return self.unet(x.transpose(1, 2), step, cond).transpose(1, 2)
 
 
+def folding_types(action: FieldMeta, group_order: int, lift_fields: int, kind: str, banks: int, alpha: float,
+                  beta: float) -> tuple[IrrepLayout, enn.FieldType, enn.FieldType, dict[str, Any]]:
+    """What the group-folded denoisers lift from and project back to: the action's irrep layout, its C_N field type,
+    ``lift_fields`` regular fields, and the GroupLinear options (kind, banks, alpha, beta). The caller creates the
+    lifting (relax_on="output") and projection (relax_on="input") around its own per-copy network."""
+    G = cyclic_group(group_order)
+    gs = no_base_space(G)
+    layout = IrrepLayout.of(action, invertible=True)
+    act_type = enn.FieldType(gs, layout.representations(G))
+    return layout, act_type, regular_type(gs, lift_fields), dict(kind=kind, banks=banks, alpha=alpha, beta=beta)
+
+
 class EquivariantDenoiser(nn.Module):
     def __init__(self, action: FieldMeta, cond_fields: int, group_order: int = 8, lift_fields: int = 16,
                  down_dims: Sequence[int] = (64, 128, 256), kernel_size: int = 5, n_groups: int = 8,
                  kind: str = "equivariant", banks: int = 2, alpha: float = 0.0, beta: float = 0.0):
         super().__init__()
-        G = cyclic_group(group_order)
-        gs = no_base_space(G)
-        self.layout = IrrepLayout.of(action, invertible=True)
-        act_type = enn.FieldType(gs, self.layout.representations(G))
-        reg = regular_type(gs, lift_fields)
-        layer = dict(kind=kind, banks=banks, alpha=alpha, beta=beta)
+        self.layout, act_type, reg, layer = folding_types(action, group_order, lift_fields, kind, banks, alpha, beta)
         self.lift = GroupLinear(act_type, reg, relax_on="output", **layer)
         self.unet = ConditionalUnet1D(lift_fields, lift_fields, cond_fields, down_dims, kernel_size, n_groups)
         self.project = GroupLinear(reg, act_type, relax_on="input", **layer)

@@ -20,20 +20,14 @@ horizons, where its temporal convolutions pay off.
 """
 from __future__ import annotations
 
-import warnings
-
 import torch
 from einops import rearrange
 from torch import nn
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from escnn import nn as enn
-
 from equidiff_relaxed.data.shape_meta import FieldMeta
-from equidiff_relaxed.nn.fields import IrrepLayout, cyclic_group, no_base_space, regular_type
+from equidiff_relaxed.nn.denoisers import folding_types
 from equidiff_relaxed.nn.group_linear import GroupLinear
-from equidiff_relaxed.nn.unet1d import SinusoidalStepEmbedding
+from equidiff_relaxed.nn.unet1d import step_embedding
 
 OUT_INIT_SCALE = 0.1  # the final projection starts small (not zero, so the condition path is trained from step 0)
 
@@ -74,9 +68,7 @@ class ConditionalMLP(nn.Module):
         super().__init__()
         _check_sizes(width, depth)
         self.width, self.depth = width, depth
-        self.step_embed = nn.Sequential(SinusoidalStepEmbedding(step_embed_dim),
-                                        nn.Linear(step_embed_dim, 4 * step_embed_dim), nn.Mish(),
-                                        nn.Linear(4 * step_embed_dim, step_embed_dim))
+        self.step_embed = step_embedding(step_embed_dim)
         self.modulation = nn.Sequential(nn.Mish(), nn.Linear(step_embed_dim + cond_dim, 2 * width * (depth + 1)))
         self.inp = nn.Linear(in_dim, width)
         self.blocks = nn.ModuleList(AdaLNBlock(width) for _ in range(depth))
@@ -132,12 +124,7 @@ class EquivariantMLPDenoiser(nn.Module):
                  lift_fields: int = 8, width: int = 256, depth: int = 3, kind: str = "equivariant",
                  banks: int = 2, alpha: float = 0.0, beta: float = 0.0):
         super().__init__()
-        G = cyclic_group(group_order)
-        gs = no_base_space(G)
-        self.layout = IrrepLayout.of(action, invertible=True)
-        act_type = enn.FieldType(gs, self.layout.representations(G))
-        reg = regular_type(gs, lift_fields)
-        layer = dict(kind=kind, banks=banks, alpha=alpha, beta=beta)
+        self.layout, act_type, reg, layer = folding_types(action, group_order, lift_fields, kind, banks, alpha, beta)
         self.lift = GroupLinear(act_type, reg, relax_on="output", **layer)
         self.mlp = ConditionalMLP(horizon * lift_fields, horizon * lift_fields, cond_fields, width, depth)
         self.project = GroupLinear(reg, act_type, relax_on="input", **layer)

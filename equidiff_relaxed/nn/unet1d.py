@@ -28,6 +28,11 @@ class SinusoidalStepEmbedding(nn.Module):
         return torch.cat([args.sin(), args.cos()], dim=-1)
 
 
+def step_embedding(dim: int) -> nn.Sequential:
+    """(B,) diffusion steps -> (B, dim): sinusoidal features and a small MLP (shared by the U-Net and the MLP)."""
+    return nn.Sequential(SinusoidalStepEmbedding(dim), nn.Linear(dim, 4 * dim), nn.Mish(), nn.Linear(4 * dim, dim))
+
+
 class ConvBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, kernel: int, groups: int):
         super().__init__()
@@ -61,8 +66,7 @@ class ConditionalUnet1D(nn.Module):
                  kernel_size: int = 5, n_groups: int = 8, step_embed_dim: int = 64):
         super().__init__()
         dims = [in_channels, *down_dims]
-        self.step_embed = nn.Sequential(SinusoidalStepEmbedding(step_embed_dim), nn.Linear(step_embed_dim, 4 * step_embed_dim),
-                                        nn.Mish(), nn.Linear(4 * step_embed_dim, step_embed_dim))
+        self.step_embed = step_embedding(step_embed_dim)
         c = step_embed_dim + cond_dim
         self.down = nn.ModuleList()
         for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
