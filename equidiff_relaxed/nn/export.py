@@ -29,31 +29,16 @@ with warnings.catch_warnings():
 
 
 def group_linear_to_linear(layer: GroupLinear) -> nn.Linear:
-    """The dense ``nn.Linear`` computing ``layer`` (B, in_type.size) -> (B, out_type.size) exactly."""
-    n = layer.group_order
-    w = layer.relax_weights.detach()  # (L, N)
-    weight = None
-    bias = None
-    for l, bank in enumerate(layer.banks):
-        with torch.no_grad():
-            m, b = bank.expand_parameters()  # escnn: expanded matrix (out, in) and bias (out,) or None
-        if layer.kind == "relaxed" and layer.relax_on == "output":
-            scale = w[l].repeat(layer.out_type.size // n)  # entry k*N + h carries w_l(h)
-            m = scale[:, None] * m
-            b = None if b is None else scale * b
-        elif layer.kind == "relaxed":
-            m = m * w[l].repeat(layer.in_type.size // n)[None, :]
-        weight = m if weight is None else weight + m
-        bias = b if bias is None else (bias if b is None else bias + b)
-    assert weight is not None
-    if layer.residual is not None:
-        weight = weight + layer.residual.weight.detach()
+    """The dense ``nn.Linear`` computing ``layer`` (B, in_type.size) -> (B, out_type.size) exactly
+    (:meth:`GroupLinear.matrix_and_bias`: L banks folded into one matrix)."""
+    with torch.no_grad():
+        weight, bias = layer.matrix_and_bias()
     out = nn.Linear(layer.in_type.size, layer.out_type.size, bias=bias is not None)
     with torch.no_grad():
         out.weight.copy_(weight)
         if bias is not None:
             out.bias.copy_(bias)
-    return out.to(w.device)
+    return out.to(weight.device)
 
 
 class ExportedImageNet(nn.Module):

@@ -21,6 +21,7 @@ horizons, where its temporal convolutions pay off.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
@@ -79,13 +80,27 @@ class ConditionalMLP(nn.Module):
             self.out.bias.zero_()
 
     def forward(self, x: torch.Tensor, step: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """x (M, in_dim), step (M,), cond (M, cond_dim) -> (M, out_dim)."""
-        c = torch.cat([self.step_embed(step), cond], dim=-1)
+        """x (M, in_dim), step (B,), cond (M, cond_dim) -> (M, out_dim), with M = B * r: the rows of x and cond
+        come in B consecutive groups of r (r = 1 for the plain denoiser, r = N group copies for the folded one)
+        that share one diffusion step.
+
+        The modulation layer is linear in [step_emb, cond], so its step part is computed once per group of rows
+        (B rows, not M) and repeated: the same function as applying it to the concatenation of every row.
+        """
+        m, b = x.shape[0], step.shape[0]
+        if m % b:
+            raise ValueError(f"{m} rows cannot be split into groups for {b} diffusion steps")
+        emb = self.step_embed(step)  # (B, E)
+        linear = self.modulation[1]
+        e = emb.shape[-1]
+        step_part = F.linear(F.mish(emb), linear.weight[:, :e])  # (B, 2 * width * (depth + 1))
+        mod = F.linear(F.mish(cond), linear.weight[:, e:], linear.bias)
+        mod = mod + step_part.repeat_interleave(m // b, dim=0)
         # unbind (not indexing): its backward stacks the gradients once instead of zero-filling a copy per slice
-        *mods, last = rearrange(self.modulation(c), "m (blk two w) -> blk two m w", blk=self.depth + 1, two=2).unbind(0)
+        *mods, last = rearrange(mod, "m (blk two w) -> blk two m w", blk=self.depth + 1, two=2).unbind(0)
         h = self.inp(x)
-        for block, mod in zip(self.blocks, mods):
-            h = block(h, *mod.unbind(0))
+        for block, mod_ in zip(self.blocks, mods):
+            h = block(h, *mod_.unbind(0))
         scale, shift = last.unbind(0)
         return self.out(self.out_norm(h) * (1 + scale) + shift)
 
@@ -138,7 +153,7 @@ class EquivariantMLPDenoiser(nn.Module):
         a = rearrange(self.layout.to_irreps(x), "b t d -> (b t) d")
         z = rearrange(self.lift(a), "(b t) (k n) -> (b n) (t k)", b=b, n=self.n)
         c = rearrange(cond, "b c n -> (b n) c")
-        z = self.mlp(z, step.repeat_interleave(self.n), c)
+        z = self.mlp(z, step, c)  # rows (b n): the N copies of sample b share its step
         y = self.project(rearrange(z, "(b n) (t k) -> (b t) (k n)", b=b, n=self.n, t=t))
         return self.layout.from_irreps(rearrange(y, "(b t) d -> b t d", b=b))
 

@@ -211,10 +211,8 @@ class DiffusionPolicy(nn.Module):
 
     def penalty(self) -> torch.Tensor:
         """Sum of the symmetry-breaking regularisers (relaxed: alpha * sum |w(g) - w(h)|; residual: beta ||W||^2)."""
-        total = torch.zeros((), device=next(self.parameters()).device)
-        for _, layer in group_linear_layers(self):
-            total = total + layer.penalty()
-        return total
+        terms = [layer.penalty() for _, layer in group_linear_layers(self)]
+        return torch.stack(terms).sum() if terms else torch.zeros((), device=next(self.parameters()).device)
 
     def relaxed_layers(self) -> list[tuple[str, GroupLinear]]:
         return [(n, m) for n, m in group_linear_layers(self) if m.kind == "relaxed"]
