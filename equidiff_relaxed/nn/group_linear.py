@@ -12,6 +12,9 @@ field's N entries indexed by the group element h (escnn's convention), so ``y.vi
 - ``residual`` (Finzi et al. 2021, residual pathway priors): equivariant map + an unconstrained ``nn.Linear``
   started at zero, with penalty ``beta * ||W||^2``.
 
+Relaxed and residual layers compute ``x -> W x + b`` with the banks (and the residual) folded into one matrix first
+(:meth:`GroupLinear.matrix_and_bias`, also what :mod:`equidiff_relaxed.nn.export` exports): one product instead of L.
+
 An exactly equivariant layer is the relaxed layer with L = 1 and frozen weights, so equivariant checkpoints can
 initialise relaxed models (see :func:`expand_equivariant_state`).
 """
@@ -72,9 +75,9 @@ class GroupLinear(nn.Module):
     def _versions(self) -> tuple[tuple[int, int], ...]:
         """(storage address, version counter) of every parameter: changes with any in-place update, load or move.
         (Not ``self.parameters()``: its module walk compares escnn basis objects, which costs more than a matmul.)"""
-        tensors = [self.relax_weights, *(self.residual.weight for _ in [0] if self.residual is not None)]
+        tensors = [self.relax_weights] + ([self.residual.weight] if self.residual is not None else [])
         for bank in self.banks:
-            tensors += [bank.weights, *(bank.bias for _ in [0] if bank.bias is not None)]
+            tensors += [bank.weights] + ([bank.bias] if bank.bias is not None else [])
         return tuple((t.data_ptr(), t._version) for t in tensors)
 
     def train(self, mode: bool = True) -> "GroupLinear":
