@@ -1,8 +1,10 @@
-"""Train a diffusion policy: python train.py --config configs/push_relaxed.yaml [--ckpt_path CKPT] [--init_from CKPT]
+"""Train a diffusion policy: python train.py --config configs/push_relaxed.yaml [--ckpt_path CKPT|auto] [--init_from CKPT]
 
 LightningCLI: any option can be overridden, e.g. --trainer.max_epochs 5 --data.n_demos 25 --model.relax_alpha 1e-2.
 --ckpt_path resumes a run exactly (optimizer, scheduler, EMA, step, data order; from an end-of-epoch checkpoint such
-as last.ckpt); --init_from fine-tunes from a checkpoint's (EMA) weights, e.g. an equivariant policy into a relaxed one.
+as last.ckpt); --ckpt_path auto picks the newest checkpoint of the run's folders that loads (and says which), or
+starts fresh if there is none. --init_from fine-tunes from a checkpoint's (EMA) weights, e.g. an equivariant policy
+into a relaxed one. Checkpoints are written atomically; last.ckpt is refreshed every epoch (LastCheckpoint).
 """
 from __future__ import annotations
 
@@ -11,6 +13,46 @@ import warnings
 from collections.abc import Sequence
 
 from equidiff_relaxed.errors import UserError, run_cli
+
+
+def make_crash_safe(trainer) -> None:  # type: ignore[no-untyped-def]
+    """Atomic checkpoint writes; a ModelCheckpoint asked for save_last gets an always-current LastCheckpoint
+    instead (Lightning refreshes its last.ckpt only together with a top-k save)."""
+    from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+    from equidiff_relaxed.policy.checkpointing import AtomicCheckpointIO, LastCheckpoint, uses_stale_last
+
+    if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+        trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+    stale = [cb for cb in trainer.callbacks if uses_stale_last(cb)]
+    has_last = any(isinstance(cb, LastCheckpoint) for cb in trainer.callbacks)
+    for cb in stale:
+        cb.save_last = False
+        if not has_last:
+            trainer.callbacks.append(LastCheckpoint(dirpath=cb.dirpath))
+            has_last = True
+            print("note: ModelCheckpoint(save_last=True) refreshes last.ckpt only with a top-k save; "
+                  "writing last.ckpt every epoch with LastCheckpoint instead")
+
+
+def resolve_auto_resume(trainer) -> str | None:  # type: ignore[no-untyped-def]
+    """--ckpt_path auto: the newest valid checkpoint under the run's folders (default_root_dir, the checkpoint
+    callbacks' and the logger's folders), or None (start fresh)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from equidiff_relaxed.policy.checkpointing import newest_valid_checkpoint
+
+    folders = [trainer.default_root_dir]
+    folders += [cb.dirpath for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint) and cb.dirpath]
+    folders += [lg.save_dir for lg in trainer.loggers if getattr(lg, "save_dir", None)]
+    path, step, skipped = newest_valid_checkpoint(folders)
+    for bad, why in skipped:
+        print(f"skipped {bad}: {why}")
+    if path is None:
+        print(f"no checkpoint found under {', '.join(dict.fromkeys(str(f) for f in folders))}: starting fresh")
+        return None
+    print(f"resuming from {path} (step {step})")
+    return str(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,7 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"initialised from {cli.config.init_from}" + (":" if report else " (all keys matched)"))
         for line in report:
             print(f"  {line}")
-    cli.trainer.fit(model, datamodule=data, ckpt_path=cli.config.ckpt_path)
+    make_crash_safe(cli.trainer)
+    ckpt_path = cli.config.ckpt_path
+    if ckpt_path == "auto":
+        ckpt_path = resolve_auto_resume(cli.trainer)
+    cli.trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
     best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
     print(f"done: logs and checkpoints in {cli.trainer.log_dir}" + (f"; best {best}" if best else ""))
     return 0

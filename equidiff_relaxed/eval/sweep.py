@@ -3,8 +3,10 @@ per orientation region on paired episodes, and pool the results.
 
 One run = (model, demos, seed). Its folder ``<out>/runs/<model>_n<demos>_s<seed>/`` holds ``last.ckpt`` (ignored by
 git) and ``eval.json`` (small: per-episode results). A run whose ``eval.json`` exists is skipped, so a sweep can be
-resumed, and committing the ``eval.json`` files is enough to rebuild the tables and figures. A run cut off during its
-evaluation keeps its finished ``last.ckpt`` and is only evaluated again.
+resumed, and committing the ``eval.json`` files is enough to rebuild the tables and figures. The sweep survives a
+SIGKILL at any point: ``last.ckpt`` is written atomically every 10 epochs and at the end, a run killed during training
+continues from it (exactly: the checkpoints are end-of-epoch), a run cut off during its evaluation keeps its finished
+``last.ckpt`` and is only evaluated again, and ``eval.json`` is renamed into place only once complete.
 
 Budget: every run takes the same number of optimizer steps (``steps``), whatever the demo count, with the family's
 hyper-parameters from ``configs/<config_prefix>_<model>.yaml`` (model section; data section for T, To, Ta, batch).
@@ -86,14 +88,18 @@ def family_config(model: str, config_dir: str | os.PathLike = "configs", prefix:
     return {"model": dict(cfg.get("model") or {}), "data": data}
 
 
+SAVE_EVERY_N_EPOCHS = 10  # a sweep run's last.ckpt: every 10 epochs (~200 steps at 100 demos) and at the end
+
+
 def train_run(spec: RunSpec, dataset: str, run_dir: Path, steps: int, config: dict[str, Any],
-              progress: bool = False, init_from: Path | None = None) -> Path:
+              progress: bool = False, init_from: Path | None = None, resume_from: Path | None = None) -> Path:
     """Train one run for ``steps`` optimizer steps, from scratch or from the (EMA) weights of checkpoint
-    ``init_from`` (equivariant weights transfer exactly into relaxed banks); returns its last checkpoint."""
+    ``init_from`` (equivariant weights transfer exactly into relaxed banks), or continue it from its own checkpoint
+    ``resume_from`` (exact from an end-of-epoch checkpoint); returns its last checkpoint, written atomically."""
     import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint
 
     from equidiff_relaxed.data.datamodule import DemoDataModule
+    from equidiff_relaxed.policy.checkpointing import AtomicCheckpointIO, LastCheckpoint
     from equidiff_relaxed.policy.ema import EMA
     from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
 
@@ -105,24 +111,20 @@ def train_run(spec: RunSpec, dataset: str, run_dir: Path, steps: int, config: di
     model_cfg = {**config["model"], "model": spec.model, "seed": spec.seed,
                  **{k: data_cfg[k] for k in ("horizon", "n_obs_steps", "n_action_steps")}}
     module = DiffusionPolicyModule(**model_cfg)
-    if init_from is not None:
+    if init_from is not None and resume_from is None:
         from equidiff_relaxed.policy.checkpoint import init_module_from
 
         init_module_from(module, dm, init_from)
     trainer = L.Trainer(max_steps=steps, max_epochs=-1, default_root_dir=run_dir, logger=False,
                         enable_progress_bar=progress, enable_model_summary=False, gradient_clip_val=1.0,
-                        check_val_every_n_epoch=10**6, num_sanity_val_steps=0,
-                        callbacks=[EMA(0.995), ModelCheckpoint(dirpath=run_dir, save_last=True, save_top_k=0,
-                                                               enable_version_counter=False)])
-    trainer.fit(module, datamodule=dm)
+                        check_val_every_n_epoch=10**6, num_sanity_val_steps=0, plugins=[AtomicCheckpointIO()],
+                        callbacks=[EMA(0.995), LastCheckpoint(run_dir, every_n_epochs=SAVE_EVERY_N_EPOCHS)])
+    trainer.fit(module, datamodule=dm, ckpt_path=str(resume_from) if resume_from is not None else None)
     return run_dir / "last.ckpt"
 
 
-def finished_training(run_dir: Path, spec: RunSpec, steps: int) -> Path | None:
-    """``run_dir/last.ckpt`` if it is this run's training finished at ``steps`` (same model and seed), else None.
-
-    Lets a sweep cut off during evaluation resume without retraining; an unreadable or unfinished checkpoint is
-    ignored (the run is trained again and the file overwritten)."""
+def _own_checkpoint(run_dir: Path, spec: RunSpec) -> tuple[Path, int] | None:
+    """(``run_dir/last.ckpt``, its step) if it loads and is this run's (same model and seed), else None."""
     import torch
 
     ckpt = run_dir / "last.ckpt"
@@ -130,11 +132,27 @@ def finished_training(run_dir: Path, spec: RunSpec, steps: int) -> Path | None:
         return None
     try:
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - a partial file from a killed run: train again
+    except Exception:  # noqa: BLE001 - unreadable (e.g. an old, non-atomic write cut off): train again
         return None
     hparams = state.get("hyper_parameters") or {}
-    same_run = hparams.get("model") == spec.model and hparams.get("seed") == spec.seed
-    return ckpt if same_run and state.get("global_step") == steps else None
+    if hparams.get("model") != spec.model or hparams.get("seed") != spec.seed:
+        return None
+    return ckpt, int(state.get("global_step", -1))
+
+
+def finished_training(run_dir: Path, spec: RunSpec, steps: int) -> Path | None:
+    """``run_dir/last.ckpt`` if it is this run's training finished at ``steps`` (same model and seed), else None.
+
+    Lets a sweep cut off during evaluation resume without retraining; an unreadable or unfinished checkpoint is
+    ignored here (see :func:`interrupted_training`)."""
+    own = _own_checkpoint(run_dir, spec)
+    return own[0] if own is not None and own[1] == steps else None
+
+
+def interrupted_training(run_dir: Path, spec: RunSpec, steps: int) -> Path | None:
+    """``run_dir/last.ckpt`` if it is this run's training stopped before ``steps`` (a killed sweep), else None."""
+    own = _own_checkpoint(run_dir, spec)
+    return own[0] if own is not None and 0 < own[1] < steps else None
 
 
 def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], seeds: list[int], models: list[str],
@@ -170,11 +188,16 @@ def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], 
             if init is None:
                 log(f"[{i + 1}/{len(specs)}] {spec.name}: training its base {base.name} first")
                 base_dir.mkdir(parents=True, exist_ok=True)
-                init = train_run(base, dataset, base_dir, steps, configs[base.model], progress)
+                init = train_run(base, dataset, base_dir, steps, configs[base.model], progress,
+                                 resume_from=interrupted_training(base_dir, base, steps))
         run_dir.mkdir(parents=True, exist_ok=True)
         ckpt = finished_training(run_dir, spec, run_steps)
         if ckpt is None:
-            ckpt = train_run(spec, dataset, run_dir, run_steps, configs[spec.model], progress, init_from=init)
+            resume = interrupted_training(run_dir, spec, run_steps)
+            if resume is not None:
+                log(f"[{i + 1}/{len(specs)}] {spec.name}: resuming its interrupted training from {resume}")
+            ckpt = train_run(spec, dataset, run_dir, run_steps, configs[spec.model], progress, init_from=init,
+                             resume_from=resume)
         else:
             log(f"[{i + 1}/{len(specs)}] {spec.name}: trained before ({run_steps} steps), evaluating it")
         payload = evaluate([str(ckpt)], run_dir / "eval", env, n_regions, episodes_per_region, n_envs, seed=0,

@@ -1,0 +1,146 @@
+"""Crash-safe checkpoints: an always-current ``last.ckpt``, atomic writes, and finding the newest valid checkpoint.
+
+Why: Lightning 2.5+'s ``ModelCheckpoint(save_last=True)`` refreshes ``last.ckpt`` only at a step where it also saved
+a top-k checkpoint. With ``monitor="val/loss"`` that stops as soon as the validation loss stops improving, and with
+``save_top_k=0`` it happens only when training ends. A run resumed from ``last.ckpt`` then restarts from a stale
+epoch (and, with the same ``max_epochs``, stops "early" at the requested epoch count having repeated work); a run
+killed mid-way has no checkpoint at all. And ``torch.save`` writes in place, so a kill during a write leaves a
+truncated file under the final name.
+
+- :class:`LastCheckpoint` writes ``<dirpath>/last.ckpt`` at the end of every ``every_n_epochs``-th training epoch
+  and when training ends, whatever validation says. Top-k checkpoints by a metric stay a separate
+  ``ModelCheckpoint`` (with ``save_last`` off).
+- :class:`AtomicCheckpointIO` (a Lightning ``CheckpointIO``) writes every checkpoint to a temporary sibling, fsyncs
+  it, renames it onto the final name and fsyncs the folder: a SIGKILL at any moment leaves either the old or the
+  new complete file.
+- :func:`newest_valid_checkpoint` scans run folders for ``*.ckpt``, skips files that do not load, and returns the one
+  with the most optimizer steps (ties: the newest file): ``train.py --ckpt_path auto``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+TMP_MARK = ".tmp-"  # temporary checkpoint names: .<name>.tmp-<pid> (never matched by *.ckpt)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. platforms that cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save(obj, path)`` through a temporary sibling: write, flush, fsync, rename, fsync the folder.
+    On any error (or a kill) the final name keeps its previous content; the temporary file is removed on errors."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}{TMP_MARK}{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(final.parent)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning checkpoint IO whose local writes are atomic (:func:`atomic_torch_save`); remote paths (``s3://``
+    and other fsspec URLs) fall back to Lightning's own writer."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike,
+                        storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO does not take storage_options")
+        if "://" in str(path):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        atomic_torch_save(checkpoint, path)
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``<dirpath>/last.ckpt`` after every ``every_n_epochs``-th training epoch and at the end of training.
+
+    Independent of validation and of any top-k checkpointing, so the file is always the latest state: resume with
+    ``--ckpt_path <dir>/last.ckpt`` (or ``auto``). Resuming from an end-of-epoch checkpoint is exact (same next
+    losses and final weights as a run that never stopped); the end-of-training checkpoint of a ``max_steps`` run may
+    be mid-epoch. ``dirpath=None`` resolves like ``ModelCheckpoint`` (the logger's folder or
+    ``default_root_dir``/checkpoints).
+    """
+
+    def __init__(self, dirpath: str | os.PathLike | None = None, every_n_epochs: int = 1, filename: str = "last"):
+        super().__init__(dirpath=dirpath, filename=filename, monitor=None, save_top_k=1, save_last=False,
+                         every_n_epochs=every_n_epochs, save_on_train_epoch_end=True, enable_version_counter=False,
+                         auto_insert_metric_name=False)
+
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(kind="last", filename=self.filename, every_n_epochs=self._every_n_epochs)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Also keep the final state (e.g. a ``max_steps`` run that ends inside an epoch)."""
+        if not self._should_skip_saving_checkpoint(trainer):
+            self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+def checkpoint_problem(path: str | os.PathLike) -> str | None:
+    """None if ``path`` loads as a Lightning checkpoint (weights_only) with weights and a step count, else why not."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is reported, not raised
+        return f"does not load ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})"
+    if not isinstance(state, dict) or "state_dict" not in state or "global_step" not in state:
+        return "not a Lightning training checkpoint (no state_dict / global_step)"
+    return None
+
+
+def newest_valid_checkpoint(folders: list[str | os.PathLike]) -> tuple[Path | None, int, list[tuple[Path, str]]]:
+    """The loadable ``*.ckpt`` under ``folders`` (searched recursively) with the most optimizer steps, ties broken by
+    modification time. Returns (path or None, its global step, [(skipped path, reason)])."""
+    candidates: dict[Path, None] = {}
+    for folder in folders:
+        root = Path(folder)
+        if root.is_file() and root.suffix == ".ckpt":
+            candidates[root.resolve()] = None
+        elif root.is_dir():
+            for p in root.rglob("*.ckpt"):
+                candidates[p.resolve()] = None
+    best: tuple[int, float, Path] | None = None
+    skipped: list[tuple[Path, str]] = []
+    for path in candidates:
+        problem = checkpoint_problem(path)
+        if problem is not None:
+            skipped.append((path, problem))
+            continue
+        step = int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+        key = (step, path.stat().st_mtime, path)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    return (best[2], best[0], skipped) if best else (None, 0, skipped)
+
+
+def uses_stale_last(callback: Any) -> bool:
+    """True for a plain ``ModelCheckpoint`` asked for ``save_last`` (which Lightning refreshes only with top-k)."""
+    return isinstance(callback, ModelCheckpoint) and not isinstance(callback, LastCheckpoint) and bool(
+        callback.save_last)
+
+
+__all__ = ["AtomicCheckpointIO", "LastCheckpoint", "atomic_torch_save", "checkpoint_problem",
+           "newest_valid_checkpoint", "uses_stale_last"]

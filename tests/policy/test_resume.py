@@ -1,0 +1,179 @@
+"""Resuming training: after a clean stop and after SIGKILL at several moments (mid-epoch, at an epoch end, during
+a checkpoint write), ``train.py --ckpt_path auto`` reaches the requested epoch with the uninterrupted run's weights;
+extending max_epochs trains to the new end; last.ckpt stays last.ckpt; invalid checkpoints are skipped."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from equidiff_relaxed.data.synthetic import make_push_buffer
+from equidiff_relaxed.policy.checkpointing import LastCheckpoint, checkpoint_problem, newest_valid_checkpoint
+from tests.conftest import REPO
+
+EPOCHS = 4
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "push.zarr"
+    make_push_buffer(6, seed=2).save(path)
+    return str(path)
+
+
+def args(dataset: str, root, epochs: int = EPOCHS, *extra: str) -> list[str]:
+    return ["--config", str(REPO / "configs/bench_push_equi.yaml"), "--data.dataset_path", dataset,
+            "--trainer.default_root_dir", str(root), "--trainer.logger", "false",
+            "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+            "--model.down_dims", "[8,16]", "--model.encoder_fields", "4", "--model.lift_fields", "4",
+            "--data.batch_size", "16", "--trainer.max_epochs", str(epochs), *extra]
+
+
+def train(argv: list[str]) -> None:
+    sys.path.insert(0, str(REPO))
+    import train as train_script
+
+    assert train_script.main(argv) == 0
+
+
+def last_state(root) -> dict:
+    return torch.load(root / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def straight(dataset, tmp_path_factory):
+    root = tmp_path_factory.mktemp("straight")
+    train(args(dataset, root))
+    return last_state(root)
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    keys = [k for k in a["state_dict"] if a["state_dict"][k].is_floating_point()]
+    return keys == [k for k in b["state_dict"] if b["state_dict"][k].is_floating_point()] and all(
+        torch.allclose(a["state_dict"][k], b["state_dict"][k], rtol=1e-5, atol=1e-6) for k in keys)
+
+
+KILL_DRIVER = textwrap.dedent("""
+    import os, signal, sys
+    import lightning as L
+    sys.path.insert(0, {repo!r})
+    moment = {moment!r}
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    class Killer(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if moment == "mid_epoch" and trainer.current_epoch == 2 and batch_idx == 1:
+                die()
+
+        def on_train_epoch_end(self, trainer, pl_module):  # runs before the checkpoint callbacks
+            if moment == "epoch_end" and trainer.current_epoch == 2:
+                die()
+
+    if moment == "checkpoint_write":  # the 3rd last.ckpt write dies half-way through its bytes
+        import io
+        import torch
+        from equidiff_relaxed.policy import checkpointing
+        real_save, calls = torch.save, []
+
+        def dying_save(obj, f, *a, **k):
+            calls.append(1)
+            if len(calls) < 3:
+                return real_save(obj, f, *a, **k)
+            buf = io.BytesIO()
+            real_save(obj, buf)
+            f.write(buf.getvalue()[: len(buf.getvalue()) // 2])
+            f.flush()
+            die()
+
+        checkpointing.torch.save = dying_save
+
+    fit = L.Trainer.fit
+
+    def fit_with_killer(self, *a, **k):
+        self.callbacks.append(Killer())
+        return fit(self, *a, **k)
+
+    L.Trainer.fit = fit_with_killer
+    import train
+    train.main(sys.argv[1:])
+""")
+
+
+@pytest.mark.parametrize("moment", ["mid_epoch", "epoch_end", "checkpoint_write"])
+def test_sigkill_then_auto_resume_matches_uninterrupted_run(dataset, straight, tmp_path, moment):
+    root = tmp_path / "run"
+    driver = KILL_DRIVER.format(repo=str(REPO), moment=moment)
+    proc = subprocess.run([sys.executable, "-c", driver, *args(dataset, root)], capture_output=True, text=True,
+                          cwd=REPO, env=dict(os.environ, PYTHONWARNINGS="ignore"), timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    before = last_state(root)  # a complete, loadable checkpoint survived the kill
+    assert before["epoch"] < EPOCHS - 1
+    if moment == "checkpoint_write":
+        leftovers = [p.name for p in (root / "checkpoints").iterdir() if ".tmp-" in p.name]
+        assert leftovers, "the write was killed half-way: its temporary file is left, the final name untouched"
+    train(args(dataset, root, EPOCHS, "--ckpt_path", "auto"))
+    after = last_state(root)
+    assert (after["epoch"], after["global_step"]) == (straight["epoch"], straight["global_step"])
+    assert same_weights(after, straight)
+    assert sorted(p.name for p in (root / "checkpoints").glob("last*.ckpt")) == ["last.ckpt"]
+
+
+def test_clean_stop_then_resume_and_extend(dataset, straight, tmp_path, capsys):
+    root = tmp_path / "run"
+    train(args(dataset, root, 2))
+    assert last_state(root)["epoch"] == 1
+    train(args(dataset, root, EPOCHS, "--ckpt_path", str(root / "checkpoints" / "last.ckpt")))
+    assert last_state(root)["global_step"] == straight["global_step"]
+    train(args(dataset, root, EPOCHS + 2, "--ckpt_path", "auto"))  # a larger max_epochs trains on to the new end
+    assert "resuming from" in capsys.readouterr().out
+    assert last_state(root)["epoch"] == EPOCHS + 1
+    assert sorted(p.name for p in (root / "checkpoints").glob("last*.ckpt")) == ["last.ckpt"]
+
+
+def test_auto_resume_skips_invalid_checkpoints_and_starts_fresh_without_any(dataset, tmp_path, capsys):
+    root = tmp_path / "run"
+    train(args(dataset, root, 1, "--ckpt_path", "auto"))
+    assert "starting fresh" in capsys.readouterr().out
+    good = root / "checkpoints" / "last.ckpt"
+    bad = root / "checkpoints" / "zzz.ckpt"
+    bad.write_bytes(good.read_bytes()[:1000])  # truncated, and newer than every valid file
+    path, step, skipped = newest_valid_checkpoint([root])
+    assert path == good.resolve() and step == last_state(root)["global_step"]
+    assert [p.name for p, _ in skipped] == ["zzz.ckpt"] and "does not load" in skipped[0][1]
+    assert checkpoint_problem(good) is None
+    train(args(dataset, root, 2, "--ckpt_path", "auto"))
+    out = capsys.readouterr().out
+    assert "skipped" in out and "zzz.ckpt" in out and f"resuming from {good.resolve()}" in out
+
+
+def test_last_checkpoint_is_written_every_epoch_whatever_validation_says(dataset, tmp_path):
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from equidiff_relaxed.data.datamodule import DemoDataModule
+    from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+
+    class Epochs(L.Callback):
+        def __init__(self):
+            self.saved: list[int] = []
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            path = tmp_path / "last.ckpt"
+            self.saved.append(torch.load(path, weights_only=True)["epoch"] if path.exists() else -1)
+
+    seen = Epochs()
+    # a top-k checkpoint that never saves (top-0): Lightning's own save_last would never refresh last.ckpt here
+    callbacks = [seen, ModelCheckpoint(dirpath=tmp_path, monitor="val/loss", save_top_k=0), LastCheckpoint(tmp_path)]
+    dm = DemoDataModule(dataset, horizon=8, n_obs_steps=2, n_action_steps=4, batch_size=16, val_ratio=0.2)
+    module = DiffusionPolicyModule("plain", horizon=8, n_obs_steps=2, n_action_steps=4, down_dims=[8, 16],
+                                   encoder_hidden=16, encoder_dim=8)
+    L.Trainer(max_epochs=3, logger=False, enable_progress_bar=False, enable_model_summary=False,
+              callbacks=callbacks, default_root_dir=tmp_path).fit(module, datamodule=dm)
+    # read at the start of each epoch-end hook (before the checkpoint callbacks): the previous epoch's file
+    assert seen.saved == [-1, 0, 1]
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["epoch"] == 2
