@@ -145,7 +145,8 @@ class DemoDataModule(L.LightningDataModule):
         if self.train_set is not None:
             return
         path = self.dataset_path
-        with ReplayBuffer.open(path, in_memory=False) as buf:
+        # check_chunks: a deleted or truncated chunk file is refused here, naming it, instead of reading as zeros
+        with ReplayBuffer.open(path, in_memory=False, check_chunks=True) as buf:
             if self._shape_meta_cfg is not None:
                 meta = ShapeMeta.from_dict(self._shape_meta_cfg, source="shape_meta in the config")
             elif buf.shape_meta is not None:

@@ -25,6 +25,7 @@ import numpy as np
 import zarr
 
 from equidiff_relaxed.data.atomic import atomic_output
+from equidiff_relaxed.data.integrity import require_intact_chunks
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.errors import UserError
 
@@ -95,10 +96,14 @@ class ReplayBuffer:
         return cls(root, path=None if directory is None else str(directory))
 
     @classmethod
-    def open(cls, path: str | os.PathLike, in_memory: bool = False, mode: str = "r") -> "ReplayBuffer":
+    def open(cls, path: str | os.PathLike, in_memory: bool = False, mode: str = "r", check_chunks: bool = False,
+             validate: bool = True) -> "ReplayBuffer":
         """Open a directory or ``.zarr.zip`` buffer, lazily or copied into memory, and validate its structure.
 
         ``mode='r'`` (default) never writes to ``path``; ``mode='a'`` (directory stores only) allows appending.
+        ``check_chunks=True`` first runs the cheap chunk check of :mod:`equidiff_relaxed.data.integrity` (every chunk
+        present, stored sizes consistent) and raises a UserError naming the first damaged chunk. ``validate=False``
+        skips the structure check, for tools that inspect a possibly damaged buffer first (call :meth:`validate`).
         """
         src = str(path)
         if not os.path.exists(src):
@@ -125,8 +130,15 @@ class ReplayBuffer:
         except (ValueError, KeyError, OSError) as err:
             raise UserError(f"cannot read zarr store: {err}", src) from None
         buf = cls(root, path=src, store=store if is_zip_path(src) and not in_memory else None)
-        with buf.reading("the replay buffer's metadata"):
-            buf.validate()
+        try:
+            if check_chunks:
+                with buf.reading("the replay buffer's metadata"):
+                    require_intact_chunks(root, src)
+            if validate:
+                buf.validate()
+        except BaseException:
+            buf.close()
+            raise
         return buf
 
     def close(self) -> None:
@@ -152,6 +164,10 @@ class ReplayBuffer:
     # ---------------------------------------------------------------- structure
     def validate(self) -> None:
         """Check the layout: data and meta groups, episode_ends consistent with every data array."""
+        with self.reading("the replay buffer's metadata"):
+            self._validate()
+
+    def _validate(self) -> None:
         if "data" not in self.root or not isinstance(self.root["data"], zarr.Group):
             raise UserError("missing the 'data' group of a replay buffer", self.path)
         if "meta" not in self.root or "episode_ends" not in self.root["meta"]:
