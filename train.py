@@ -83,6 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in report:
             print(f"  {line}")
     make_crash_safe(cli.trainer)
+    from equidiff_relaxed.policy.loss_curves import LossCurves
+
+    if not any(isinstance(cb, LossCurves) for cb in cli.trainer.callbacks):
+        # first, so the end-of-training checkpoint (checkpoint callbacks run last) holds the final train point
+        cli.trainer.callbacks.insert(0, LossCurves())
     ckpt_path = cli.config.ckpt_path
     if ckpt_path == "auto":
         ckpt_path = resolve_auto_resume(cli.trainer)

@@ -44,8 +44,8 @@ fi
 "$VENV/bin/python" - <<'PY'
 import importlib, sys, warnings
 warnings.filterwarnings("ignore")
-names = ["torch", "numpy", "zarr", "numcodecs", "h5py", "lightning", "diffusers", "mujoco", "gymnasium", "escnn",
-         "robosuite"]
+names = ["torch", "numpy", "zarr", "numcodecs", "h5py", "lightning", "tensorboard", "diffusers", "mujoco", "gymnasium",
+         "escnn", "robosuite"]
 versions = []
 for n in names:
     try:

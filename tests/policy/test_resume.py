@@ -127,6 +127,7 @@ def test_clean_stop_then_resume_and_extend(dataset, straight, tmp_path, capsys):
     root = tmp_path / "run"
     train(args(dataset, root, 2))
     assert last_state(root)["epoch"] == 1
+    assert (root / "checkpoints" / "loss_curves.png").stat().st_size > 0  # train.py adds LossCurves
     train(args(dataset, root, EPOCHS, "--ckpt_path", str(root / "checkpoints" / "last.ckpt")))
     assert last_state(root)["global_step"] == straight["global_step"]
     train(args(dataset, root, EPOCHS + 2, "--ckpt_path", "auto"))  # a larger max_epochs trains on to the new end
