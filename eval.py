@@ -7,6 +7,10 @@ Writes DIR/results.json, DIR/regions.csv, DIR/regions.png (polar chart), DIR/rel
 with --video, one MP4 per region and checkpoint; with --video-failures N, the first N failed episodes of each region
 per checkpoint as DIR/<ckpt-stem>_region<k>_fail_ep<i>_<category>.mp4. Checkpoints are compared on identical
 episodes. Prints the success table, failed episodes per region and failure category, and symmetry diagnostics.
+
+An env that raises or whose worker process dies, or that returns a NaN/inf observation, fails that episode only
+(category env_error / nonfinite_state, with its reason in results.json); the evaluation goes on. A policy that
+outputs NaN/inf actions stops it with one error line naming the checkpoint.
 """
 from __future__ import annotations
 
@@ -47,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_diagnostics(payload))
     print(f"wrote {args.out}/results.json, regions.csv, regions.png" + (", relaxation.png" if any(
         c["relaxation"] for c in payload["checkpoints"]) else ""))
+    faults = sum(e["failure_reason"] is not None for c in payload["checkpoints"] for e in c["episodes"])
+    if faults:
+        print(f"{faults} episode(s) ended by an env fault (env_error / nonfinite_state); "
+              f"their failure_reason is in {args.out}/results.json")
     n_videos = sum(len(c["failure_videos"]) for c in payload["checkpoints"])
     if args.video_failures:
         print(f"wrote {n_videos} failure video(s) to {args.out} (<checkpoint>_region<k>_fail_ep<i>_<category>.mp4)")

@@ -17,7 +17,8 @@ from equidiff_relaxed.eval.diagnostics import equivariance_error, relaxation_wei
 from equidiff_relaxed.eval.plan import episode_plan
 from equidiff_relaxed.eval.report import (failure_counts, format_failure_table, format_table, mean_success,
                                           polar_plot, region_stats, relaxation_plot, write_csv, write_json)
-from equidiff_relaxed.eval.rollouts import EpisodeResult, env_factory, policy_env_kwargs, rollout
+from equidiff_relaxed.eval.rollouts import (EpisodeResult, NonFiniteActionError, env_factory, policy_env_kwargs,
+                                            rollout)
 from equidiff_relaxed.policy.checkpoint import load_checkpoint, load_policy
 
 
@@ -58,12 +59,13 @@ def failure_video_name(ckpt_stem: str, result: EpisodeResult) -> str:
 
 
 def episode_dict(r: EpisodeResult) -> dict[str, Any]:
-    """One entry of results.json ``episodes``: plan position, outcome and failure analysis."""
+    """One entry of results.json ``episodes``: plan position, outcome, failure analysis and, for an env fault
+    (``env_error``, ``nonfinite_state``), its one-line ``failure_reason``."""
     m = r.metrics
     return {"region": r.spec.region, "index": r.spec.index, "theta": r.spec.theta, "success": r.success,
             "steps": r.steps, "final_goal_dist": m.final_goal_dist if m else None,
             "min_goal_dist": m.min_goal_dist if m else None, "steps_to_contact": m.steps_to_contact if m else None,
-            "failure": r.failure}
+            "failure": r.failure, "failure_reason": r.reason}
 
 
 def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = None, n_regions: int = 8,
@@ -72,7 +74,9 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
     """Evaluate ``checkpoints`` on one paired episode plan; write the reports (and videos) into ``out``.
 
     ``video``: one MP4 per region and checkpoint (its first episode). ``video_failures``: MP4s of the first
-    ``video_failures`` failed episodes of each region per checkpoint (see :func:`failure_video_name`).
+    ``video_failures`` failed episodes of each region per checkpoint (see :func:`failure_video_name`). Env faults
+    are failed episodes (``env_error``, ``nonfinite_state``; see ``rollouts``); a policy that outputs NaN/inf actions
+    stops the evaluation with a UserError naming its checkpoint.
     """
     if n_regions < 1:
         raise UserError(f"--regions must be >= 1, got {n_regions}")
@@ -103,9 +107,12 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
             videos.append(failure_video_name(stem, r))
             write_video(out_dir / videos[-1], frames)
 
-        result = rollout(policy, env_factory(env_name, **env_kwargs), plan, n_envs, ddim_steps, video,
-                         progress=progress, desc=f"{Path(path).name} on {env_name}", video_failures=video_failures,
-                         on_failure_video=save_failure)
+        try:
+            result = rollout(policy, env_factory(env_name, **env_kwargs), plan, n_envs, ddim_steps, video,
+                             progress=progress, desc=f"{Path(path).name} on {env_name}",
+                             video_failures=video_failures, on_failure_video=save_failure)
+        except NonFiniteActionError as err:
+            raise UserError(str(err), path) from None
         table = region_stats(result.results, n_regions)
         fails = failure_counts(result.results, n_regions)
         eq = {k: equivariance_error(policy, [window_to_tensors(w, policy.meta) for w in result.obs_samples.get(k, [])],

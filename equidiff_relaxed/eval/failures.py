@@ -23,6 +23,10 @@ control in the push envs). Thresholds come from the scene geometry (``PushGeomet
 
 Categories are tested in that order (a puck stuck at the pillar is reported so even if it passed near the goal).
 Successful episodes get no category; episodes of envs that report no positions get ``unknown`` when they failed.
+
+Two categories come from the rollout, not from this analysis (``rollouts.rollout`` sets them, with a one-line reason
+per episode): ``env_error`` (the env raised in reset/step/render, or its worker process died) and
+``nonfinite_state`` (the env returned a NaN/inf observation or position). Such an episode ends there as a failure.
 """
 from __future__ import annotations
 
@@ -35,7 +39,10 @@ PUSHED_PAST_GOAL = "pushed_past_goal"
 STUCK_AT_PILLAR = "stuck_at_pillar"
 TIMED_OUT_MOVING = "timed_out_moving"
 UNKNOWN = "unknown"
-CATEGORIES = (NEVER_REACHED_PUCK, PUSHED_PAST_GOAL, STUCK_AT_PILLAR, TIMED_OUT_MOVING, UNKNOWN)
+ENV_ERROR = "env_error"              # the env raised, or its worker process died (set by the rollout)
+NONFINITE_STATE = "nonfinite_state"  # the env returned a non-finite observation or position (set by the rollout)
+FAULTS = (ENV_ERROR, NONFINITE_STATE)
+CATEGORIES = (NEVER_REACHED_PUCK, PUSHED_PAST_GOAL, STUCK_AT_PILLAR, TIMED_OUT_MOVING, UNKNOWN, *FAULTS)
 
 CONTACT_MARGIN = 0.002   # m beyond touching centre distance still counted as contact (soft contacts, sampling)
 MOVED_TOL = 0.002        # m the puck must move from its start to count as touched

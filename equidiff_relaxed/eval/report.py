@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from equidiff_relaxed.eval.failures import CATEGORIES, UNKNOWN  # noqa: E402
+from equidiff_relaxed.eval.failures import CATEGORIES, ENV_ERROR, NONFINITE_STATE, UNKNOWN  # noqa: E402
 from equidiff_relaxed.eval.rollouts import EpisodeResult  # noqa: E402
 from equidiff_relaxed.eval.stats import RegionStats  # noqa: E402
 from equidiff_relaxed.symmetry.regions import region_bounds  # noqa: E402
@@ -40,12 +40,14 @@ def failure_counts(results: list[EpisodeResult], n_regions: int) -> list[dict[st
 
 
 FAILURE_COLUMNS = {"never_reached_puck": "reach", "pushed_past_goal": "past", "stuck_at_pillar": "pillar",
-                   "timed_out_moving": "moving", UNKNOWN: "unknown"}
+                   "timed_out_moving": "moving", UNKNOWN: "unknown", ENV_ERROR: "enverr", NONFINITE_STATE: "nonfin"}
+OPTIONAL_COLUMNS = (UNKNOWN, ENV_ERROR, NONFINITE_STATE)  # shown only when some episode has them
 
 
 def format_failure_table(names: list[str], counts: list[list[dict[str, int]]]) -> str:
-    """Failed episodes per region and category, one column group per checkpoint (``unknown`` only if any)."""
-    cats = [c for c in CATEGORIES if c != UNKNOWN or any(row[UNKNOWN] for t in counts for row in t)]
+    """Failed episodes per region and category, one column group per checkpoint (``unknown`` and the env faults
+    ``env_error``, ``nonfinite_state`` only if any)."""
+    cats = [c for c in CATEGORIES if c not in OPTIONAL_COLUMNS or any(row[c] for t in counts for row in t)]
     width = 6 + 7 * len(cats)
     legend = ", ".join(f"{FAILURE_COLUMNS[c]} = {c}" for c in cats)
     lines = [f"failed episodes per region ({legend})",

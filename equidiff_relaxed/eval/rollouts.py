@@ -1,10 +1,17 @@
-"""Vectorized policy rollouts over an episode plan.
+"""Policy rollouts over an episode plan, with env faults isolated per episode.
 
-Sub-envs run in processes (gymnasium AsyncVectorEnv, spawn; a SyncVectorEnv for one env) with automatic reset
-disabled: each batch of ``n_envs`` planned episodes starts together, each env with its own theta (``set_attr``) and
-reset seed, and runs until all are done. The policy sees the last To observations (the first one repeated at the
-start, as in training) and executes Ta actions per inference. Each episode's diffusion noise comes from its own
-generator, so results do not depend on ``n_envs``.
+Sub-envs run in an ``envpool.EnvPool``: one worker process per env (spawn), or the env in this process for
+``n_envs = 1``. Each batch of ``n_envs`` planned episodes starts together, each env reset with its episode's seed and
+``options={"theta": ...}``, and runs until all are done. The policy sees the last To observations (the first one
+repeated at the start, as in training) and executes Ta actions per inference. Each episode's diffusion noise comes
+from its own generator, so results do not depend on ``n_envs``.
+
+Faults end one episode, not the evaluation: an env that raises (reset, step, render) or whose worker process dies
+gives a failed episode with category ``env_error``; an observation or reported position holding NaN/inf gives
+``nonfinite_state``; either way with a one-line ``reason``. The other episodes of the batch go on; a broken env is made
+again before the next batch. As every episode starts from its own reset seed and noise seed, the replacement changes
+no other episode (plans stay paired). Non-finite *actions* are the policy's fault: they raise
+:class:`NonFiniteActionError`.
 
 Envs that report positions in ``info`` (the push envs: ``pusher_pos``, ``puck_pos``, ``goal_pos``, sizes, optional
 ``pillar_pos``) get a failure analysis per episode (``failures.analyse_episode``); others get ``unknown``. With
@@ -15,7 +22,7 @@ so at most ``n_envs`` episodes of frames are held.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -24,8 +31,9 @@ import torch
 from tqdm import tqdm
 
 from equidiff_relaxed.data.datamodule import window_to_tensors
-from equidiff_relaxed.eval.failures import (UNKNOWN, EpisodeMetrics, SceneGeometry, analyse_episode,
-                                            unknown_metrics)
+from equidiff_relaxed.eval.envpool import EnvFault, EnvPool
+from equidiff_relaxed.eval.failures import (ENV_ERROR, NONFINITE_STATE, UNKNOWN, EpisodeMetrics, SceneGeometry,
+                                            analyse_episode, unknown_metrics)
 from equidiff_relaxed.eval.plan import EpisodeSpec
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 
@@ -36,6 +44,7 @@ class EpisodeResult:
     success: bool
     steps: int
     metrics: EpisodeMetrics | None = None  # failure analysis (None: not measured)
+    reason: str | None = None  # one line, for env faults (``env_error``, ``nonfinite_state``): what went wrong
 
     @property
     def failure(self) -> str | None:
@@ -98,15 +107,85 @@ def policy_input(histories: list[list[dict[str, np.ndarray]]], policy: Diffusion
     return {k: torch.stack([w[k] for w in windows]).to(device) for k in policy.meta.obs}
 
 
-def make_vector_env(env_fn: Callable[[], gym.Env], n_envs: int) -> gym.vector.VectorEnv:
-    mode = gym.vector.AutoresetMode.DISABLED
-    if n_envs == 1:
-        return gym.vector.SyncVectorEnv([env_fn], autoreset_mode=mode)
-    return gym.vector.AsyncVectorEnv([env_fn] * n_envs, context="spawn", autoreset_mode=mode)
+def nonfinite_field(obs: dict[str, Any], info: dict[str, Any]) -> str | None:
+    """The first observation or reported position (``info`` pusher/puck/goal xy) holding NaN or inf, else None."""
+    fields = [(f"observation {k!r}", v) for k, v in obs.items()]
+    fields += [(f"state {k!r}", info[k]) for k in TRACE_KEYS if k in info]
+    for name, value in fields:
+        a = np.asarray(value)
+        if np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
+            return name
+    return None
 
 
-def _split(obs: dict[str, np.ndarray], n: int) -> list[dict[str, np.ndarray]]:
-    return [{k: v[i] for k, v in obs.items()} for i in range(n)]
+class NonFiniteActionError(RuntimeError):
+    """The policy produced NaN/inf actions for a running episode (a broken checkpoint, not an env fault)."""
+
+    def __init__(self, spec: EpisodeSpec):
+        self.spec = spec
+        super().__init__(f"the policy produced non-finite actions (episode {spec.index}, region {spec.region})")
+
+
+@dataclass
+class _Episode:
+    """One planned episode while it runs in a slot of the env pool (or a padding row of the policy batch)."""
+
+    spec: EpisodeSpec
+    gen: torch.Generator
+    hist: list[dict[str, np.ndarray]] = field(default_factory=list)  # empty until a clean reset
+    trace: list[np.ndarray | None] = field(default_factory=list)
+    scene: tuple[SceneGeometry, np.ndarray | None] | None = None
+    frames: list[np.ndarray] | None = None  # None: not filmed
+    steps: int = 0
+    done: bool = False
+    success: bool = False
+    fault: str | None = None   # ENV_ERROR or NONFINITE_STATE
+    reason: str | None = None  # one line: what went wrong
+
+    def fail(self, category: str, reason: str) -> None:
+        self.done, self.success, self.fault, self.reason = True, False, category, reason
+
+    def observe(self, reply: Any, n_obs_steps: int) -> None:
+        """Take a reset reply (obs, info) or a step reply (obs, reward, term, trunc, info), or an EnvFault."""
+        after = "reset" if not self.hist else f"step {self.steps + 1}"
+        if isinstance(reply, EnvFault):
+            self.fail(ENV_ERROR, str(reply) if not self.hist else f"{reply} (at step {self.steps + 1})")
+            return
+        obs, info = reply[0], reply[-1]
+        if self.hist:
+            self.steps += 1
+        bad = nonfinite_field(obs, info)
+        if bad is not None:
+            self.fail(NONFINITE_STATE, f"non-finite {bad} after {after}")
+            return
+        obs = {k: np.array(v) for k, v in obs.items()}
+        one = {k: [v] for k, v in info.items()}  # as one sub-env of a vector env's info
+        if not self.hist:
+            self.hist, self.trace, self.scene = [obs] * n_obs_steps, [scene_state(one, 0)], scene_geometry(one, 0)
+            return
+        self.hist.append(obs)
+        self.trace.append(scene_state(one, 0))
+        if reply[2] or reply[3]:
+            self.done, self.success = True, bool(reply[2])
+
+    def film(self, reply: Any) -> None:
+        if isinstance(reply, EnvFault):
+            self.fail(ENV_ERROR, str(reply))
+        elif self.frames is not None:
+            self.frames.append(reply)
+
+    def result(self) -> EpisodeResult:
+        metrics = episode_metrics(self.trace, self.scene, self.success)
+        if self.fault is not None:
+            metrics = replace(metrics, failure=self.fault)
+        return EpisodeResult(self.spec, self.success, self.steps, metrics, self.reason)
+
+
+def _film(pool: EnvPool, eps: list[_Episode], slots: list[int]) -> None:
+    filmed = [i for i in slots if eps[i].frames is not None and not eps[i].fault]
+    if filmed:
+        for i, reply in pool.run({i: ("render", ()) for i in filmed}).items():
+            eps[i].film(reply)
 
 
 @torch.no_grad()
@@ -118,7 +197,8 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
 
     ``video``: keep the frames of each region's first episode (``RolloutOutput.videos``). ``video_failures``: hand
     the frames of the first ``video_failures`` failed episodes of each region to ``on_failure_video``. Both need an
-    env made with ``render_mode="rgb_array"``.
+    env made with ``render_mode="rgb_array"``. Env faults end their episode as a failure (see the module
+    docstring); non-finite policy actions raise :class:`NonFiniteActionError`.
     """
     if video_failures < 0:
         raise ValueError(f"video_failures must be >= 0, got {video_failures}")
@@ -127,65 +207,63 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
     policy.eval()
     device = next(policy.parameters()).device
     n_envs = max(1, min(n_envs, len(plan)))
-    envs = make_vector_env(env_fn, n_envs)
+    pool = EnvPool(env_fn, n_envs, in_process=n_envs == 1)
     out = RolloutOutput(results=[])
     fail_videos: dict[int, int] = {}  # region -> failure videos handed out
     bar = tqdm(total=len(plan), desc=desc, unit="ep", disable=not progress)
     try:
         for start in range(0, len(plan), n_envs):
             batch = plan[start : start + n_envs]
-            specs = batch + [batch[-1]] * (n_envs - len(batch))  # pad the last batch; extras are ignored
-            envs.set_attr("next_theta", [s.theta for s in specs])
-            obs, info = envs.reset(seed=[s.reset_seed for s in specs])
-            scenes = [scene_geometry(info, i) for i in range(n_envs)]
-            traces = [[scene_state(info, i)] for i in range(n_envs)]
-            hist = [[o] * policy.n_obs_steps for o in _split(obs, n_envs)]
-            gens = [torch.Generator().manual_seed(s.noise_seed) for s in specs]
-            done, success, steps = [False] * n_envs, [False] * n_envs, [0] * n_envs
-            filmed = [i < len(batch) and ((video and s.index == 0) or fail_videos.get(s.region, 0) < video_failures)
-                      for i, s in enumerate(specs)]
-            frames: dict[int, list[np.ndarray]] = {i: [] for i, f in enumerate(filmed) if f}
-            if frames:
-                shots = envs.call("render")
-                for i in frames:
-                    frames[i].append(shots[i])
-            while not all(done[: len(batch)]):
-                for i, s in enumerate(batch):
-                    bucket = out.obs_samples.setdefault(s.region, [])
-                    if not done[i] and len(bucket) < samples_per_region and steps[i] % 4 == 0:
-                        bucket.append(last_window(hist[i], policy))
-                noise = torch.stack([torch.randn(policy.horizon, policy.action_dim, generator=g) for g in gens]).to(device)
-                actions = policy.predict_action(policy_input(hist, policy, device), noise=noise,
-                                                ddim_steps=ddim_steps).cpu().numpy()
+            pool.revive()  # fresh envs where a fault broke one; every episode starts from its own reset seed
+            eps = [_Episode(s, torch.Generator().manual_seed(s.noise_seed)) for s in batch]
+            for ep in eps:
+                if (video and ep.spec.index == 0) or fail_videos.get(ep.spec.region, 0) < video_failures:
+                    ep.frames = []
+            slots = list(range(len(eps)))
+            resets = pool.run({i: ("reset", (ep.spec.reset_seed, {"theta": ep.spec.theta})) for i, ep in enumerate(eps)})
+            for i, ep in enumerate(eps):
+                ep.observe(resets[i], policy.n_obs_steps)
+            _film(pool, eps, slots)
+            # The policy batch always has n_envs rows, as with a vector env: padding rows repeat the last episode.
+            pads = [_Episode(batch[-1], torch.Generator().manual_seed(batch[-1].noise_seed), eps[-1].hist)
+                    for _ in range(n_envs - len(batch))]
+            rows = eps + pads
+            while not all(ep.done for ep in eps):
+                for ep in eps:
+                    bucket = out.obs_samples.setdefault(ep.spec.region, [])
+                    if not ep.done and len(bucket) < samples_per_region and ep.steps % 4 == 0:
+                        bucket.append(last_window(ep.hist, policy))
+                spare = next(ep.hist for ep in eps if ep.hist)  # stands in for episodes that failed at reset
+                noise = torch.stack([torch.randn(policy.horizon, policy.action_dim, generator=r.gen)
+                                     for r in rows]).to(device)
+                actions = policy.predict_action(policy_input([r.hist or spare for r in rows], policy, device),
+                                                noise=noise, ddim_steps=ddim_steps).cpu().numpy()
+                for i, ep in enumerate(eps):
+                    if not ep.done and not np.isfinite(actions[i]).all():
+                        raise NonFiniteActionError(ep.spec)
                 for j in range(actions.shape[1]):
-                    obs, _, term, trunc, info = envs.step(actions[:, j])
-                    step_obs = _split(obs, n_envs)
-                    shots = envs.call("render") if frames else None
-                    for i in range(n_envs):
-                        if done[i]:
-                            continue
-                        steps[i] += 1
-                        hist[i].append(step_obs[i])
-                        traces[i].append(scene_state(info, i))
-                        if shots is not None and i in frames:
-                            frames[i].append(shots[i])
-                        if term[i] or trunc[i]:
-                            done[i], success[i] = True, bool(term[i])
-                    if all(done[: len(batch)]):
+                    active = [i for i, ep in enumerate(eps) if not ep.done]
+                    for i, reply in pool.run({i: ("step", (actions[i, j],)) for i in active}).items():
+                        eps[i].observe(reply, policy.n_obs_steps)
+                    _film(pool, eps, active)
+                    if all(ep.done for ep in eps):
                         break
-            for i, s in enumerate(batch):
-                result = EpisodeResult(s, success[i], steps[i], episode_metrics(traces[i], scenes[i], success[i]))
+            for ep in eps:
+                result = ep.result()
                 out.results.append(result)
-                if i in frames:
-                    if video and s.index == 0:
-                        out.videos[s.region] = frames[i]
-                    if not result.success and fail_videos.get(s.region, 0) < video_failures:
-                        fail_videos[s.region] = fail_videos.get(s.region, 0) + 1
-                        on_failure_video(result, frames.pop(i))  # type: ignore[misc]
+                if ep.frames is not None:
+                    if video and ep.spec.index == 0:
+                        out.videos[ep.spec.region] = ep.frames
+                    if not result.success and fail_videos.get(ep.spec.region, 0) < video_failures:
+                        fail_videos[ep.spec.region] = fail_videos.get(ep.spec.region, 0) + 1
+                        on_failure_video(result, ep.frames)  # type: ignore[misc]
             bar.update(len(batch))
+            faults = sum(r.reason is not None for r in out.results)
+            if faults:
+                bar.set_postfix(env_faults=faults)
     finally:
         bar.close()
-        envs.close()
+        pool.close()
     return out
 
 
