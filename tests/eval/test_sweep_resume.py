@@ -80,3 +80,10 @@ def test_killed_sweep_resumes_training_and_matches_a_straight_sweep(tmp_path, mo
     assert close(json.loads((run_dir / "eval.json").read_text()),
                  json.loads((tmp_path / "straight" / "runs" / "relaxed_n3_s0" / "eval.json").read_text()))
     assert not list(run_dir.glob(".*tmp*"))  # no temporary files left behind
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import regions
+
+    for folder in (out, tmp_path / "straight"):  # the report files too
+        assert regions.main(["--env", "push", "--out", str(folder), "--regions", "2", "--report-only"]) == 0
+    for name in ("table.md", "diagnostics.md"):
+        assert (out / name).read_text() == (tmp_path / "straight" / name).read_text()

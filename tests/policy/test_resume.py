@@ -133,6 +133,9 @@ def test_clean_stop_then_resume_and_extend(dataset, straight, tmp_path, capsys):
     train(args(dataset, root, EPOCHS + 2, "--ckpt_path", "auto"))  # a larger max_epochs trains on to the new end
     assert "resuming from" in capsys.readouterr().out
     assert last_state(root)["epoch"] == EPOCHS + 1
+    steps = last_state(root)["global_step"] + 3  # or a larger max_steps: trains to exactly that step
+    train(args(dataset, root, -1, "--trainer.max_steps", str(steps), "--ckpt_path", "auto"))
+    assert last_state(root)["global_step"] == steps
     assert sorted(p.name for p in (root / "checkpoints").glob("last*.ckpt")) == ["last.ckpt"]
 
 
