@@ -40,9 +40,9 @@ warnings.filterwarnings("ignore")
 
 from equidiff_relaxed.demos.generate import push_shape_meta  # noqa: E402
 from equidiff_relaxed.nn.export import export_policy  # noqa: E402
+from equidiff_relaxed.policy.families import family_names, get_family  # noqa: E402
 from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule, make_adamw  # noqa: E402
 
-FAMILIES = ("plain", "equi", "relaxed", "residual")
 
 
 def build(config: Path, family: str, image: bool, device: str, denoiser: str | None = None):
@@ -126,7 +126,7 @@ def measure(policy, meta, family: str, image: bool, device: str, ddim_steps: int
     row = {"params": sum(p.numel() for p in policy.parameters()),
            "train_samples_per_s": train_rate(policy, meta, 32 if image else 64, device, 2 if image else 10),
            "infer_ms_per_chunk": infer_ms(policy, meta, device, "cached", 5 if image else 20, ddim_steps)}
-    if family != "plain":
+    if get_family(family).symmetric:
         row["infer_ms_per_chunk_no_cache"] = infer_ms(policy, meta, device, "no_cache", 3 if image else 10, ddim_steps)
         row["infer_ms_per_chunk_exported"] = infer_ms(policy, meta, device, "exported", 5 if image else 20, ddim_steps)
     return row
@@ -184,7 +184,7 @@ def main() -> None:
         sections.append(("image", True, None, "configs/push_image_{}.yaml"))
     for name, image, denoiser, config in sections:
         section = results.setdefault(name, {})
-        for family in FAMILIES if not image else ("plain", "equi", "relaxed"):
+        for family in family_names() if not image else ("plain", "equi", "relaxed"):
             cfg = Path(config.format(family))
             policy, meta = build(cfg, family, image, args.device, denoiser)
             row = section[family] = measure(policy, meta, family, image, args.device, args.ddim_steps)

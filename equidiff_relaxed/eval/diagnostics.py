@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
+from equidiff_relaxed.policy.families import get_family
 from equidiff_relaxed.symmetry.actions import rotate_field, rotate_image
 
 
@@ -14,7 +15,7 @@ def test_angles(policy: DiffusionPolicy) -> list[float]:
     """Non-identity group elements to test: C_N of the model (8 for plain), quarter turns only with images."""
     if policy.meta.top_down_keys:
         return [k * math.pi / 2 for k in (1, 2, 3)]
-    n = policy.group_order if policy.model_family != "plain" else 8
+    n = policy.group_order if get_family(policy.model_family).symmetric else 8
     return [2 * math.pi * k / n for k in range(1, n)]
 
 

@@ -26,9 +26,7 @@ import yaml
 
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.stats import wilson_interval
-
-MODELS = ("plain", "equi", "relaxed", "residual")
-
+from equidiff_relaxed.policy.families import family_names, get_family
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -56,24 +54,27 @@ class RunSpec:
 def parse_model(label: str) -> tuple[str, str | None]:
     """``"relaxed"`` -> ("relaxed", None); ``"relaxed_from_equi"`` -> ("relaxed", "equi"); UserError if unknown."""
     family, sep, base = label.partition("_from_")
+    known = family_names()
     for name in (family, base) if sep else (family,):
-        if name not in MODELS:
-            raise UserError(f"unknown model {label!r} (known: {', '.join(MODELS)}, or <model>_from_<model>)")
+        if name not in known:
+            raise UserError(f"unknown model {label!r} (known: {', '.join(known)}, or <model>_from_<model>)")
     return family, (base if sep else None)
 
 
 def model_order(label: str) -> tuple[int, int]:
-    """Sort key of a model label: families in MODELS order, a fine-tuned ``X_from_Y`` right after the families."""
+    """Sort key of a model label: families in registry order, a fine-tuned ``X_from_Y`` right after the families."""
     family, base = parse_model(label)
+    names = family_names()
     if base is None:
-        return (MODELS.index(family), -1)
-    return (len(MODELS) + MODELS.index(base), MODELS.index(family))
+        return (names.index(family), -1)
+    return (len(names) + names.index(base), names.index(family))
 
 
 def model_color(label: str) -> str:
-    """Matplotlib colour of a model label: C0..C3 for the families, C4.. for fine-tuned runs."""
+    """Matplotlib colour of a model label: C0, C1, ... for the families in registry order, then fine-tuned runs."""
     family, base = parse_model(label)
-    return f"C{MODELS.index(family)}" if base is None else f"C{len(MODELS) + MODELS.index(family)}"
+    names = family_names()
+    return f"C{names.index(family)}" if base is None else f"C{len(names) + names.index(family)}"
 
 
 def family_config(model: str, config_dir: str | os.PathLike = "configs", prefix: str = "push") -> dict[str, Any]:
@@ -338,7 +339,7 @@ def plot_diagnostics(results: list[dict[str, Any]], n_regions: int, path: str | 
     regions = np.arange(n_regions)
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in results:
-        if r.get("equivariance_error_per_region") and r["model"] != "plain":
+        if r.get("equivariance_error_per_region") and get_family(parse_model(r["model"])[0]).symmetric:
             groups.setdefault((r["model"], r["demos"]), []).append(r)
     styles = {d: s for d, s in zip(sorted({d for _, d in groups}), ("--", "-", ":", "-."))}
     for (model, demos), runs in sorted(groups.items(), key=lambda kv: (model_order(kv[0][0]), kv[0][1])):
@@ -354,7 +355,8 @@ def plot_diagnostics(results: list[dict[str, Any]], n_regions: int, path: str | 
         bx.set_ylabel("data symmetry-break ratio (bars)")
     ax.legend(fontsize=7)
     ax.set_title(f"{title}: where the models broke symmetry", fontsize=10)
-    relaxed = [r for r in results if r["model"] == "relaxed" and r.get("relaxation")]
+    relaxed = [r for r in results if r["model"] in family_names() and get_family(r["model"]).learns_breaking
+               and r.get("relaxation")]
     if relaxed:
         most = max(r["demos"] for r in relaxed)
         runs = [r for r in relaxed if r["demos"] == most]

@@ -41,9 +41,9 @@ from equidiff_relaxed.nn.encoders import EquivariantObsEncoder, PlainObsEncoder
 from equidiff_relaxed.nn.group_linear import GroupLinear, group_linear_layers
 from equidiff_relaxed.nn.mlp_denoiser import EquivariantMLPDenoiser, PlainMLPDenoiser
 from equidiff_relaxed.policy.action_frame import RelativeActions
+from equidiff_relaxed.policy.families import get_family
 from equidiff_relaxed.symmetry.actions import rotate_field, rotate_image
 
-FAMILIES = {"plain": None, "equi": "equivariant", "relaxed": "relaxed", "residual": "residual"}
 AUGMENTATIONS = (None, "so2", "cn")
 RELAX_WHERE = ("all", "encoder", "denoiser")  # which part's group-linear layers are relaxed (or residual)
 DDIM_SPACINGS = ("trailing", "leading", "linspace")  # diffusers' timestep_spacing
@@ -84,8 +84,7 @@ class DiffusionPolicy(nn.Module):
         denoiser_depth: int = 3,
     ):
         super().__init__()
-        if model not in FAMILIES:
-            raise ValueError(f"unknown model {model!r} (known: {', '.join(FAMILIES)})")
+        family = get_family(model)  # ValueError naming the registered families
         if not isinstance(group_order, int) or group_order < 1:
             raise ValueError(f"group_order must be an integer >= 1, got {group_order!r}")
         if augment not in AUGMENTATIONS:
@@ -116,7 +115,7 @@ class DiffusionPolicy(nn.Module):
         self.relative = RelativeActions(shape_meta, relative_to) if relative_to is not None else None
         action_meta = self.relative.network_meta if self.relative is not None else shape_meta.action
         self.action_meta = action_meta  # the action field as the network sees it (vec2 displacement when relative)
-        kind = FAMILIES[model]
+        kind = family.layer_kind
         if kind is None:
             self.encoder: nn.Module = PlainObsEncoder(shape_meta, n_obs_steps, encoder_hidden, encoder_dim,
                                                       layers=encoder_layers)

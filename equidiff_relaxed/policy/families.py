@@ -1,0 +1,75 @@
+"""The registry of model families: the one place that says which families exist and what each one is.
+
+A family is a name a config selects (``model: relaxed``) plus how its group-linear layers behave
+(:data:`equidiff_relaxed.nn.group_linear.KINDS`, checked when the layers are built), or ``None`` for networks with
+no symmetry. This module imports nothing heavy, so reports and sweeps can read it without loading torch/escnn. The policy, the sweep
+(names, order, colours), diagnostics and benchmarks read this registry; adding a family is one :func:`register`
+call (and, if it needs a new kind of layer, that layer).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Family:
+    """``name``: the config value; ``layer_kind``: GroupLinear kind of every symmetric layer, None = plain
+    networks (no group axis); ``description``: one line for help texts and reports."""
+
+    name: str
+    layer_kind: str | None
+    description: str
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or "_from_" in self.name:
+            raise ValueError(f"family name {self.name!r} must be an identifier without '_from_' (used by sweeps)")
+
+    @property
+    def symmetric(self) -> bool:
+        """Built from group-folded networks (regular fields), whether exact, relaxed or residual."""
+        return self.layer_kind is not None
+
+    @property
+    def exact(self) -> bool:
+        """Exactly equivariant at every parameter value."""
+        return self.layer_kind == "equivariant"
+
+    @property
+    def learns_breaking(self) -> bool:
+        """Has relaxation weights w_l(h) (relaxed group convolutions) to learn where symmetry breaks."""
+        return self.layer_kind == "relaxed"
+
+
+_REGISTRY: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    """Add ``family`` (its name must be new); returns it."""
+    if family.name in _REGISTRY:
+        raise ValueError(f"model family {family.name!r} is already registered")
+    _REGISTRY[family.name] = family
+    return family
+
+
+def unregister(name: str) -> None:
+    """Remove a family (for tests and plug-ins that register temporary families)."""
+    _REGISTRY.pop(name, None)
+
+
+def family_names() -> tuple[str, ...]:
+    """Registered family names, in registration order (the order of tables, legends and colours)."""
+    return tuple(_REGISTRY)
+
+
+def get_family(name: str) -> Family:
+    """The family called ``name``; ValueError naming the known ones otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r} (known: {', '.join(_REGISTRY)})") from None
+
+
+register(Family("plain", None, "no symmetry: MLP/CNN encoder and denoiser"))
+register(Family("equi", "equivariant", "exactly C_N-equivariant (EquiDiff-style group folding)"))
+register(Family("relaxed", "relaxed", "relaxed group convolutions: starts equivariant, learns where to break"))
+register(Family("residual", "residual", "equivariant plus an unconstrained residual pathway started at zero"))
