@@ -29,16 +29,9 @@ with warnings.catch_warnings():
 
 
 def group_linear_to_linear(layer: GroupLinear) -> nn.Linear:
-    """The dense ``nn.Linear`` computing ``layer`` (B, in_type.size) -> (B, out_type.size) exactly
-    (:meth:`GroupLinear.matrix_and_bias`: L banks folded into one matrix)."""
-    with torch.no_grad():
-        weight, bias = layer.matrix_and_bias()
-    out = nn.Linear(layer.in_type.size, layer.out_type.size, bias=bias is not None)
-    with torch.no_grad():
-        out.weight.copy_(weight)
-        if bias is not None:
-            out.bias.copy_(bias)
-    return out.to(weight.device)
+    """The dense ``nn.Linear`` computing ``layer`` (B, in_type.size) -> (B, out_type.size) exactly: escnn's
+    ``export`` of the layer (:meth:`GroupLinear.export`, L banks folded into one matrix)."""
+    return layer.export()
 
 
 class ExportedImageNet(nn.Module):

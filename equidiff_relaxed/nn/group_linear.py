@@ -39,8 +39,14 @@ def _is_regular(ftype: enn.FieldType) -> bool:
     return all(r.name == reg.name for r in ftype.representations)
 
 
-class GroupLinear(nn.Module):
-    """See the module docstring. ``relax_on``: "output" or "input" (which side is regular and carries w_l(h))."""
+class GroupLinear(enn.EquivariantModule):
+    """See the module docstring. ``relax_on``: "output" or "input" (which side is regular and carries w_l(h)).
+
+    An escnn ``EquivariantModule``: ``forward`` takes a plain tensor (B, in_type.size) or a ``GeometricTensor`` of
+    ``in_type`` (and returns the same kind), :meth:`check_equivariance` measures the error per group element (for a
+    relaxed or residual layer that is the per-element symmetry-breaking diagnostic) and :meth:`export` returns the
+    folded ``nn.Linear``.
+    """
 
     def __init__(self, in_type: enn.FieldType, out_type: enn.FieldType, kind: str = "equivariant",
                  banks: int = 2, alpha: float = 0.0, beta: float = 0.0, relax_on: str | None = None,
@@ -181,14 +187,49 @@ class GroupLinear(nn.Module):
             self._folded = cached
         return cached[1], cached[2]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, in_type.size) -> (B, out_type.size). One matmul with :meth:`matrix_and_bias` (the L banks and the
-        residual are folded into one matrix first: the same function as summing the banks' outputs, at a fraction
-        of the cost for batches larger than L)."""
+    def forward(self, x: torch.Tensor | enn.GeometricTensor) -> torch.Tensor | enn.GeometricTensor:
+        """(B, in_type.size) -> (B, out_type.size), as a plain tensor or a ``GeometricTensor`` (same kind out).
+        One matmul with :meth:`matrix_and_bias` (the L banks and the residual are folded into one matrix first: the
+        same function as summing the banks' outputs, at a fraction of the cost for batches larger than L)."""
+        if isinstance(x, enn.GeometricTensor):
+            if x.type != self.in_type:
+                raise ValueError("GroupLinear got a GeometricTensor of another field type than its in_type")
+            return enn.GeometricTensor(self(x.tensor), self.out_type)
         if self.kind == "equivariant":
             return self.banks[0](enn.GeometricTensor(x, self.in_type)).tensor
         weight, bias = self.matrix_and_bias()
         return F.linear(x, weight, bias)
+
+    def evaluate_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (input_shape[0], self.out_type.size)
+
+    @torch.no_grad()
+    def check_equivariance(self, atol: float = 1e-6, rtol: float = 1e-5) -> list[tuple]:
+        """[(g, relative error)] for every element g of the (finite) group: ``|f(g x) - g f(x)| / |f(x)|`` on a
+        random batch. An exact (``equivariant``) layer must pass (AssertionError otherwise, as escnn's check); for a
+        relaxed or residual layer the list is the diagnostic of where it broke symmetry (all ~0 at init)."""
+        x = enn.GeometricTensor(torch.randn(16, self.in_type.size), self.in_type)
+        y = self(x)
+        errors = []
+        for g in self.in_type.gspace.fibergroup.elements:
+            diff = (self(x.transform(g)).tensor - y.transform(g).tensor).norm()
+            rel = float(diff / y.tensor.norm().clamp_min(1e-12))
+            if self.kind == "equivariant" and not torch.allclose(self(x.transform(g)).tensor, y.transform(g).tensor,
+                                                                 atol=atol, rtol=rtol):
+                raise AssertionError(f"equivariance error {rel:.2e} for element {g} in an exact layer")
+            errors.append((g, rel))
+        return errors
+
+    def export(self) -> nn.Linear:
+        """The dense ``nn.Linear`` (eval mode) computing this layer exactly (banks and residual folded in)."""
+        with torch.no_grad():
+            weight, bias = self.matrix_and_bias()
+        out = nn.Linear(self.in_type.size, self.out_type.size, bias=bias is not None)
+        with torch.no_grad():
+            out.weight.copy_(weight)
+            if bias is not None:
+                out.bias.copy_(bias)
+        return out.to(weight.device).eval()
 
     def penalty(self) -> torch.Tensor:
         """The symmetry-breaking regulariser of this layer (0 for exact layers)."""

@@ -113,3 +113,24 @@ def test_conditional_mlp_shares_the_step_term_across_row_groups():
     assert torch.allclose(grouped, ref, atol=1e-5)
     with pytest.raises(ValueError, match="groups"):
         net(x[:5], step[:2], cond[:5])
+
+
+def test_group_linear_is_an_escnn_module_with_per_element_check_and_export():
+    exact = make(8, False, True, "equivariant")
+    assert isinstance(exact, enn.EquivariantModule)
+    errors = exact.check_equivariance()
+    assert len(errors) == 8 and max(e for _, e in errors) < 1e-5
+    relaxed = make(8, False, True, "relaxed")
+    assert max(e for _, e in relaxed.check_equivariance()) < 1e-5  # exactly equivariant at init
+    with torch.no_grad():
+        relaxed.relax_weights[0, 3] += 0.5
+    errors = dict((g.to("int"), e) for g, e in relaxed.check_equivariance())
+    assert errors[0] < 1e-6 and min(errors[k] for k in range(1, 8)) > 1e-3  # the identity cannot break symmetry
+    x = torch.randn(5, relaxed.in_type.size)
+    geo = relaxed(enn.GeometricTensor(x, relaxed.in_type))
+    assert isinstance(geo, enn.GeometricTensor) and geo.type == relaxed.out_type
+    assert torch.allclose(geo.tensor, relaxed(x))
+    exported = relaxed.export()
+    assert isinstance(exported, torch.nn.Linear) and not exported.training
+    assert torch.allclose(exported(x), relaxed(x), atol=1e-6)
+    assert relaxed.evaluate_output_shape((5, relaxed.in_type.size)) == (5, relaxed.out_type.size)
