@@ -26,7 +26,7 @@ from equidiff_relaxed.data.symmetry_map import action_subfields, symmetry_breaki
 from equidiff_relaxed.demos.generate import GenerateConfig, generate
 from equidiff_relaxed.demos.report import expert_success_by_region
 from equidiff_relaxed.envs import make_env
-from equidiff_relaxed.envs.robosuite_tasks import matrix_to_rot6d
+from equidiff_relaxed.symmetry.rotations import matrix_to_rot6d
 
 
 def steps_per_second(task: str, steps: int = 400, cameras: tuple[str, ...] = ()) -> float:

@@ -8,14 +8,15 @@ backend.
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+from equidiff_relaxed.envs.common import SYMMETRY_CENTER, default_mujoco_gl
+
+default_mujoco_gl()
 
 import gymnasium as gym  # noqa: E402
 
-from equidiff_relaxed.envs.planar_push import SYMMETRY_CENTER, PlanarPushEnv  # noqa: E402
+from equidiff_relaxed.envs.planar_push import PlanarPushEnv  # noqa: E402
 from equidiff_relaxed.envs.push_expert import ExpertConfig, PushExpert  # noqa: E402
 from equidiff_relaxed.envs.push_scene import VARIANTS, PushGeometry  # noqa: E402
 from equidiff_relaxed.errors import UserError  # noqa: E402

@@ -17,10 +17,11 @@ Reward = 1 on success, else 0; the episode terminates on success and truncates a
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+from equidiff_relaxed.envs.common import SYMMETRY_CENTER, default_mujoco_gl
+
+default_mujoco_gl()
 
 import gymnasium as gym  # noqa: E402
 import mujoco  # noqa: E402
@@ -28,10 +29,8 @@ import numpy as np  # noqa: E402
 
 from equidiff_relaxed.envs.push_scene import VARIANTS, PushGeometry, build_mjcf  # noqa: E402
 from equidiff_relaxed.symmetry.actions import rotate_field  # noqa: E402
-from equidiff_relaxed.symmetry.regions import region_of, wrap_angle  # noqa: E402
-from equidiff_relaxed.symmetry.rotations import rotate_xy  # noqa: E402
-
-SYMMETRY_CENTER = (0.0, 0.0)
+from equidiff_relaxed.symmetry.regions import region_of  # noqa: E402
+from equidiff_relaxed.symmetry.rotations import rotate_xy, wrap_to_2pi  # noqa: E402
 
 
 def push_shape_meta_dict(image_size: int | None = None) -> dict[str, Any]:
@@ -54,7 +53,6 @@ class PlanarPushEnv(gym.Env):
         image_size: int | None = None,
         max_steps: int = 80,
         n_regions: int = 8,
-        region_offset: float = 0.0,
         render_mode: str | None = None,
         render_size: int = 256,
         geometry: dict[str, Any] | None = None,
@@ -68,7 +66,6 @@ class PlanarPushEnv(gym.Env):
         self.image_size = image_size
         self.max_steps = max_steps
         self.n_regions = n_regions
-        self.region_offset = region_offset
         self.render_mode = render_mode
         self.render_size = render_size
         self.model = mujoco.MjModel.from_xml_string(
@@ -164,7 +161,7 @@ class PlanarPushEnv(gym.Env):
         options = options or {}
         theta = options.get("theta", self.next_theta)
         self.next_theta = None
-        self.theta = float(wrap_angle(self.np_random.uniform(0, 2 * math.pi) if theta is None else float(theta)))
+        self.theta = float(wrap_to_2pi(self.np_random.uniform(0, 2 * math.pi) if theta is None else float(theta)))
         layout = self.canonical_layout(self.np_random)
         mujoco.mj_resetData(self.model, self.data)
         pusher = rotate_xy(layout["pusher"], self.theta, SYMMETRY_CENTER)
@@ -222,7 +219,7 @@ class PlanarPushEnv(gym.Env):
     def _info(self) -> dict[str, Any]:
         g = self.geom
         info: dict[str, Any] = {
-            "theta": self.theta, "region": region_of(self.theta, self.n_regions, self.region_offset),
+            "theta": self.theta, "region": region_of(self.theta, self.n_regions),
             "is_success": self.is_success(),
             "pusher_pos": self.pusher_pos, "puck_pos": self.puck_pos, "goal_pos": self.goal.copy(),
             "puck_radius": g.puck_radius, "pusher_radius": g.pusher_radius, "success_tolerance": g.success_tolerance,

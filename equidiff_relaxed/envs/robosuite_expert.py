@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from equidiff_relaxed.envs.robosuite_tasks import RobosuiteTaskEnv, matrix_to_rot6d
+from equidiff_relaxed.envs.robosuite_tasks import RobosuiteTaskEnv
+from equidiff_relaxed.symmetry.rotations import matrix_to_rot6d
 
 OPEN, CLOSED = -1.0, 1.0
 

@@ -23,20 +23,20 @@ success and truncates after ``max_steps``. All randomness (theta, jitter, joint 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+from equidiff_relaxed.envs.common import SYMMETRY_CENTER, default_mujoco_gl
+
+default_mujoco_gl()
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 from equidiff_relaxed.errors import UserError  # noqa: E402
-from equidiff_relaxed.symmetry.regions import region_of, wrap_angle  # noqa: E402
-
-SYMMETRY_CENTER = (0.0, 0.0)  # robosuite's table centre (table_offset x, y)
+from equidiff_relaxed.symmetry.regions import region_of  # noqa: E402
+from equidiff_relaxed.symmetry.rotations import rot6d_to_matrix, wrap_to_2pi  # noqa: E402
 ACTION_MODES = ("abs", "delta")
 LOW_DIM_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "object")
 
@@ -119,20 +119,6 @@ def controller_config(action_mode: str) -> dict[str, Any]:
     return cfg
 
 
-def rot6d_to_matrix(r6: np.ndarray) -> np.ndarray:
-    """(6,) first two columns [c1; c2] -> (3, 3) rotation (Gram-Schmidt)."""
-    a, b = np.asarray(r6[:3], dtype=np.float64), np.asarray(r6[3:6], dtype=np.float64)
-    c1 = a / max(np.linalg.norm(a), 1e-9)
-    b = b - np.dot(c1, b) * c1
-    c2 = b / max(np.linalg.norm(b), 1e-9)
-    return np.stack([c1, c2, np.cross(c1, c2)], axis=1)
-
-
-def matrix_to_rot6d(m: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation -> (6,) its first two columns."""
-    return np.concatenate([m[:, 0], m[:, 1]])
-
-
 @dataclass
 class _Episode:
     theta: float = 0.0
@@ -151,7 +137,6 @@ class RobosuiteTaskEnv(gym.Env):
         layout: dict[str, float] | None = None,
         max_steps: int | None = None,
         n_regions: int = 8,
-        region_offset: float = 0.0,
         cameras: tuple[str, ...] | list[str] = (),
         image_size: int | None = None,
         render_mode: str | None = None,
@@ -169,7 +154,7 @@ class RobosuiteTaskEnv(gym.Env):
         self.action_mode = action_mode
         self.layout = Layout(**(layout or {}))
         self.max_steps = max_steps or self.spec_.max_steps
-        self.n_regions, self.region_offset = n_regions, region_offset
+        self.n_regions = n_regions
         self.cameras = tuple(cameras)
         self.image_size = image_size or (84 if cameras else None)
         self.render_mode, self.render_size, self.render_camera = render_mode, render_size, render_camera
@@ -310,7 +295,7 @@ class RobosuiteTaskEnv(gym.Env):
         theta = options.get("theta", self.next_theta)
         self.next_theta = None
         rng = self.np_random
-        theta = float(wrap_angle(rng.uniform(0, 2 * math.pi) if theta is None else float(theta)))
+        theta = float(wrap_to_2pi(rng.uniform(0, 2 * math.pi) if theta is None else float(theta)))
         self.rs.reset()
         sim = self.rs.sim
         init = np.asarray(self.robot.init_qpos, dtype=np.float64)
@@ -366,7 +351,7 @@ class RobosuiteTaskEnv(gym.Env):
 
     def _info(self) -> dict[str, Any]:
         theta = self.episode.theta
-        return {"theta": theta, "region": region_of(theta, self.n_regions, self.region_offset),
+        return {"theta": theta, "region": region_of(theta, self.n_regions),
                 "is_success": self.is_success()}
 
     @property

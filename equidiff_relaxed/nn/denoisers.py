@@ -69,4 +69,4 @@ class EquivariantDenoiser(nn.Module):
         c = rearrange(cond, "b c n -> (b n) c")
         z = self.unet(z, step.repeat_interleave(self.n), c)
         y = self.project(rearrange(z, "(b n) k t -> (b t) (k n)", b=b, n=self.n))
-        return self.layout.from_irreps(y.view(b, t, -1))
+        return y.view(b, t, -1)  # an invertible layout's coordinates are the action's own

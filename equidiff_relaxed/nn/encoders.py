@@ -56,8 +56,6 @@ class PlainImageNet(nn.Module):
 class PlainObsEncoder(nn.Module):
     """Low-dim windows (flattened) and CNN image features -> MLP with ``layers`` hidden layers -> (B, out_dim)."""
 
-    regular = False
-
     def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, hidden: int = 256, out_dim: int = 128,
                  image_features: int = 64, image_width: int = 32, layers: int = 1):
         super().__init__()
@@ -111,8 +109,6 @@ class EquivariantObsEncoder(nn.Module):
     ``layers`` hidden layers of ``hidden_fields`` regular fields (ReLU between them). Each group copy h of the
     denoiser is conditioned on the ``out_fields`` entries [:, :, h], so ``out_fields`` is the per-copy width.
     ``kind``: equivariant | relaxed | residual (see GroupLinear)."""
-
-    regular = True
 
     def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, group_order: int = 8, hidden_fields: int = 32,
                  out_fields: int = 16, kind: str = "equivariant", banks: int = 2, alpha: float = 0.0,

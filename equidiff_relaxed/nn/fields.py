@@ -71,6 +71,8 @@ class IrrepLayout:
 
     @classmethod
     def of(cls, meta: FieldMeta, invertible: bool = False) -> "IrrepLayout":
+        """``invertible`` (actions): refuse quat / angle, so :meth:`to_irreps` is the identity on coordinates and a
+        prediction in the direct sum is the action itself."""
         names: list[str] = []
         for f in meta.fields:
             if f.rep == "scalar":
@@ -101,10 +103,6 @@ class IrrepLayout:
                 v = torch.cat([torch.cos(v), torch.sin(v)], -1)
             parts.append(v)
         return torch.cat(parts, -1)
-
-    def from_irreps(self, y: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`to_irreps` for fields without quat/angle (the identity on coordinates)."""
-        return y
 
 
 __all__ = ["IrrepLayout", "cyclic_group", "rot2_rep", "no_base_space", "regular_type"]

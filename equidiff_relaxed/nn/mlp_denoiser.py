@@ -155,7 +155,7 @@ class EquivariantMLPDenoiser(nn.Module):
         c = rearrange(cond, "b c n -> (b n) c")
         z = self.mlp(z, step, c)  # rows (b n): the N copies of sample b share its step
         y = self.project(rearrange(z, "(b n) (t k) -> (b t) (k n)", b=b, n=self.n, t=t))
-        return self.layout.from_irreps(rearrange(y, "(b t) d -> b t d", b=b))
+        return rearrange(y, "(b t) d -> b t d", b=b)  # an invertible layout's coordinates are the action's own
 
 
 __all__ = ["ConditionalMLP", "PlainMLPDenoiser", "EquivariantMLPDenoiser"]

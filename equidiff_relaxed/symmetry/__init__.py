@@ -6,7 +6,8 @@ from equidiff_relaxed.symmetry.representations import (
     rep_dim,
 )
 from equidiff_relaxed.symmetry.actions import rotate_field, rotate_image
-from equidiff_relaxed.symmetry.regions import region_bounds, region_of, wrap_angle
+from equidiff_relaxed.symmetry.regions import region_bounds, region_of
+from equidiff_relaxed.symmetry.rotations import wrap_to_2pi, wrap_to_pi
 from equidiff_relaxed.symmetry import rotations
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "rotate_image",
     "region_bounds",
     "region_of",
-    "wrap_angle",
+    "wrap_to_2pi",
+    "wrap_to_pi",
     "rotations",
 ]

@@ -5,13 +5,7 @@ import math
 
 import numpy as np
 
-
-def wrap_angle(theta: float | np.ndarray) -> float | np.ndarray:
-    """Wrap an orientation to [0, 2pi)."""
-    out = np.mod(theta, 2 * math.pi)
-    # np.mod can return exactly 2pi for tiny negative inputs because of rounding.
-    out = np.where(out >= 2 * math.pi, 0.0, out)
-    return float(out) if np.ndim(out) == 0 else out
+from equidiff_relaxed.symmetry.rotations import wrap_to_2pi
 
 
 def _check_k(n_regions: int) -> None:
@@ -23,7 +17,7 @@ def region_of(theta: float | np.ndarray, n_regions: int, offset: float = 0.0) ->
     """Index in [0, K) of the sector that contains ``theta`` (radians)."""
     _check_k(n_regions)
     width = 2 * math.pi / n_regions
-    idx = np.floor(np.asarray(wrap_angle(np.asarray(theta) - offset)) / width).astype(np.int64)
+    idx = np.floor(np.asarray(wrap_to_2pi(np.asarray(theta) - offset)) / width).astype(np.int64)
     idx = np.clip(idx, 0, n_regions - 1)
     return int(idx) if idx.ndim == 0 else idx
 
@@ -34,5 +28,5 @@ def region_bounds(k: int, n_regions: int, offset: float = 0.0) -> tuple[float, f
     if not 0 <= k < n_regions:
         raise ValueError(f"region index {k} outside [0, {n_regions})")
     width = 2 * math.pi / n_regions
-    start = float(wrap_angle(offset + k * width))
+    start = float(wrap_to_2pi(offset + k * width))
     return start, start + width

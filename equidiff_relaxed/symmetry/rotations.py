@@ -29,6 +29,11 @@ def _stack(parts: list[Array], like: Array) -> Array:
     return torch.stack(parts, dim=-1) if isinstance(like, torch.Tensor) else np.stack(parts, axis=-1)
 
 
+def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Dot product over the last axis, keeping it: (..., n), (..., n) -> (..., 1)."""
+    return np.matmul(x[..., None, :], y[..., :, None])[..., 0]
+
+
 def rotation_matrix_2d(phi: float) -> np.ndarray:
     """R(phi), shape (2, 2), float64: rotates column vectors counter-clockwise by phi."""
     c, s = math.cos(phi), math.sin(phi)
@@ -79,9 +84,10 @@ def rot6d_to_matrix(r6: Array) -> Array:
         c2 = torch.nn.functional.normalize(b, dim=-1)
         c3 = torch.linalg.cross(c1, c2, dim=-1)
         return torch.stack([c1, c2, c3], dim=-1)
-    c1 = a / np.linalg.norm(a, axis=-1, keepdims=True)
-    b = b - (c1 * b).sum(-1, keepdims=True) * c1
-    c2 = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    # norms clamped at 1e-9 (a zero column gives zeros, not NaN); dot products by matmul, which rounds like np.dot
+    c1 = a / np.maximum(np.sqrt(_dot(a, a)), 1e-9)
+    b = b - _dot(c1, b) * c1
+    c2 = b / np.maximum(np.sqrt(_dot(b, b)), 1e-9)
     c3 = np.cross(c1, c2)
     return np.stack([c1, c2, c3], axis=-1)
 
@@ -94,5 +100,13 @@ def matrix_to_rot6d(m: Array) -> Array:
 
 
 def wrap_to_pi(theta: Array) -> Array:
-    """Wrap angles to [-pi, pi)."""
+    """Wrap angles to [-pi, pi) (numpy or torch): the ``angle`` representation's values."""
     return (theta + math.pi) % (2 * math.pi) - math.pi
+
+
+def wrap_to_2pi(theta: float | np.ndarray) -> float | np.ndarray:
+    """Wrap orientations to [0, 2pi) (numpy; a float for a scalar): the task orientation theta and its regions."""
+    out = np.mod(theta, 2 * math.pi)
+    # np.mod can return exactly 2pi for tiny negative inputs because of rounding.
+    out = np.where(out >= 2 * math.pi, 0.0, out)
+    return float(out) if np.ndim(out) == 0 else out

@@ -114,6 +114,15 @@ def test_rot6d_agrees_with_rotating_the_matrix_and_with_quat():
     assert torch.allclose(rot6d_to_matrix(torch.tensor(r6)), torch.tensor(m), atol=1e-12)
 
 
+def test_rot6d_round_trip_and_gram_schmidt():
+    m = Rotation.from_euler("xyz", [0.3, -1.0, 2.0]).as_matrix()
+    assert np.allclose(rot6d_to_matrix(matrix_to_rot6d(m)), m)
+    noisy = matrix_to_rot6d(m) + 0.01
+    out = rot6d_to_matrix(noisy)
+    assert np.allclose(out.T @ out, np.eye(3), atol=1e-9) and np.linalg.det(out) == pytest.approx(1.0)
+    assert np.all(np.isfinite(rot6d_to_matrix(np.zeros(6))))  # degenerate columns: zeros, not NaN
+
+
 def test_angle_wraps():
     out = rotate_field(np.array([3.0]), "angle", 1.0)
     assert -math.pi <= out[0] < math.pi

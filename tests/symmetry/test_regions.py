@@ -3,15 +3,15 @@ import math
 import numpy as np
 import pytest
 
-from equidiff_relaxed.symmetry import region_bounds, region_of, wrap_angle
+from equidiff_relaxed.symmetry import region_bounds, region_of, wrap_to_2pi
 
 
-def test_wrap_angle_range():
+def test_wrap_to_2pi_range():
     x = np.array([-1e-18, -math.pi, 0.0, 2 * math.pi, 7.0, -7.0])
-    w = wrap_angle(x)
+    w = wrap_to_2pi(x)
     assert np.all((w >= 0) & (w < 2 * math.pi))
-    assert math.isclose(wrap_angle(-math.pi), math.pi)
-    assert wrap_angle(2 * math.pi) == 0.0
+    assert math.isclose(wrap_to_2pi(-math.pi), math.pi)
+    assert wrap_to_2pi(2 * math.pi) == 0.0
 
 
 def test_regions_partition_the_circle():
