@@ -58,25 +58,21 @@ TRACE_KEYS = ("pusher_pos", "puck_pos", "goal_pos")
 GEOMETRY_KEYS = ("puck_radius", "pusher_radius", "success_tolerance")
 
 
-def _has(info: dict[str, Any], key: str, i: int) -> bool:
-    return key in info and bool(info.get(f"_{key}", np.ones(i + 1, dtype=bool))[i])
-
-
-def scene_state(info: dict[str, Any], i: int) -> np.ndarray | None:
-    """(3, 2) pusher, puck and goal xy of sub-env ``i`` from a vector env's ``info``; None if it reports none."""
-    if not all(_has(info, k, i) for k in TRACE_KEYS):
+def scene_state(info: dict[str, Any]) -> np.ndarray | None:
+    """(3, 2) pusher, puck and goal xy from one env's ``info``; None if it reports none."""
+    if not all(k in info for k in TRACE_KEYS):
         return None
-    return np.stack([np.asarray(info[k][i], dtype=np.float64) for k in TRACE_KEYS])
+    return np.stack([np.asarray(info[k], dtype=np.float64) for k in TRACE_KEYS])
 
 
-def scene_geometry(info: dict[str, Any], i: int) -> tuple[SceneGeometry, np.ndarray | None] | None:
-    """Sizes (and pillar xy, if any) of sub-env ``i`` from a vector env's reset ``info``; None if it reports none."""
-    if not all(_has(info, k, i) for k in GEOMETRY_KEYS):
+def scene_geometry(info: dict[str, Any]) -> tuple[SceneGeometry, np.ndarray | None] | None:
+    """Sizes (and pillar xy, if any) from one env's reset ``info``; None if it reports none."""
+    if not all(k in info for k in GEOMETRY_KEYS):
         return None
-    pillar = _has(info, "pillar_pos", i) and _has(info, "pillar_radius", i)
-    geom = SceneGeometry(*(float(info[k][i]) for k in GEOMETRY_KEYS),
-                         pillar_radius=float(info["pillar_radius"][i]) if pillar else None)
-    return geom, (np.asarray(info["pillar_pos"][i], dtype=np.float64) if pillar else None)
+    pillar = "pillar_pos" in info and "pillar_radius" in info
+    geom = SceneGeometry(*(float(info[k]) for k in GEOMETRY_KEYS),
+                         pillar_radius=float(info["pillar_radius"]) if pillar else None)
+    return geom, (np.asarray(info["pillar_pos"], dtype=np.float64) if pillar else None)
 
 
 def episode_metrics(trace: list[np.ndarray | None], scene: tuple[SceneGeometry, np.ndarray | None] | None,
@@ -159,12 +155,11 @@ class _Episode:
             self.fail(NONFINITE_STATE, f"non-finite {bad} after {after}")
             return
         obs = {k: np.array(v) for k, v in obs.items()}
-        one = {k: [v] for k, v in info.items()}  # as one sub-env of a vector env's info
         if not self.hist:
-            self.hist, self.trace, self.scene = [obs] * n_obs_steps, [scene_state(one, 0)], scene_geometry(one, 0)
+            self.hist, self.trace, self.scene = [obs] * n_obs_steps, [scene_state(info)], scene_geometry(info)
             return
         self.hist.append(obs)
-        self.trace.append(scene_state(one, 0))
+        self.trace.append(scene_state(info))
         if reply[2] or reply[3]:
             self.done, self.success = True, bool(reply[2])
 

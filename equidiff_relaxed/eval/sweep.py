@@ -28,6 +28,7 @@ from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.stats import wilson_interval
 from equidiff_relaxed.policy.families import family_names, get_family
 
+
 @dataclass(frozen=True)
 class RunSpec:
     """One run; with ``init_from`` it is fine-tuned from the finished run (init_from, demos, seed) of this sweep."""
@@ -124,36 +125,25 @@ def train_run(spec: RunSpec, dataset: str, run_dir: Path, steps: int, config: di
     return run_dir / "last.ckpt"
 
 
-def _own_checkpoint(run_dir: Path, spec: RunSpec) -> tuple[Path, int] | None:
-    """(``run_dir/last.ckpt``, its step) if it loads and is this run's (same model and seed), else None."""
-    import torch
+def training_state(run_dir: Path, spec: RunSpec, steps: int) -> tuple[Path | None, Path | None]:
+    """(finished, interrupted): ``run_dir/last.ckpt`` as the first if it is this run's (same model and seed)
+    training finished at ``steps``, as the second if it stopped before ``steps`` (a killed sweep: resume it).
+    The checkpoint is read once; an unreadable or foreign one gives (None, None) and the run is trained again."""
+    from equidiff_relaxed.policy.checkpointing import load_training_checkpoint
 
     ckpt = run_dir / "last.ckpt"
-    if not ckpt.exists():
-        return None
-    try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - unreadable (e.g. an old, non-atomic write cut off): train again
-        return None
-    hparams = state.get("hyper_parameters") or {}
-    if hparams.get("model") != spec.model or hparams.get("seed") != spec.seed:
-        return None
-    return ckpt, int(state.get("global_step", -1))
+    state = load_training_checkpoint(ckpt)[0] if ckpt.exists() else None
+    hparams = (state or {}).get("hyper_parameters") or {}
+    if state is None or hparams.get("model") != spec.model or hparams.get("seed") != spec.seed:
+        return None, None
+    step = int(state["global_step"])
+    return (ckpt if step == steps else None), (ckpt if 0 < step < steps else None)
 
 
 def finished_training(run_dir: Path, spec: RunSpec, steps: int) -> Path | None:
     """``run_dir/last.ckpt`` if it is this run's training finished at ``steps`` (same model and seed), else None.
-
-    Lets a sweep cut off during evaluation resume without retraining; an unreadable or unfinished checkpoint is
-    ignored here (see :func:`interrupted_training`)."""
-    own = _own_checkpoint(run_dir, spec)
-    return own[0] if own is not None and own[1] == steps else None
-
-
-def interrupted_training(run_dir: Path, spec: RunSpec, steps: int) -> Path | None:
-    """``run_dir/last.ckpt`` if it is this run's training stopped before ``steps`` (a killed sweep), else None."""
-    own = _own_checkpoint(run_dir, spec)
-    return own[0] if own is not None and 0 < own[1] < steps else None
+    Lets a sweep cut off during evaluation resume without retraining (see :func:`training_state`)."""
+    return training_state(run_dir, spec, steps)[0]
 
 
 def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], seeds: list[int], models: list[str],
@@ -185,16 +175,15 @@ def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], 
         if spec.init_from is not None:  # the base run's checkpoint; trained now if this sweep has not kept it
             base = spec.base()
             base_dir = Path(out) / "runs" / base.name
-            init = finished_training(base_dir, base, steps)
+            init, base_resume = training_state(base_dir, base, steps)
             if init is None:
                 log(f"[{i + 1}/{len(specs)}] {spec.name}: training its base {base.name} first")
                 base_dir.mkdir(parents=True, exist_ok=True)
                 init = train_run(base, dataset, base_dir, steps, configs[base.model], progress,
-                                 resume_from=interrupted_training(base_dir, base, steps))
+                                 resume_from=base_resume)
         run_dir.mkdir(parents=True, exist_ok=True)
-        ckpt = finished_training(run_dir, spec, run_steps)
+        ckpt, resume = training_state(run_dir, spec, run_steps)
         if ckpt is None:
-            resume = interrupted_training(run_dir, spec, run_steps)
             if resume is not None:
                 log(f"[{i + 1}/{len(specs)}] {spec.name}: resuming its interrupted training from {resume}")
             ckpt = train_run(spec, dataset, run_dir, run_steps, configs[spec.model], progress, init_from=init,

@@ -91,7 +91,7 @@ class GroupLinear(enn.EquivariantModule):
         return super().train(mode)
 
     def _fold(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if self.kind == "relaxed" and self._regular_blocks:
+        if self._regular_blocks:  # only ever set for relaxed layers
             return self._fold_regular_blocks(self.relax_weights)
         return self._fold_banks(self.relax_weights)
 
@@ -180,7 +180,7 @@ class GroupLinear(enn.EquivariantModule):
         if self.training:
             return self._fold()
         versions = self._versions()
-        cached = getattr(self, "_folded", None)
+        cached = self._folded
         if cached is None or cached[0] != versions:
             with torch.no_grad():
                 cached = (versions, *self._fold())
@@ -212,10 +212,9 @@ class GroupLinear(enn.EquivariantModule):
         y = self(x)
         errors = []
         for g in self.in_type.gspace.fibergroup.elements:
-            diff = (self(x.transform(g)).tensor - y.transform(g).tensor).norm()
-            rel = float(diff / y.tensor.norm().clamp_min(1e-12))
-            if self.kind == "equivariant" and not torch.allclose(self(x.transform(g)).tensor, y.transform(g).tensor,
-                                                                 atol=atol, rtol=rtol):
+            moved, expected = self(x.transform(g)).tensor, y.transform(g).tensor
+            rel = float((moved - expected).norm() / y.tensor.norm().clamp_min(1e-12))
+            if self.kind == "equivariant" and not torch.allclose(moved, expected, atol=atol, rtol=rtol):
                 raise AssertionError(f"equivariance error {rel:.2e} for element {g} in an exact layer")
             errors.append((g, rel))
         return errors

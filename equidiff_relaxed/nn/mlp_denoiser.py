@@ -99,8 +99,8 @@ class ConditionalMLP(nn.Module):
         # unbind (not indexing): its backward stacks the gradients once instead of zero-filling a copy per slice
         *mods, last = rearrange(mod, "m (blk two w) -> blk two m w", blk=self.depth + 1, two=2).unbind(0)
         h = self.inp(x)
-        for block, mod_ in zip(self.blocks, mods):
-            h = block(h, *mod_.unbind(0))
+        for block, block_mod in zip(self.blocks, mods):
+            h = block(h, *block_mod.unbind(0))
         scale, shift = last.unbind(0)
         return self.out(self.out_norm(h) * (1 + scale) + shift)
 

@@ -100,15 +100,21 @@ class LastCheckpoint(ModelCheckpoint):
             self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
-def checkpoint_problem(path: str | os.PathLike) -> str | None:
-    """None if ``path`` loads as a Lightning checkpoint (weights_only) with weights and a step count, else why not."""
+def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict | None, str | None]:
+    """(state, None) if ``path`` loads (weights_only) as a Lightning checkpoint with weights and a step count, else
+    (None, why not)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is reported, not raised
-        return f"does not load ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})"
+        return None, f"does not load ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})"
     if not isinstance(state, dict) or "state_dict" not in state or "global_step" not in state:
-        return "not a Lightning training checkpoint (no state_dict / global_step)"
-    return None
+        return None, "not a Lightning training checkpoint (no state_dict / global_step)"
+    return state, None
+
+
+def checkpoint_problem(path: str | os.PathLike) -> str | None:
+    """None if ``path`` loads as a Lightning checkpoint (weights_only) with weights and a step count, else why not."""
+    return load_training_checkpoint(path)[1]
 
 
 def newest_valid_checkpoint(folders: list[str | os.PathLike]) -> tuple[Path | None, int, list[tuple[Path, str]]]:
@@ -125,12 +131,11 @@ def newest_valid_checkpoint(folders: list[str | os.PathLike]) -> tuple[Path | No
     best: tuple[int, float, Path] | None = None
     skipped: list[tuple[Path, str]] = []
     for path in candidates:
-        problem = checkpoint_problem(path)
-        if problem is not None:
-            skipped.append((path, problem))
+        state, problem = load_training_checkpoint(path)  # each file is read once
+        if state is None:
+            skipped.append((path, str(problem)))
             continue
-        step = int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
-        key = (step, path.stat().st_mtime, path)
+        key = (int(state["global_step"]), path.stat().st_mtime, path)
         if best is None or key[:2] > best[:2]:
             best = key
     return (best[2], best[0], skipped) if best else (None, 0, skipped)
@@ -143,4 +148,4 @@ def uses_stale_last(callback: Any) -> bool:
 
 
 __all__ = ["AtomicCheckpointIO", "LastCheckpoint", "atomic_torch_save", "checkpoint_problem",
-           "newest_valid_checkpoint", "uses_stale_last"]
+           "load_training_checkpoint", "newest_valid_checkpoint", "uses_stale_last"]

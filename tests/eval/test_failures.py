@@ -4,17 +4,15 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from equidiff_relaxed.envs import make_env
-from equidiff_relaxed.envs.planar_push import push_shape_meta_dict
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.evaluate import evaluate
 from equidiff_relaxed.eval.failures import (NEVER_REACHED_PUCK, PUSHED_PAST_GOAL, STUCK_AT_PILLAR, TIMED_OUT_MOVING,
                                             UNKNOWN, SceneGeometry, analyse_episode)
 from equidiff_relaxed.eval.rollouts import episode_metrics, scene_geometry, scene_state
-from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
 from tests.conftest import run_script
+from tests.eval.tiny_policy import save_tiny_push_policy
 from tests.test_cli import assert_one_line_error
 
 GEOM = SceneGeometry(puck_radius=0.025, pusher_radius=0.02, success_tolerance=0.025, pillar_radius=0.03)
@@ -112,16 +110,15 @@ def test_timed_out_moving():
 def test_env_info_feeds_the_analysis_and_envs_without_it_are_unknown():
     env = make_env("push-pillar", max_steps=3)
     _, info = env.reset(seed=0, options={"theta": 0.0})
-    batch = {k: np.asarray([v]) for k, v in info.items()}  # a one-env vector info
-    geom, pillar = scene_geometry(batch, 0)
+    geom, pillar = scene_geometry(info)
     assert geom.pillar_radius == env.geom.pillar_radius and np.allclose(pillar, env.geom.pillar_pos)
-    trace = [scene_state(batch, 0)]
+    trace = [scene_state(info)]
     for _ in range(3):
         *_, info = env.step(info["pusher_pos"])  # stay put
-        trace.append(scene_state({k: np.asarray([v]) for k, v in info.items()}, 0))
+        trace.append(scene_state(info))
     env.close()
     assert episode_metrics(trace, (geom, pillar), False).failure == NEVER_REACHED_PUCK
-    assert scene_state({"theta": np.zeros(1)}, 0) is None and scene_geometry({}, 0) is None
+    assert scene_state({"theta": 0.0}) is None and scene_geometry({}) is None
     assert episode_metrics([None], None, False).failure == UNKNOWN
     assert episode_metrics([None], None, True).failure is None
 
@@ -129,11 +126,11 @@ def test_env_info_feeds_the_analysis_and_envs_without_it_are_unknown():
 def test_straight_push_into_the_pillar_in_the_env_is_stuck_at_pillar():
     env = make_env("push-pillar", max_steps=30)
     _, info = env.reset(seed=0, options={"theta": env.geom.pillar_angle})  # the pillar lies on the way to the goal
-    scene = scene_geometry({k: np.asarray([v]) for k, v in info.items()}, 0)
-    trace, done = [scene_state({k: np.asarray([v]) for k, v in info.items()}, 0)], False
+    scene = scene_geometry(info)
+    trace, done = [scene_state(info)], False
     while not done:
         _, _, term, trunc, info = env.step(info["goal_pos"])  # head straight for the goal
-        trace.append(scene_state({k: np.asarray([v]) for k, v in info.items()}, 0))
+        trace.append(scene_state(info))
         done = term or trunc
     env.close()
     m = episode_metrics(trace, scene, bool(term))
@@ -144,18 +141,8 @@ def test_straight_push_into_the_pillar_in_the_env_is_stuck_at_pillar():
 def random_checkpoint(tmp_path_factory):
     """An untrained plain policy on the push env with a wide success tolerance, so that some episodes succeed at the
     first step (puck starts ~0.22 m from the goal) and the others fail."""
-    torch.manual_seed(0)
-    env = {"name": "push", "kwargs": {"max_steps": 6, "render_size": 64, "geometry": {"success_tolerance": 0.22}}}
-    module = DiffusionPolicyModule("plain", horizon=8, n_obs_steps=2, n_action_steps=4, down_dims=[8, 16],
-                                   encoder_hidden=16, encoder_dim=8, n_groups=4, ddim_steps=2,
-                                   shape_meta=push_shape_meta_dict(), symmetry_center=[0.0, 0.0], env=env)
-    rng = np.random.default_rng(0)
-    module.policy.fit_normalizer({k: rng.uniform(-0.3, 0.3, (64, 2))
-                                  for k in ("pusher_pos", "puck_pos", "goal_pos", "action")})
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.ckpt"
-    torch.save({"state_dict": {f"policy.{k}": v for k, v in module.policy.state_dict().items()},
-                "hyper_parameters": dict(module.hparams)}, path)
-    return str(path)
+    env_kwargs = {"max_steps": 6, "render_size": 64, "geometry": {"success_tolerance": 0.22}}
+    return save_tiny_push_policy(tmp_path_factory.mktemp("ckpt") / "tiny.ckpt", env_kwargs, n_action_steps=4)
 
 
 def test_failure_counts_and_videos_of_failures_only(random_checkpoint, tmp_path):

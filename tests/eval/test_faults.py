@@ -16,6 +16,7 @@ import pytest
 from equidiff_relaxed.envs import make_env
 from equidiff_relaxed.eval.plan import episode_plan
 from tests.conftest import REPO
+from tests.eval.tiny_policy import save_tiny_push_policy
 
 REGIONS, EPISODES = 2, 3
 PLAN = episode_plan(REGIONS, EPISODES, seed=0)
@@ -57,26 +58,7 @@ def faulty_factory(faults: dict[int, str]):
 
 def make_checkpoint(path, nan_weights: bool = False) -> str:
     """An untrained plain push policy (Ta = 6) for episodes of MAX_STEPS steps."""
-    import torch
-
-    from equidiff_relaxed.envs.planar_push import push_shape_meta_dict
-    from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
-
-    torch.manual_seed(0)
-    env = {"name": "push", "kwargs": {"max_steps": MAX_STEPS}}
-    module = DiffusionPolicyModule("plain", horizon=8, n_obs_steps=2, n_action_steps=6, down_dims=[8, 16],
-                                   encoder_hidden=16, encoder_dim=8, n_groups=4, ddim_steps=2,
-                                   shape_meta=push_shape_meta_dict(), symmetry_center=[0.0, 0.0], env=env)
-    rng = np.random.default_rng(0)
-    module.policy.fit_normalizer({k: rng.uniform(-0.3, 0.3, (64, 2))
-                                  for k in ("pusher_pos", "puck_pos", "goal_pos", "action")})
-    if nan_weights:  # a diverged training run
-        with torch.no_grad():
-            for p in module.policy.parameters():
-                p.fill_(float("nan"))
-    torch.save({"state_dict": {f"policy.{k}": v for k, v in module.policy.state_dict().items()},
-                "hyper_parameters": dict(module.hparams)}, path)
-    return str(path)
+    return save_tiny_push_policy(path, {"max_steps": MAX_STEPS}, n_action_steps=6, nan_weights=nan_weights)
 
 
 @pytest.fixture(scope="module")
