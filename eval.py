@@ -25,7 +25,8 @@ from equidiff_relaxed.errors import UserError, run_cli
 def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", nargs="+", required=True, help="one or more .ckpt files")
+    parser.add_argument("--checkpoint", nargs="+", required=True,
+                        help="one or more Lightning .ckpt files or policy folders (config.json + model.safetensors)")
     parser.add_argument("--env", help="override the env recorded with the training data")
     parser.add_argument("--regions", type=int, default=8)
     parser.add_argument("--episodes-per-region", type=int, default=25)

@@ -9,6 +9,7 @@ into a relaxed one. Checkpoints are written atomically; last.ckpt is refreshed e
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 import warnings
 from collections.abc import Sequence
 
@@ -61,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from equidiff_relaxed.data.datamodule import DemoDataModule
     from equidiff_relaxed.policy.checkpoint import init_module_from
+    from equidiff_relaxed.policy.checkpointing import LastCheckpoint
     from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+    from equidiff_relaxed.policy.pretrained import checkpoint_to_folder
 
     class CLI(LightningCLI):
         def add_arguments_to_parser(self, parser):  # type: ignore[no-untyped-def]
@@ -94,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     cli.trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
     best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
     print(f"done: logs and checkpoints in {cli.trainer.log_dir}" + (f"; best {best}" if best else ""))
+    for cb in cli.trainer.callbacks:  # the policy folder (EMA weights, config.json) next to last.ckpt
+        last = Path(cb.dirpath or "") / f"{cb.filename}.ckpt" if isinstance(cb, LastCheckpoint) else None
+        if last is not None and last.is_file() and cli.trainer.is_global_zero:
+            folder = checkpoint_to_folder(last, last.parent / "policy")
+            print(f"policy folder: {folder} (python eval.py --checkpoint {folder} ...)")
     return 0
 
 

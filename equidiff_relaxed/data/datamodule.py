@@ -136,6 +136,7 @@ class DemoDataModule(L.LightningDataModule):
         self.shape_meta: ShapeMeta | None = None
         self.train_episodes = self.val_episodes = np.zeros(0, dtype=np.int64)
         self.symmetry_center: tuple[float, float] = (0.0, 0.0)
+        self.reflection_axis = 0.0  # angle of the reflection axis through the centre (symmetry attrs), for D_N
         self.env_attrs: dict[str, Any] | None = None  # the env recorded with the data (name, kwargs)
         self._arrays: dict[str, Any] | None = None
         self.train_set: SequenceDataset | None = None
@@ -161,10 +162,15 @@ class DemoDataModule(L.LightningDataModule):
                     raise UserError(f"data/{k} contains NaN or inf (first at step {step})", path)
             arrays = {**low_dim, **buf.load_arrays(meta.rgb_keys)} if self.in_memory else None
             ends = buf.episode_ends
-            center = (buf.attrs.get("symmetry") or {}).get("center") or (0.0, 0.0)
+            symmetry = buf.attrs.get("symmetry") or {}
+            center = symmetry.get("center") or (0.0, 0.0)
+            axis = symmetry.get("reflection_axis", 0.0)
+            if not isinstance(axis, (int, float)) or isinstance(axis, bool) or not np.isfinite(axis):
+                raise UserError(f"symmetry.reflection_axis must be a finite angle in radians, got {axis!r}", path)
             self.env_attrs = buf.attrs.get("env")
         self.shape_meta = meta
         self.symmetry_center = (float(center[0]), float(center[1]))
+        self.reflection_axis = float(axis)
         self.train_episodes, self.val_episodes = split_episodes(len(ends), self.val_ratio, self.seed, self.n_demos,
                                                                 source=path)
         self._arrays = arrays

@@ -5,9 +5,10 @@ Each key is normalised as ``y = x * scale + offset`` along its last axis. Modes,
 - ``limits``: each dimension's [min, max] to [-1, 1]; a constant dimension is centred (x - value), not divided.
 - ``gaussian``: (x - mean) / std per dimension; a constant dimension is centred only.
 - ``identity``: unchanged.
-- ``symmetric``: preserves the rotation action. Read from the key's representation: pos2 (and pos3's xy) is centred
-  on the symmetry centre and divided by one shared radius for x and y; vec2 is divided by one shared norm bound;
-  rot6d, quat and angle are unchanged; scalar parts (and pos3's z) use ``limits``. Hence
+- ``symmetric``: preserves the group action (rotations and reflections). Read from the representation table
+  (``REPRESENTATIONS[rep].normalization``): pos2 (and pos3's xy) is centred on the symmetry centre and divided by one
+  shared radius for x and y; vec2 is divided by one shared norm bound; rot6d, quat and angle are unchanged; scalar
+  parts (and pos3's z) use ``limits``. Hence
   ``normalize(rotate(x, about c)) == rotate(normalize(x), about the origin)``: in normalised space the symmetry
   centre is the origin.
 """
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from equidiff_relaxed.symmetry.representations import SubField
+from equidiff_relaxed.symmetry.representations import REPRESENTATIONS, SubField
 
 MODES = ("limits", "gaussian", "identity", "symmetric")
 _EPS = 1e-6
@@ -43,22 +44,24 @@ def _gaussian(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _symmetric(x: np.ndarray, fields: tuple[SubField, ...], center: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sub-field, as the representation table says (``RepSpec.normalization``)."""
     scale, offset = np.ones(x.shape[1]), np.zeros(x.shape[1])
     for f in fields:
         part = x[:, f.start : f.stop]
-        if f.rep in ("pos2", "pos3"):
+        how = REPRESENTATIONS[f.rep].normalization
+        if how == "radius":  # the planar point: one radius about the centre; any further entries (z) by limits
             radius = np.linalg.norm(part[:, :2] - center, axis=1).max()
             s = 1.0 / radius if radius > _EPS else 1.0
             scale[f.start : f.start + 2] = s
             offset[f.start : f.start + 2] = -center * s
-            if f.rep == "pos3":
-                scale[f.start + 2], offset[f.start + 2] = (v[0] for v in _limits(part[:, 2:3]))
-        elif f.rep == "vec2":
+            if f.dim > 2:
+                scale[f.start + 2 : f.stop], offset[f.start + 2 : f.stop] = _limits(part[:, 2:])
+        elif how == "bound":
             bound = np.linalg.norm(part, axis=1).max()
             scale[f.start : f.stop] = 1.0 / bound if bound > _EPS else 1.0
-        elif f.rep == "scalar":
+        elif how == "limits":
             scale[f.start : f.stop], offset[f.start : f.stop] = _limits(part)
-        elif f.rep not in ("rot6d", "quat", "angle"):
+        elif how != "unchanged" or REPRESENTATIONS[f.rep].coordinates in ("image", "camera"):
             raise ValueError(f"symmetric mode does not apply to representation {f.rep!r}")
     return scale, offset
 

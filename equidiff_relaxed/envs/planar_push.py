@@ -28,7 +28,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
 from equidiff_relaxed.envs.push_scene import VARIANTS, PushGeometry, build_mjcf  # noqa: E402
-from equidiff_relaxed.symmetry.actions import rotate_field  # noqa: E402
+from equidiff_relaxed.symmetry.actions import transform_field  # noqa: E402
 from equidiff_relaxed.symmetry.regions import region_of  # noqa: E402
 from equidiff_relaxed.symmetry.rotations import rotate_xy, wrap_to_2pi  # noqa: E402
 
@@ -99,7 +99,19 @@ class PlanarPushEnv(gym.Env):
         return {"env": {"name": name, "variant": name,
                         "kwargs": {"image_size": self.image_size, "max_steps": self.max_steps},
                         "geometry": self.geom.to_dict()},
-                "symmetry": {"center": list(SYMMETRY_CENTER), "group": "SO(2)"}}
+                "symmetry": {"center": list(SYMMETRY_CENTER), "group": "SO(2)",
+                             "reflection_axis": self.reflection_axis}}
+
+    @property
+    def reflection_axis(self) -> float:
+        """An axis through the centre (radians) across which the whole task is mirror-symmetric: any for ``push``
+        (0 is declared), the ray through the pillar for ``push-pillar``, the drift direction for ``push-drift``.
+        Recorded in the dataset's ``symmetry`` attrs; D_N policies reflect across it."""
+        if self.variant.pillar:
+            return float(self.geom.pillar_angle)
+        if self.variant.drift:
+            return float(math.atan2(self.geom.drift_force[1], self.geom.drift_force[0]))
+        return 0.0
 
     # ------------------------------------------------------------------ state
     @property
@@ -122,25 +134,39 @@ class PlanarPushEnv(gym.Env):
         self.data.ctrl[:] = self.data.qpos[0:2]
         mujoco.mj_forward(self.model, self.data)
 
-    def rotate_state(self, state: np.ndarray, phi: float) -> np.ndarray:
-        """The state of :meth:`get_state` rotated by ``phi`` about the symmetry centre (the group action on states).
+    def transform_state(self, state: np.ndarray, phi: float, reflect: bool = False,
+                        axis: float | None = None) -> np.ndarray:
+        """The state of :meth:`get_state` under the group element "reflect across the line at angle ``axis`` through
+        the symmetry centre (if ``reflect``; default axis: :attr:`reflection_axis`), then rotate by ``phi``".
 
         Pusher xy and the goal are pos2; the puck position pos3 and orientation a quaternion (MuJoCo's w-first order);
-        linear velocities rotate their xy (vec2) and keep z. The free joint's angular velocity is expressed in the
-        puck's own frame, which turns with the puck, so it is unchanged.
+        linear velocities act on their xy (vec2) and keep z. The free joint's angular velocity is expressed in the
+        puck's own frame, which turns with the puck: unchanged by rotations; a reflection mirrors the body frame
+        (R -> S R diag(1, -1, 1), as the quat representation does), which maps it to (-wx, wy, -wz).
         """
+        axis = self.reflection_axis if axis is None else float(axis)
         nq, nv = self.model.nq, self.model.nv
         q, v = self._puck_qpos, self._puck_qvel
+
+        def act(x: np.ndarray, rep: str, center: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+            return transform_field(x, rep, phi, reflect, center, axis)
+
         out = np.array(state, dtype=np.float64, copy=True)
-        out[0:2] = rotate_field(state[0:2], "pos2", phi, SYMMETRY_CENTER)
-        out[q : q + 3] = rotate_field(state[q : q + 3], "pos3", phi, SYMMETRY_CENTER)
+        out[0:2] = act(state[0:2], "pos2", SYMMETRY_CENTER)
+        out[q : q + 3] = act(state[q : q + 3], "pos3", SYMMETRY_CENTER)
         wxyz = state[q + 3 : q + 7]
-        out[q + 3 : q + 7] = np.roll(rotate_field(np.roll(wxyz, -1), "quat", phi), 1)
+        out[q + 3 : q + 7] = np.roll(act(np.roll(wxyz, -1), "quat"), 1)
         vel = state[nq : nq + nv]
-        out[nq : nq + 2] = rotate_field(vel[0:2], "vec2", phi)
-        out[nq + v : nq + v + 3] = rotate_field(vel[v : v + 3], "vec2+scalar:1", phi)
-        out[nq + nv : nq + nv + 2] = rotate_field(state[nq + nv : nq + nv + 2], "pos2", phi, SYMMETRY_CENTER)
+        out[nq : nq + 2] = act(vel[0:2], "vec2")
+        out[nq + v : nq + v + 3] = act(vel[v : v + 3], "vec2+scalar:1")
+        if reflect:
+            out[nq + v + 3 : nq + v + 6] = vel[v + 3 : v + 6] * np.array([-1.0, 1.0, -1.0])
+        out[nq + nv : nq + nv + 2] = act(state[nq + nv : nq + nv + 2], "pos2", SYMMETRY_CENTER)
         return out
+
+    def rotate_state(self, state: np.ndarray, phi: float) -> np.ndarray:
+        """The state of :meth:`get_state` rotated by ``phi`` about the symmetry centre (see :meth:`transform_state`)."""
+        return self.transform_state(state, phi)
 
     def _set_goal(self, goal: np.ndarray) -> None:
         self.goal = np.asarray(goal, dtype=np.float64).copy()

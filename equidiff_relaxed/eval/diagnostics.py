@@ -8,28 +8,42 @@ import torch
 
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 from equidiff_relaxed.policy.families import get_family
-from equidiff_relaxed.symmetry.actions import rotate_field, rotate_image
+from equidiff_relaxed.symmetry.actions import rotate_image
+from equidiff_relaxed.symmetry.group import Element, SymmetryGroup
 
 
-def test_angles(policy: DiffusionPolicy) -> list[float]:
-    """Non-identity group elements to test: C_N of the model (8 for plain), quarter turns only with images."""
+def elements_to_test(policy: DiffusionPolicy) -> list[Element]:
+    """Non-identity group elements to test: the policy's group (C_N or D_N; C_8 for plain), quarter turns only
+    with top-down images."""
     if policy.meta.top_down_keys:
-        return [k * math.pi / 2 for k in (1, 2, 3)]
-    n = policy.group_order if get_family(policy.model_family).symmetric else 8
-    return [2 * math.pi * k / n for k in range(1, n)]
+        return SymmetryGroup(4).elements[1:]
+    group = policy.group if get_family(policy.model_family).symmetric else SymmetryGroup(8)
+    return group.elements[1:]
 
 
-def rotate_obs(policy: DiffusionPolicy, obs: dict[str, torch.Tensor], phi: float) -> dict[str, torch.Tensor]:
+def angles_to_test(policy: DiffusionPolicy) -> list[float]:
+    """The rotation angles of :func:`elements_to_test` (for C_N groups these are the elements)."""
+    return [e.phi for e in elements_to_test(policy)]
+
+
+def transform_obs(policy: DiffusionPolicy, obs: dict[str, torch.Tensor], e: Element) -> dict[str, torch.Tensor]:
     """The group action on an observation window; camera images (rep 'camera') are invariant inputs: unchanged."""
     out = {}
     for k, meta in policy.meta.obs.items():
         if k in policy.meta.camera_keys:
             out[k] = obs[k]
         elif meta.type == "rgb":
-            out[k] = rotate_image(obs[k], phi)
+            if e.reflect:
+                raise ValueError("top-down images cannot be reflected")
+            out[k] = rotate_image(obs[k], e.phi)
         else:
-            out[k] = rotate_field(obs[k], meta.fields, phi, policy.symmetry_center)
+            out[k] = policy.group.act(obs[k], meta.fields, e, policy.symmetry_center)
     return out
+
+
+def rotate_obs(policy: DiffusionPolicy, obs: dict[str, torch.Tensor], phi: float) -> dict[str, torch.Tensor]:
+    """:func:`transform_obs` for the rotation by ``phi``."""
+    return transform_obs(policy, obs, Element(phi))
 
 
 @torch.no_grad()
@@ -49,19 +63,28 @@ def equivariance_error(policy: DiffusionPolicy, samples: list[dict[str, torch.Te
     fields = policy.meta.action.fields
     base = policy.predict_action(obs, noise=noise)
     errs, rels = [], []
-    for phi in test_angles(policy):
-        moved = policy.predict_action(rotate_obs(policy, obs, phi), noise=rotate_field(noise, fields, phi))
-        expected = rotate_field(base, fields, phi, policy.symmetry_center)
+    act = policy.group.act
+    for e in elements_to_test(policy):
+        moved = policy.predict_action(transform_obs(policy, obs, e), noise=act(noise, fields, e, (0.0, 0.0)))
+        expected = act(base, fields, e, policy.symmetry_center)
         errs.append((moved - expected).pow(2).sum(-1).mean(-1).sqrt())
         diff = policy.normalizer.normalize(moved, "action") - policy.normalizer.normalize(expected, "action")
         rels.append(diff.pow(2).sum(-1).mean(-1).sqrt())
     return {"abs": float(torch.cat(errs).mean()), "rel": float(torch.cat(rels).mean())}
 
 
+def element_label(e: Element) -> str:
+    """"45°" for a rotation, "S·45°" for the reflection followed by that rotation."""
+    return f"{'S·' if e.reflect else ''}{math.degrees(e.phi):.0f}°"
+
+
 def relaxation_weights(policy: DiffusionPolicy) -> dict[str, dict]:
-    """Per relaxed layer: w_l(h) as an (L, N) list, and mean over h of |w(h) - w(e)| (averaged over banks)."""
+    """Per relaxed layer: w_l(h) as an (L, |G|) list, the element labels, and mean over h of |w(h) - w(e)|
+    (averaged over banks)."""
     out = {}
+    labels = [element_label(e) for e in policy.group.elements]
     for name, layer in policy.relaxed_layers():
         w = layer.breaking().cpu().numpy()
-        out[name] = {"weights": w.tolist(), "mean_abs_deviation_from_identity": float(np.abs(w - w[:, :1]).mean())}
+        out[name] = {"weights": w.tolist(), "elements": labels,
+                     "mean_abs_deviation_from_identity": float(np.abs(w - w[:, :1]).mean())}
     return out

@@ -20,6 +20,7 @@ from equidiff_relaxed.eval.report import (failure_counts, format_failure_table, 
 from equidiff_relaxed.eval.rollouts import (EpisodeResult, NonFiniteActionError, env_factory, policy_env_kwargs,
                                             rollout)
 from equidiff_relaxed.policy.checkpoint import load_checkpoint, load_policy
+from equidiff_relaxed.policy.pretrained import is_policy_folder, load_pretrained, read_config
 
 
 def check_output_dir(out: str | os.PathLike) -> Path:
@@ -34,8 +35,18 @@ def check_output_dir(out: str | os.PathLike) -> Path:
     return path
 
 
-def env_of(ckpt: dict, override: str | None, path: str) -> tuple[str, dict[str, Any]]:
-    recorded = ckpt["hyper_parameters"].get("env") or {}
+def load_for_eval(path: str) -> tuple[Any, dict[str, Any], str | None]:
+    """(policy in eval mode, the env it records, its training dataset or None) from a policy folder or a Lightning
+    checkpoint; one-line UserErrors for bad files."""
+    if is_policy_folder(path):
+        config = read_config(path)
+        return load_pretrained(path), config.get("env") or {}, config.get("dataset")
+    ckpt = load_checkpoint(path)
+    dataset = (ckpt.get("datamodule_hyper_parameters") or {}).get("dataset_path")
+    return load_policy(path), ckpt["hyper_parameters"].get("env") or {}, dataset
+
+
+def env_of(recorded: dict[str, Any], override: str | None, path: str) -> tuple[str, dict[str, Any]]:
     name = override or recorded.get("name")
     if not name:
         raise UserError("the checkpoint records no env; pass --env", path)
@@ -87,15 +98,14 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
     if video_failures < 0:
         raise UserError(f"--video-failures must be >= 0, got {video_failures}")
     out_dir = check_output_dir(out)
-    ckpts = {p: load_checkpoint(p) for p in checkpoints}  # fail early on any bad file
+    loaded = {p: load_for_eval(p) for p in checkpoints}  # fail early on any bad file
     plan = episode_plan(n_regions, episodes_per_region, seed)
     payload: dict[str, Any] = {"regions": n_regions, "episodes_per_region": episodes_per_region, "seed": seed,
                                "checkpoints": []}
     names, tables, fail_tables, layers_all = [], [], [], {}
     data_maps: dict[str, Any] = {}
-    for path, ckpt in ckpts.items():
-        env_name, env_kwargs = env_of(ckpt, env, path)
-        policy = load_policy(path)
+    for path, (policy, recorded_env, dataset) in loaded.items():
+        env_name, env_kwargs = env_of(recorded_env, env, path)
         if ddim_steps is not None and not 1 <= ddim_steps <= policy.infer_scheduler.config.num_train_timesteps:
             raise UserError(f"--ddim-steps must be in [1, {policy.infer_scheduler.config.num_train_timesteps}]")
         env_kwargs.update(policy_env_kwargs(policy, n_regions))
@@ -119,11 +129,11 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
                                     seed)
               for k in range(n_regions)}
         layers = relaxation_weights(policy)
-        dataset = (ckpt.get("datamodule_hyper_parameters") or {}).get("dataset_path")
         if dataset and dataset not in data_maps:
             data_maps[dataset] = _data_map(dataset, n_regions)
         entry = {
             "checkpoint": str(path), "model": policy.model_family, "group_order": policy.group_order,
+            "group": policy.group.name,
             "env": env_name, "mean_success": mean_success(table),
             "regions": [{**r.to_dict(), "failures": f} for r, f in zip(table, fails)],
             "failures": {c: sum(f[c] for f in fails) for c in fails[0]},

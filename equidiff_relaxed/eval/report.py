@@ -136,9 +136,11 @@ def polar_plot(path: Path, names: list[str], tables: list[list[RegionStats]]) ->
     save_figure(fig, path)
 
 
-def relaxation_heatmap(ax: plt.Axes, layers: dict[str, list[list[float]]], title: str) -> Any:
+def relaxation_heatmap(ax: plt.Axes, layers: dict[str, list[list[float]]], title: str,
+                       element_labels: list[str] | None = None) -> Any:
     """Draw w_l(h) minus its mean over h on ``ax``: one row per (layer, bank) of ``layers`` {name: (L, N) weights},
-    one column per group element h (absolute orientation). Returns the image (for a colour bar)."""
+    one column per group element h (absolute orientation; ``element_labels``, default the C_N angles). Returns the
+    image (for a colour bar)."""
     rows, labels = [], []
     for name, weights in layers.items():
         for l, w in enumerate(weights):
@@ -149,7 +151,9 @@ def relaxation_heatmap(ax: plt.Axes, layers: dict[str, list[list[float]]], title
     n = data.shape[1]
     bound = max(float(np.abs(data).max()), 1e-12)
     im = ax.imshow(data, aspect="auto", cmap="coolwarm", vmin=-bound, vmax=bound)
-    ax.set_xticks(range(n), [f"{360 * h / n:.0f}°" for h in range(n)])
+    labels_h = element_labels if element_labels and len(element_labels) == n else [f"{360 * h / n:.0f}°"
+                                                                                   for h in range(n)]
+    ax.set_xticks(range(n), labels_h, fontsize=7 if n > 8 else None)
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
     ax.set_xlabel("group element h (absolute orientation)")
     ax.set_title(title, fontsize=9)
@@ -162,7 +166,8 @@ def relaxation_plot(path: Path, layers: dict[str, dict]) -> None:
     n_rows = sum(len(entry["weights"]) for entry in layers.values())
     fig, ax = plt.subplots(figsize=(1.2 + 0.6 * n, 1.0 + 0.35 * n_rows))
     im = relaxation_heatmap(ax, {name: entry["weights"] for name, entry in layers.items()},
-                            "w_l(h) - mean_h w_l(h): 0 along a row = exactly equivariant")
+                            "w_l(h) - mean_h w_l(h): 0 along a row = exactly equivariant",
+                            next(iter(layers.values())).get("elements"))
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
     save_figure(fig, path)

@@ -1,9 +1,9 @@
 """Noise-prediction networks for action chunks (B, T, A), conditioned on the diffusion step and encoder features.
 
 - :class:`PlainDenoiser`: the 1D U-Net on the action channels; condition (B, C).
-- :class:`EquivariantDenoiser` (EquiDiff's group folding): the normalised action is mapped to its C_N irreps
+- :class:`EquivariantDenoiser` (EquiDiff's group folding): the normalised action is mapped to its G irreps
   (shape_meta), lifted to K regular fields with a group-linear layer, the group axis is folded into the batch and
-  ONE shared U-Net runs on every copy h with that copy's condition features (B, C, N)[..., h]; a rotation permutes
+  ONE shared U-Net runs on every copy h with that copy's condition features (B, C, |G|)[..., h]; an element permutes
   the copies, so the result is equivariant; a group-linear projection maps back to the action's representation.
   With ``kind="relaxed"`` the lifting and projection are relaxed layers.
 """
@@ -22,9 +22,10 @@ with warnings.catch_warnings():
     from escnn import nn as enn
 
 from equidiff_relaxed.data.shape_meta import FieldMeta
-from equidiff_relaxed.nn.fields import IrrepLayout, cyclic_group, no_base_space, regular_type
+from equidiff_relaxed.nn.fields import IrrepLayout
 from equidiff_relaxed.nn.group_linear import GroupLinear
 from equidiff_relaxed.nn.unet1d import ConditionalUnet1D
+from equidiff_relaxed.symmetry.group import SymmetryGroup
 
 
 class PlainDenoiser(nn.Module):
@@ -38,31 +39,34 @@ class PlainDenoiser(nn.Module):
         return self.unet(x.transpose(1, 2), step, cond).transpose(1, 2)
 
 
-def folding_types(action: FieldMeta, group_order: int, lift_fields: int, kind: str, banks: int, alpha: float,
-                  beta: float) -> tuple[IrrepLayout, enn.FieldType, enn.FieldType, dict[str, Any]]:
-    """What the group-folded denoisers lift from and project back to: the action's irrep layout, its C_N field type,
-    ``lift_fields`` regular fields, and the GroupLinear options (kind, banks, alpha, beta). The caller creates the
-    lifting (relax_on="output") and projection (relax_on="input") around its own per-copy network."""
-    G = cyclic_group(group_order)
-    gs = no_base_space(G)
+def folding_types(action: FieldMeta, group: SymmetryGroup, lift_fields: int, kind: str, banks: int, alpha: float,
+                  beta: float, coset_index: list[int] | None = None
+                  ) -> tuple[IrrepLayout, enn.FieldType, enn.FieldType, dict[str, Any]]:
+    """What the group-folded denoisers lift from and project back to: the action's irrep layout, its field type
+    for ``group``, ``lift_fields`` regular fields, and the GroupLinear options (kind, banks, alpha, beta,
+    coset_index). The caller creates the lifting (relax_on="output") and projection (relax_on="input") around its
+    own per-copy network."""
     layout = IrrepLayout.of(action, invertible=True)
-    act_type = enn.FieldType(gs, layout.representations(G))
-    return layout, act_type, regular_type(gs, lift_fields), dict(kind=kind, banks=banks, alpha=alpha, beta=beta)
+    act_type = enn.FieldType(group.gspace, layout.representations(group))
+    options = dict(kind=kind, banks=banks, alpha=alpha, beta=beta, coset_index=coset_index)
+    return layout, act_type, group.regular_type(lift_fields), options
 
 
 class EquivariantDenoiser(nn.Module):
-    def __init__(self, action: FieldMeta, cond_fields: int, group_order: int = 8, lift_fields: int = 16,
+    def __init__(self, action: FieldMeta, cond_fields: int, group: SymmetryGroup, lift_fields: int = 16,
                  down_dims: Sequence[int] = (64, 128, 256), kernel_size: int = 5, n_groups: int = 8,
-                 kind: str = "equivariant", banks: int = 2, alpha: float = 0.0, beta: float = 0.0):
+                 kind: str = "equivariant", banks: int = 2, alpha: float = 0.0, beta: float = 0.0,
+                 coset_index: list[int] | None = None):
         super().__init__()
-        self.layout, act_type, reg, layer = folding_types(action, group_order, lift_fields, kind, banks, alpha, beta)
+        self.layout, act_type, reg, layer = folding_types(action, group, lift_fields, kind, banks, alpha, beta,
+                                                          coset_index)
         self.lift = GroupLinear(act_type, reg, relax_on="output", **layer)
         self.unet = ConditionalUnet1D(lift_fields, lift_fields, cond_fields, down_dims, kernel_size, n_groups)
         self.project = GroupLinear(reg, act_type, relax_on="input", **layer)
-        self.n, self.k = group_order, lift_fields
+        self.n, self.k = group.size, lift_fields
 
     def forward(self, x: torch.Tensor, step: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """x (B, T, A) normalised action chunk, step (B,), cond (B, C, N) regular -> (B, T, A)."""
+        """x (B, T, A) normalised action chunk, step (B,), cond (B, C, |G|) regular -> (B, T, A)."""
         b, t, _ = x.shape
         a = self.layout.to_irreps(x).reshape(b * t, -1)
         z = rearrange(self.lift(a), "(b t) (k n) -> (b n) k t", b=b, n=self.n)

@@ -1,7 +1,8 @@
-"""Observation encoders: plain (MLP + CNN) and C_N-equivariant (irreps -> regular fields; images via R2Conv).
+"""Observation encoders: plain (MLP + CNN) and G-equivariant for the task group G = C_N or D_N (irreps -> regular
+fields; top-down images via R2Conv, C_N only).
 
 Input: dict key -> normalised observation window, low-dim (B, To, D), images (B, To, C, H, W) in [0, 1].
-Output: plain encoders (B, out_dim); equivariant encoders (B, out_fields, N) regular fields (entry h is the
+Output: plain encoders (B, out_dim); equivariant encoders (B, out_fields, |G|) regular fields (entry h is the
 feature seen by group copy h). Which keys exist and how they transform is read from shape_meta.
 """
 from __future__ import annotations
@@ -17,8 +18,9 @@ with warnings.catch_warnings():
     from escnn import nn as enn
 
 from equidiff_relaxed.data.shape_meta import ShapeMeta
-from equidiff_relaxed.nn.fields import IrrepLayout, cyclic_group, no_base_space, regular_type
+from equidiff_relaxed.nn.fields import IrrepLayout
 from equidiff_relaxed.nn.group_linear import GroupLinear
+from equidiff_relaxed.symmetry.group import SymmetryGroup
 
 
 def _mlp(dims: list[int]) -> nn.Sequential:
@@ -82,9 +84,11 @@ class EquivariantImageNet(nn.Module):
     (M, C, H, W) -> (M, 2 * fields * N). Exact for rotations by multiples of 90 degrees on the pixel grid; keep H, W
     divisible by 4 (two 2x2 poolings; e.g. 88 or 80 px)."""
 
-    def __init__(self, channels: int, group_order: int, fields: int = 8):
+    def __init__(self, channels: int, group: SymmetryGroup, fields: int = 8):
         super().__init__()
-        gs = gspaces.rot2dOnR2(N=group_order)
+        if group.reflections:
+            raise ValueError(f"top-down images with reflections ({group.name}) are not supported: use a C_N group")
+        gs = gspaces.rot2dOnR2(N=group.order)
         self.in_type = enn.FieldType(gs, channels * [gs.trivial_repr])
         t1 = enn.FieldType(gs, fields * [gs.regular_repr])
         t2 = enn.FieldType(gs, 2 * fields * [gs.regular_repr])
@@ -108,31 +112,32 @@ class EquivariantObsEncoder(nn.Module):
     into ``camera_features`` invariant (trivial) features per frame, like other symmetry-breaking inputs.
     ``layers`` hidden layers of ``hidden_fields`` regular fields (ReLU between them). Each group copy h of the
     denoiser is conditioned on the ``out_fields`` entries [:, :, h], so ``out_fields`` is the per-copy width.
-    ``kind``: equivariant | relaxed | residual (see GroupLinear)."""
+    ``kind``: equivariant | relaxed | residual, ``coset_index``: relaxation weights shared within cosets of a
+    subgroup (see GroupLinear)."""
 
-    def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, group_order: int = 8, hidden_fields: int = 32,
+    def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, group: SymmetryGroup, hidden_fields: int = 32,
                  out_fields: int = 16, kind: str = "equivariant", banks: int = 2, alpha: float = 0.0,
-                 beta: float = 0.0, image_fields: int = 8, camera_features: int = 32, layers: int = 1):
+                 beta: float = 0.0, image_fields: int = 8, camera_features: int = 32, layers: int = 1,
+                 coset_index: list[int] | None = None):
         super().__init__()
         self.meta, self.n_obs_steps = shape_meta, n_obs_steps
-        G = cyclic_group(group_order)
-        gs = no_base_space(G)
+        G, gs = group.escnn, group.gspace
         self.layouts = {k: IrrepLayout.of(shape_meta.obs[k]) for k in shape_meta.low_dim_keys}
         self.cameras = nn.ModuleDict({k: PlainImageNet(shape_meta.obs[k].shape[0], camera_features)
                                       for k in shape_meta.camera_keys})
-        per_step = [r for k in self.layouts for r in self.layouts[k].representations(G)]
+        per_step = [r for k in self.layouts for r in self.layouts[k].representations(group)]
         per_step += [G.trivial_representation] * (camera_features * len(self.cameras))
         reps = per_step * n_obs_steps
-        self.images = nn.ModuleDict({k: EquivariantImageNet(shape_meta.obs[k].shape[0], group_order, image_fields)
+        self.images = nn.ModuleDict({k: EquivariantImageNet(shape_meta.obs[k].shape[0], group, image_fields)
                                      for k in shape_meta.top_down_keys})
         n_img = sum(n_obs_steps * 2 * image_fields for _ in shape_meta.top_down_keys)
-        layer = dict(kind=kind, banks=banks, alpha=alpha, beta=beta)
-        hidden = regular_type(gs, hidden_fields)
+        layer = dict(kind=kind, banks=banks, alpha=alpha, beta=beta, coset_index=coset_index)
+        hidden = group.regular_type(hidden_fields)
         self.lift = GroupLinear(enn.FieldType(gs, reps), hidden, **layer) if reps else None
-        self.image_mix = GroupLinear(regular_type(gs, n_img), hidden, **layer) if n_img else None
+        self.image_mix = GroupLinear(group.regular_type(n_img), hidden, **layer) if n_img else None
         self.hidden = nn.ModuleList(GroupLinear(hidden, hidden, **layer) for _ in range(layers - 1))
-        self.out = GroupLinear(hidden, regular_type(gs, out_fields), **layer)
-        self.group_order, self.out_dim = group_order, out_fields
+        self.out = GroupLinear(hidden, group.regular_type(out_fields), **layer)
+        self.group_size, self.out_dim = group.size, out_fields
 
     def forward(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
         b = next(iter(obs.values())).shape[0]
@@ -155,4 +160,4 @@ class EquivariantObsEncoder(nn.Module):
         for layer in self.hidden:
             h = torch.relu(layer(h))
         y = self.out(h)
-        return y.view(b, self.out_dim, self.group_order)
+        return y.view(b, self.out_dim, self.group_size)

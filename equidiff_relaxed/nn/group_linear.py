@@ -9,6 +9,9 @@ field's N entries indexed by the group element h (escnn's convention), so ``y.vi
   regular *input* (group-to-group, projection): ``y = sum_l Psi_l(w_l * x)`` where ``(w_l * x)(h) = w_l(h) x(h)``.
   w starts equal across h (1/L), so the layer starts exactly equivariant; ``penalty()`` is
   ``alpha * sum_l sum_{g,h} |w_l(g) - w_l(h)|``. Because h is an absolute orientation, w shows *where* symmetry broke.
+  With ``coset_index`` (one label per element h: its right coset K h of a subgroup K) w_l is one weight per coset,
+  w_l(h) = v_l[coset(h)]: the layer is then exactly K-equivariant (w_l(k^-1 h) = w_l(h) for k in K) and relaxed
+  only across the cosets (the ``subgroup`` family).
 - ``residual`` (Finzi et al. 2021, residual pathway priors): equivariant map + an unconstrained ``nn.Linear``
   started at zero, with penalty ``beta * ||W||^2``.
 
@@ -50,7 +53,7 @@ class GroupLinear(enn.EquivariantModule):
 
     def __init__(self, in_type: enn.FieldType, out_type: enn.FieldType, kind: str = "equivariant",
                  banks: int = 2, alpha: float = 0.0, beta: float = 0.0, relax_on: str | None = None,
-                 bias: bool = True):
+                 bias: bool = True, coset_index: list[int] | None = None):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"unknown layer kind {kind!r} (known: {', '.join(KINDS)})")
@@ -69,8 +72,15 @@ class GroupLinear(enn.EquivariantModule):
             raise ValueError(f"a relaxed layer needs regular fields on its {relax_on} side")
         self.relax_on = relax_on
         self.alpha, self.beta = alpha, beta
-        # w_l(h): (L, N); frozen and equal for equivariant / residual layers
-        self.relax_weights = nn.Parameter(torch.full((n_banks, self.group_order), 1.0 / n_banks),
+        # w_l(h): (L, N), or (L, number of cosets) with coset_index; frozen and equal for equivariant / residual
+        columns, coset_map = self.group_order, None
+        if coset_index is not None and kind == "relaxed":
+            if len(coset_index) != self.group_order or min(coset_index) < 0:
+                raise ValueError(f"coset_index needs one label >= 0 per group element ({self.group_order})")
+            coset_map, columns = torch.as_tensor(coset_index, dtype=torch.long), int(max(coset_index)) + 1
+        self.coset_map: torch.Tensor | None
+        self.register_buffer("coset_map", coset_map)  # (N,) coset label of each element, or None
+        self.relax_weights = nn.Parameter(torch.full((n_banks, columns), 1.0 / n_banks),
                                           requires_grad=kind == "relaxed")
         self.residual = nn.Linear(in_type.size, out_type.size, bias=False) if kind == "residual" else None
         if self.residual is not None:
@@ -90,10 +100,16 @@ class GroupLinear(enn.EquivariantModule):
         self._folded = None  # the eval-mode cache of matrix_and_bias()
         return super().train(mode)
 
+    def element_weights(self) -> torch.Tensor:
+        """w_l(h) per bank and group element, (L, N) (expanded from one weight per coset with ``coset_index``)."""
+        w = self.relax_weights
+        return w if self.coset_map is None else w[:, self.coset_map]
+
     def _fold(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        w = self.element_weights()
         if self._regular_blocks:  # only ever set for relaxed layers
-            return self._fold_regular_blocks(self.relax_weights)
-        return self._fold_banks(self.relax_weights)
+            return self._fold_regular_blocks(w)
+        return self._fold_banks(w)
 
     def _fold_banks(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Generic fold with relaxation weights ``w`` (L, N): expand every bank with escnn, scale, sum."""
@@ -160,7 +176,7 @@ class GroupLinear(enn.EquivariantModule):
             return
         try:
             self._block_dim = self._block_basis().shape[0]
-            w = torch.rand_like(self.relax_weights)
+            w = torch.rand(len(self.banks), self.group_order)
             with torch.no_grad():
                 fast, generic = self._fold_regular_blocks(w), self._fold_banks(w)
         except (AttributeError, RuntimeError, ValueError):
@@ -206,18 +222,29 @@ class GroupLinear(enn.EquivariantModule):
     @torch.no_grad()
     def check_equivariance(self, atol: float = 1e-6, rtol: float = 1e-5) -> list[tuple]:
         """[(g, relative error)] for every element g of the (finite) group: ``|f(g x) - g f(x)| / |f(x)|`` on a
-        random batch. An exact (``equivariant``) layer must pass (AssertionError otherwise, as escnn's check); for a
-        relaxed or residual layer the list is the diagnostic of where it broke symmetry (all ~0 at init)."""
+        random batch. An exact (``equivariant``) layer must pass (AssertionError otherwise, as escnn's check), and so
+        must a layer with ``coset_index`` on the elements of its subgroup K (the coset of the identity); for a relaxed
+        or residual layer the list is the diagnostic of where it broke symmetry (all ~0 at init)."""
         x = enn.GeometricTensor(torch.randn(16, self.in_type.size), self.in_type)
         y = self(x)
         errors = []
-        for g in self.in_type.gspace.fibergroup.elements:
+        exact = self.exact_elements()
+        for h, g in enumerate(self.in_type.gspace.fibergroup.elements):
             moved, expected = self(x.transform(g)).tensor, y.transform(g).tensor
             rel = float((moved - expected).norm() / y.tensor.norm().clamp_min(1e-12))
-            if self.kind == "equivariant" and not torch.allclose(moved, expected, atol=atol, rtol=rtol):
+            if h in exact and not torch.allclose(moved, expected, atol=atol, rtol=rtol):
                 raise AssertionError(f"equivariance error {rel:.2e} for element {g} in an exact layer")
             errors.append((g, rel))
         return errors
+
+    def exact_elements(self) -> set[int]:
+        """Indices h of the elements under which this layer is equivariant at every parameter value: all for an
+        exact layer, the subgroup K for a layer with ``coset_index``, the identity only otherwise."""
+        if self.kind == "equivariant":
+            return set(range(self.group_order))
+        if self.coset_map is not None:
+            return {h for h, c in enumerate(self.coset_map.tolist()) if c == int(self.coset_map[0])}
+        return {0}
 
     def export(self) -> nn.Linear:
         """The dense ``nn.Linear`` (eval mode) computing this layer exactly (banks and residual folded in)."""
@@ -233,7 +260,7 @@ class GroupLinear(enn.EquivariantModule):
     def penalty(self) -> torch.Tensor:
         """The symmetry-breaking regulariser of this layer (0 for exact layers)."""
         if self.kind == "relaxed":
-            w = self.relax_weights
+            w = self.element_weights()
             return self.alpha * (w[:, :, None] - w[:, None, :]).abs().sum()
         if self.residual is not None:
             return self.beta * self.residual.weight.pow(2).sum()
@@ -241,7 +268,7 @@ class GroupLinear(enn.EquivariantModule):
 
     def breaking(self) -> torch.Tensor:
         """(L, N) learned w_l(h) (all equal for exact layers)."""
-        return self.relax_weights.detach()
+        return self.element_weights().detach()
 
 
 def group_linear_layers(module: nn.Module, prefix: str = "") -> list[tuple[str, GroupLinear]]:
@@ -275,5 +302,5 @@ def expand_equivariant_state(state: dict[str, torch.Tensor], target: nn.Module) 
             for l in range(n_banks):
                 out[key.replace(f"{prefix}banks.0.", f"{prefix}banks.{l}.", 1)] = value.clone()
         # with w_l(h) = 1/L: sum_l w_l (Psi x) = Psi x on the output side, sum_l Psi(x / L) = Psi x on the input side
-        out[f"{prefix}relax_weights"] = torch.full((n_banks, layer.group_order), 1.0 / n_banks)
+        out[f"{prefix}relax_weights"] = torch.full(tuple(layer.relax_weights.shape), 1.0 / n_banks)
     return out

@@ -29,6 +29,7 @@ from equidiff_relaxed.data.shape_meta import FieldMeta
 from equidiff_relaxed.nn.denoisers import folding_types
 from equidiff_relaxed.nn.group_linear import GroupLinear
 from equidiff_relaxed.nn.unet1d import step_embedding
+from equidiff_relaxed.symmetry.group import SymmetryGroup
 
 OUT_INIT_SCALE = 0.1  # the final projection starts small (not zero, so the condition path is trained from step 0)
 
@@ -125,7 +126,7 @@ class PlainMLPDenoiser(nn.Module):
 class EquivariantMLPDenoiser(nn.Module):
     """Group-folded MLP denoiser (see the module docstring).
 
-    Tensors and their C_N representations:
+    Tensors and their representations of the group G (C_N or D_N, N = |G| entries per regular field below):
       x (B, T, A) normalised action, per time step the action's representation (e.g. pos2 -> rot2);
       cond (B, C, N) C regular fields (entry h: the feature seen by copy h; a rotation by g rolls the last axis);
       lifted (B*T, K*N) K regular fields per time step; folded (B*N, T*K) one row per group copy h, no group action
@@ -135,18 +136,19 @@ class EquivariantMLPDenoiser(nn.Module):
     ``relax_on="input"``; see :class:`GroupLinear`).
     """
 
-    def __init__(self, action: FieldMeta, horizon: int, cond_fields: int, group_order: int = 8,
+    def __init__(self, action: FieldMeta, horizon: int, cond_fields: int, group: SymmetryGroup,
                  lift_fields: int = 8, width: int = 256, depth: int = 3, kind: str = "equivariant",
-                 banks: int = 2, alpha: float = 0.0, beta: float = 0.0):
+                 banks: int = 2, alpha: float = 0.0, beta: float = 0.0, coset_index: list[int] | None = None):
         super().__init__()
-        self.layout, act_type, reg, layer = folding_types(action, group_order, lift_fields, kind, banks, alpha, beta)
+        self.layout, act_type, reg, layer = folding_types(action, group, lift_fields, kind, banks, alpha, beta,
+                                                          coset_index)
         self.lift = GroupLinear(act_type, reg, relax_on="output", **layer)
         self.mlp = ConditionalMLP(horizon * lift_fields, horizon * lift_fields, cond_fields, width, depth)
         self.project = GroupLinear(reg, act_type, relax_on="input", **layer)
-        self.n, self.k, self.horizon = group_order, lift_fields, horizon
+        self.n, self.k, self.horizon = group.size, lift_fields, horizon
 
     def forward(self, x: torch.Tensor, step: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """x (B, T, A) normalised action chunk, step (B,), cond (B, C, N) regular -> (B, T, A)."""
+        """x (B, T, A) normalised action chunk, step (B,), cond (B, C, |G|) regular -> (B, T, A)."""
         b, t, _ = x.shape
         if t != self.horizon:
             raise ValueError(f"the MLP denoiser was built for horizon {self.horizon}, got a chunk of {t}")

@@ -81,6 +81,6 @@ def init_module_from(module: Any, datamodule: Any, path: str | os.PathLike) -> l
     """Build ``module``'s policy for ``datamodule``'s data (shape_meta, symmetry centre, fitted normalizer) and load
     the (EMA) weights of checkpoint ``path`` into it, before ``trainer.fit``; returns ``init_policy_from``'s report."""
     datamodule.setup("fit")
-    policy = module.build(datamodule.shape_meta, list(datamodule.symmetry_center))
+    policy = module.build(datamodule.shape_meta, list(datamodule.symmetry_center), datamodule.reflection_axis)
     policy.fit_normalizer(datamodule.normalizer_data(), datamodule.normalizer_episode_ends())
     return init_policy_from(policy, path)

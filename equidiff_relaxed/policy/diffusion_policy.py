@@ -1,8 +1,11 @@
 """DiffusionPolicy: normalizer + observation encoder + denoiser + noise schedulers, one class for every family.
 
-Families (``model``): ``plain`` (MLP/CNN encoder, 1D U-Net), ``equi`` (C_N-equivariant encoder and group-folded
-denoiser), ``relaxed`` (the same built from relaxed group-linear layers), ``residual`` (equivariant + residual
-pathway). ``group_order`` N picks C_N; a subgroup (C4 of C8, C2) is simply a smaller N.
+Families (``model``, see :mod:`equidiff_relaxed.policy.families`): ``plain`` (MLP/CNN encoder, 1D U-Net), ``equi``
+(C_N-equivariant encoder and group-folded denoiser), ``relaxed`` (the same built from relaxed group-linear layers),
+``residual`` (equivariant + residual pathway), ``subgroup`` (exact under C_M, M = ``subgroup_order``, relaxed
+across the cosets of C_M in C_N), ``dihedral_equi`` / ``dihedral_relaxed`` (D_N: also reflections across the axis
+at angle ``reflection_axis`` through the symmetry centre). ``group_order`` N; the group is the policy's
+:class:`~equidiff_relaxed.symmetry.group.SymmetryGroup` (``policy.group``), which every part asks.
 
 Denoiser (``denoiser``): ``unet`` (default; 1D temporal U-Net, for images and long horizons) or ``mlp`` (a residual
 AdaLN MLP over the flattened chunk, ``denoiser_width`` x ``denoiser_depth``; much cheaper for short low-dim chunks).
@@ -41,107 +44,79 @@ from equidiff_relaxed.nn.encoders import EquivariantObsEncoder, PlainObsEncoder
 from equidiff_relaxed.nn.group_linear import GroupLinear, group_linear_layers
 from equidiff_relaxed.nn.mlp_denoiser import EquivariantMLPDenoiser, PlainMLPDenoiser
 from equidiff_relaxed.policy.action_frame import RelativeActions
+from equidiff_relaxed.policy.config import PolicyConfig
 from equidiff_relaxed.policy.families import get_family
-from equidiff_relaxed.symmetry.actions import rotate_field, rotate_image
+from equidiff_relaxed.symmetry.actions import rotate_image, transform_field
+from equidiff_relaxed.symmetry.group import SymmetryGroup
 
-AUGMENTATIONS = (None, "so2", "cn")
-RELAX_WHERE = ("all", "encoder", "denoiser")  # which part's group-linear layers are relaxed (or residual)
-DDIM_SPACINGS = ("trailing", "leading", "linspace")  # diffusers' timestep_spacing
-PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # what the denoiser predicts (diffusers' prediction_type)
 
 
 class DiffusionPolicy(nn.Module):
-    def __init__(
-        self,
-        shape_meta: ShapeMeta,
-        model: str = "plain",
-        horizon: int = 16,
-        n_obs_steps: int = 2,
-        n_action_steps: int = 8,
-        group_order: int = 8,
-        encoder_hidden: int = 256,
-        encoder_dim: int = 64,
-        encoder_fields: int = 8,
-        lift_fields: int = 8,
-        down_dims: Sequence[int] = (64, 128, 256),
-        kernel_size: int = 5,
-        n_groups: int = 8,
-        relax_banks: int = 2,
-        relax_alpha: float = 1e-3,
-        residual_beta: float = 1e-2,
-        num_train_timesteps: int = 100,
-        ddim_steps: int = 16,
-        augment: str | None = None,
-        normalizer_mode: str = "symmetric",
-        ddim_spacing: str = "trailing",
-        prediction_type: str = "v_prediction",
-        relative_to: str | None = None,
-        encoder_layers: int = 1,
-        symmetry_center: Sequence[float] = (0.0, 0.0),
-        relax_where: str = "all",
-        denoiser: str = "unet",
-        denoiser_width: int = 256,
-        denoiser_depth: int = 3,
-    ):
+    def __init__(self, shape_meta: ShapeMeta, model: str | PolicyConfig = "relaxed", *,
+                 symmetry_center: Sequence[float] = (0.0, 0.0), reflection_axis: float = 0.0, **options: Any):
+        """``model``: a :class:`PolicyConfig`, or a family name with the config's other options as keywords
+        (ValueError for unknown or invalid ones). ``symmetry_center`` / ``reflection_axis``: from the dataset."""
         super().__init__()
-        family = get_family(model)  # ValueError naming the registered families
-        if not isinstance(group_order, int) or group_order < 1:
-            raise ValueError(f"group_order must be an integer >= 1, got {group_order!r}")
-        if augment not in AUGMENTATIONS:
-            raise ValueError(f"unknown augment {augment!r} (known: so2, cn or null)")
-        if relax_where not in RELAX_WHERE:
-            raise ValueError(f"unknown relax_where {relax_where!r} (known: {', '.join(RELAX_WHERE)})")
-        if denoiser not in ("unet", "mlp"):
-            raise ValueError(f"unknown denoiser {denoiser!r} (known: unet, mlp)")
-        if prediction_type not in PREDICTION_TYPES:
-            raise ValueError(f"unknown prediction_type {prediction_type!r} (known: {', '.join(PREDICTION_TYPES)})")
-        if ddim_spacing not in DDIM_SPACINGS:
-            raise ValueError(f"unknown ddim_spacing {ddim_spacing!r} (known: {', '.join(DDIM_SPACINGS)})")
-        if ddim_spacing != "leading" and prediction_type == "epsilon":
-            raise ValueError(f"ddim_spacing {ddim_spacing!r} with prediction_type 'epsilon' starts at t = T-1, where "
-                             "x0 = (x - sqrt(1-abar) eps) / sqrt(abar) divides by sqrt(abar) = 5e-4: use "
-                             "prediction_type v_prediction (default) or ddim_spacing leading")
-        if not isinstance(encoder_layers, int) or encoder_layers < 1:
-            raise ValueError(f"encoder_layers must be an integer >= 1, got {encoder_layers!r}")
-        if ddim_steps < 1 or ddim_steps > num_train_timesteps:
-            raise ValueError(f"ddim_steps must be in [1, {num_train_timesteps}], got {ddim_steps}")
-        self.meta, self.model_family = shape_meta, model
-        self.horizon, self.n_obs_steps, self.n_action_steps = horizon, n_obs_steps, n_action_steps
-        self.group_order, self.augment, self.ddim_steps = group_order, augment, ddim_steps
-        self.normalizer_mode = normalizer_mode
+        if isinstance(model, PolicyConfig):
+            if options:
+                raise ValueError("give either a PolicyConfig or keyword options, not both")
+            cfg = model
+        else:
+            cfg = PolicyConfig.from_dict({"model": model, **options})
+        self.config = cfg
+        family = get_family(cfg.model)
+        self.group = SymmetryGroup(cfg.group_order, family.reflections, float(reflection_axis))
+        coset_index = None
+        self.subgroup: SymmetryGroup | None = None
+        if family.subgroup:
+            self.subgroup = self.group.subgroup(cfg.effective_subgroup_order)
+            coset_index = self.group.coset_index(self.subgroup)
+        self.meta, self.model_family = shape_meta, cfg.model
+        self.horizon, self.n_obs_steps, self.n_action_steps = cfg.horizon, cfg.n_obs_steps, cfg.n_action_steps
+        self.group_order, self.augment, self.ddim_steps = cfg.group_order, cfg.augment, cfg.ddim_steps
+        self.normalizer_mode = cfg.normalizer_mode
         self.symmetry_center = tuple(float(c) for c in symmetry_center)
         self.action_dim = shape_meta.action.shape[0]
         self.normalizer = Normalizer()
-        self.relative = RelativeActions(shape_meta, relative_to) if relative_to is not None else None
+        self.relative = RelativeActions(shape_meta, cfg.relative_to) if cfg.relative_to is not None else None
         action_meta = self.relative.network_meta if self.relative is not None else shape_meta.action
         self.action_meta = action_meta  # the action field as the network sees it (vec2 displacement when relative)
-        kind = family.layer_kind
-        if kind is None:
-            self.encoder: nn.Module = PlainObsEncoder(shape_meta, n_obs_steps, encoder_hidden, encoder_dim,
-                                                      layers=encoder_layers)
-            if denoiser == "mlp":
-                self.denoiser: nn.Module = PlainMLPDenoiser(self.action_dim, horizon, encoder_dim, denoiser_width,
-                                                            denoiser_depth)
-            else:
-                self.denoiser = PlainDenoiser(self.action_dim, encoder_dim, down_dims, kernel_size, n_groups)
-        else:
-            def layer(part: str) -> dict[str, Any]:
-                own = kind if relax_where in ("all", part) else "equivariant"
-                return dict(kind=own, banks=relax_banks, alpha=relax_alpha, beta=residual_beta)
-
-            self.encoder = EquivariantObsEncoder(shape_meta, n_obs_steps, group_order, 4 * encoder_fields,
-                                                 encoder_fields, layers=encoder_layers, **layer("encoder"))
-            if denoiser == "mlp":
-                self.denoiser = EquivariantMLPDenoiser(action_meta, horizon, encoder_fields, group_order,
-                                                       lift_fields, denoiser_width, denoiser_depth,
-                                                       **layer("denoiser"))
-            else:
-                self.denoiser = EquivariantDenoiser(action_meta, encoder_fields, group_order, lift_fields,
-                                                    down_dims, kernel_size, n_groups, **layer("denoiser"))
-        scheduler_cfg = dict(num_train_timesteps=num_train_timesteps, beta_schedule="squaredcos_cap_v2",
-                             prediction_type=prediction_type, clip_sample=False)
+        self.encoder, self.denoiser = self._build_networks(family.layer_kind, coset_index)
+        scheduler_cfg = dict(num_train_timesteps=cfg.num_train_timesteps, beta_schedule="squaredcos_cap_v2",
+                             prediction_type=cfg.prediction_type, clip_sample=False)
         self.train_scheduler = DDPMScheduler(**scheduler_cfg)
-        self.infer_scheduler = DDIMScheduler(**scheduler_cfg, timestep_spacing=ddim_spacing)
+        self.infer_scheduler = DDIMScheduler(**scheduler_cfg, timestep_spacing=cfg.ddim_spacing)
+
+    @property
+    def reflection_axis(self) -> float:
+        return self.group.axis
+
+    def _build_networks(self, kind: str | None, coset_index: list[int] | None) -> tuple[nn.Module, nn.Module]:
+        """Encoder and denoiser of the family: plain networks (``kind`` None) or group-folded ones whose group-linear
+        layers have ``kind`` (exact where ``relax_where`` leaves them)."""
+        cfg, meta = self.config, self.meta
+        if kind is None:
+            encoder: nn.Module = PlainObsEncoder(meta, cfg.n_obs_steps, cfg.encoder_hidden, cfg.encoder_dim,
+                                                 layers=cfg.encoder_layers)
+            if cfg.denoiser == "mlp":
+                return encoder, PlainMLPDenoiser(self.action_dim, cfg.horizon, cfg.encoder_dim, cfg.denoiser_width,
+                                                 cfg.denoiser_depth)
+            return encoder, PlainDenoiser(self.action_dim, cfg.encoder_dim, tuple(cfg.down_dims), cfg.kernel_size,
+                                          cfg.n_groups)
+
+        def layer(part: str) -> dict[str, Any]:
+            own = kind if cfg.relax_where in ("all", part) else "equivariant"
+            return dict(kind=own, banks=cfg.relax_banks, alpha=cfg.relax_alpha, beta=cfg.residual_beta,
+                        coset_index=coset_index)
+
+        encoder = EquivariantObsEncoder(meta, cfg.n_obs_steps, self.group, 4 * cfg.encoder_fields,
+                                        cfg.encoder_fields, layers=cfg.encoder_layers, **layer("encoder"))
+        if cfg.denoiser == "mlp":
+            return encoder, EquivariantMLPDenoiser(self.action_meta, cfg.horizon, cfg.encoder_fields, self.group,
+                                                   cfg.lift_fields, cfg.denoiser_width, cfg.denoiser_depth,
+                                                   **layer("denoiser"))
+        return encoder, EquivariantDenoiser(self.action_meta, cfg.encoder_fields, self.group, cfg.lift_fields,
+                                            tuple(cfg.down_dims), cfg.kernel_size, cfg.n_groups, **layer("denoiser"))
 
     # ------------------------------------------------------------------ normalisation
     def fit_normalizer(self, data: dict[str, np.ndarray], episode_ends: np.ndarray | None = None) -> None:
@@ -163,36 +138,48 @@ class DiffusionPolicy(nn.Module):
         return out
 
     # ------------------------------------------------------------------ training
-    def rotate_batch(self, batch: dict[str, Any], phi: torch.Tensor) -> dict[str, Any]:
-        """Rotate every declared field of a batch (environment units) by per-sample angles ``phi`` (B,)."""
-        c = self.symmetry_center
+    def transform_batch(self, batch: dict[str, Any], phi: torch.Tensor,
+                        reflect: torch.Tensor | None = None) -> dict[str, Any]:
+        """Apply per-sample group elements to every declared field of a batch (environment units): reflect across
+        the group's axis where ``reflect`` (B,) is 1, then rotate by ``phi`` (B,) about the symmetry centre."""
+        c, axis = self.symmetry_center, self.group.axis
+        f = torch.zeros_like(phi) if reflect is None else reflect
+
+        def act(x: torch.Tensor, fields: Any) -> torch.Tensor:
+            return transform_field(x, fields, phi[:, None].to(x.dtype), f[:, None].to(x.dtype), c, axis)
+
         obs = {}
         for k, meta in self.meta.obs.items():
             x = batch["obs"][k]
             if k in self.meta.camera_keys:  # a fixed camera: no pixel action (an invariant, symmetry-breaking input)
                 obs[k] = x
             elif meta.type == "rgb":
+                if bool((f != 0).any()):
+                    raise ValueError("top-down images cannot be reflected (use a C_N family)")
                 quarters = torch.round(phi / (math.pi / 2)).long() % 4
                 obs[k] = torch.stack([rotate_image(x[i], float(quarters[i]) * math.pi / 2) for i in range(len(x))])
             else:
-                obs[k] = rotate_field(x, meta.fields, phi[:, None].to(x.dtype), c)
-        act = rotate_field(batch["action"], self.meta.action.fields, phi[:, None].to(batch["action"].dtype), c)
-        return {**batch, "obs": obs, "action": act}
+                obs[k] = act(x, meta.fields)
+        return {**batch, "obs": obs, "action": act(batch["action"], self.meta.action.fields)}
 
-    def _augment_angles(self, b: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-        u = torch.rand(b, generator=generator, device=device)
-        if self.meta.top_down_keys:  # only quarter turns are exact on a pixel grid
-            return torch.floor(u * 4) * (math.pi / 2)
-        if self.augment == "cn":
-            return torch.floor(u * self.group_order) * (2 * math.pi / self.group_order)
-        return u * 2 * math.pi
+    def rotate_batch(self, batch: dict[str, Any], phi: torch.Tensor) -> dict[str, Any]:
+        """Rotate every declared field of a batch by per-sample angles ``phi`` (B,) (no reflection)."""
+        return self.transform_batch(batch, phi)
+
+    def _augment_elements(self, b: int, generator: torch.Generator | None,
+                          device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample (angle, reflection flag): the group's elements ("cn"), or any angle ("so2"; with reflections
+        for D_N families); quarter turns only with top-down images (exact on a pixel grid)."""
+        if self.meta.top_down_keys:
+            return SymmetryGroup(4).sample(b, generator, device)
+        return self.group.sample(b, generator, device, continuous=self.augment == "so2")
 
     def compute_loss(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> torch.Tensor:
         """Denoising MSE on a batch {"obs": {k: (B, To, ...)}, "action": (B, T, A)} in environment units."""
         action = batch["action"]
         b = action.shape[0]
         if self.augment is not None:
-            batch = self.rotate_batch(batch, self._augment_angles(b, generator, action.device))
+            batch = self.transform_batch(batch, *self._augment_elements(b, generator, action.device))
             action = batch["action"]
         cond = self.encoder(self._normalize_obs(batch["obs"]), generator)
         if self.relative is not None:
@@ -244,3 +231,18 @@ class DiffusionPolicy(nn.Module):
         chunk = self.sample_chunk(obs, noise, generator, ddim_steps)
         start = self.n_obs_steps - 1
         return chunk[:, start : start + self.n_action_steps]
+
+    # ------------------------------------------------------------------ policy folder
+    def save_pretrained(self, directory: str, env: dict[str, Any] | None = None) -> Any:
+        """Write this policy as a folder (config.json + model.safetensors; see
+        :mod:`equidiff_relaxed.policy.pretrained`). Returns the folder's path."""
+        from equidiff_relaxed.policy.pretrained import save_pretrained
+
+        return save_pretrained(self, directory, env)
+
+    @classmethod
+    def from_pretrained(cls, directory: str, device: str | torch.device = "cpu") -> "DiffusionPolicy":
+        """Load a policy folder written by :meth:`save_pretrained` (no Lightning, no code executed)."""
+        from equidiff_relaxed.policy.pretrained import load_pretrained
+
+        return load_pretrained(directory, device)

@@ -14,11 +14,16 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Family:
     """``name``: the config value; ``layer_kind``: GroupLinear kind of every symmetric layer, None = plain
-    networks (no group axis); ``description``: one line for help texts and reports."""
+    networks (no group axis); ``description``: one line for help texts and reports; ``reflections``: the group is
+    D_N (rotations and reflections across the dataset's axis) instead of C_N; ``subgroup``: the relaxation weights
+    are shared within the cosets of the subgroup C_M (D_M) < C_N (D_N), M = ``subgroup_order``, so the model is
+    exactly equivariant under the subgroup and relaxed only between its cosets."""
 
     name: str
     layer_kind: str | None
     description: str
+    reflections: bool = False
+    subgroup: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or "_from_" in self.name:
@@ -38,6 +43,11 @@ class Family:
     def learns_breaking(self) -> bool:
         """Has relaxation weights w_l(h) (relaxed group convolutions) to learn where symmetry breaks."""
         return self.layer_kind == "relaxed"
+
+    @property
+    def group_letter(self) -> str:
+        """"D" for D_N families, "C" otherwise (the group a policy of this family is built for)."""
+        return "D" if self.reflections else "C"
 
 
 _REGISTRY: dict[str, Family] = {}
@@ -73,3 +83,9 @@ register(Family("plain", None, "no symmetry: MLP/CNN encoder and denoiser"))
 register(Family("equi", "equivariant", "exactly C_N-equivariant (EquiDiff-style group folding)"))
 register(Family("relaxed", "relaxed", "relaxed group convolutions: starts equivariant, learns where to break"))
 register(Family("residual", "residual", "equivariant plus an unconstrained residual pathway started at zero"))
+register(Family("subgroup", "relaxed", "exact under C_M < C_N, relaxed across its cosets (M = subgroup_order)",
+                subgroup=True))
+register(Family("dihedral_equi", "equivariant", "exactly D_N-equivariant: rotations and reflections",
+                reflections=True))
+register(Family("dihedral_relaxed", "relaxed", "relaxed D_N group convolutions: starts D_N-equivariant",
+                reflections=True))

@@ -7,7 +7,6 @@ hyperparameters, the normalizer and weights, and load with ``torch.load(weights_
 """
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -17,6 +16,7 @@ import torch
 
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.policy.config import PolicyConfig
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 
 
@@ -31,6 +31,9 @@ def make_adamw(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: fl
 
 
 class DiffusionPolicyModule(L.LightningModule):
+    """The policy options (model ... subgroup_order) are :class:`PolicyConfig`'s, listed here again only because
+    LightningCLI reads a YAML ``model:`` section from this signature; a test keeps names and defaults identical."""
+
     def __init__(
         self,
         model: str = "relaxed",
@@ -60,34 +63,36 @@ class DiffusionPolicyModule(L.LightningModule):
         denoiser: str = "unet",
         denoiser_width: int = 256,
         denoiser_depth: int = 3,
+        subgroup_order: int | None = None,
         lr: float = 1e-3,
         weight_decay: float = 1e-6,
         warmup_steps: int = 50,
         seed: int = 0,
         shape_meta: dict[str, Any] | None = None,
         symmetry_center: list[float] | None = None,
+        reflection_axis: float | None = None,
         env: dict[str, Any] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.policy: DiffusionPolicy | None = None
         if shape_meta is not None:
-            self.build(ShapeMeta.from_dict(shape_meta), symmetry_center or [0.0, 0.0])
+            self.build(ShapeMeta.from_dict(shape_meta), symmetry_center or [0.0, 0.0], reflection_axis or 0.0)
 
-    def build(self, shape_meta: ShapeMeta, symmetry_center: list[float]) -> DiffusionPolicy:
-        """Create the policy (once); records shape_meta and the symmetry centre in the hyperparameters."""
+    def build(self, shape_meta: ShapeMeta, symmetry_center: list[float],
+              reflection_axis: float = 0.0) -> DiffusionPolicy:
+        """Create the policy (once); records shape_meta, the symmetry centre and the reflection axis (from the
+        data) in the hyperparameters."""
         if self.policy is None:
-            h = self.hparams
-            passed_separately = {"self", "shape_meta", "down_dims", "symmetry_center"}
-            names = [n for n in inspect.signature(DiffusionPolicy.__init__).parameters if n not in passed_separately]
-            kwargs = {k: h[k] for k in names}
             try:
-                self.policy = DiffusionPolicy(shape_meta, down_dims=tuple(h["down_dims"]),
-                                              symmetry_center=symmetry_center, **kwargs)
+                config = PolicyConfig.from_dict({k: self.hparams[k] for k in PolicyConfig.names()})
+                self.policy = DiffusionPolicy(shape_meta, config, symmetry_center=symmetry_center,
+                                              reflection_axis=reflection_axis)
             except ValueError as err:
                 raise UserError(f"bad model config: {err}") from None
             self.hparams["shape_meta"] = shape_meta.to_dict()
             self.hparams["symmetry_center"] = [float(c) for c in symmetry_center]
+            self.hparams["reflection_axis"] = float(reflection_axis)
         return self.policy
 
     def setup(self, stage: str) -> None:
@@ -101,7 +106,7 @@ class DiffusionPolicyModule(L.LightningModule):
             if getattr(dm, name) != self.hparams[name]:
                 raise UserError(f"data.{name}={getattr(dm, name)} but model.{name}={self.hparams[name]}")
         fresh = self.policy is None
-        policy = self.build(dm.shape_meta, list(dm.symmetry_center))
+        policy = self.build(dm.shape_meta, list(dm.symmetry_center), dm.reflection_axis)
         if ShapeMeta.from_dict(self.hparams["shape_meta"]) != dm.shape_meta:
             raise UserError("the dataset's shape_meta differs from the model's (checkpoint)", dm.dataset_path)
         if fresh or not len(policy.normalizer.fields):

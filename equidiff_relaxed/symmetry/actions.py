@@ -1,7 +1,9 @@
-"""The action of a planar rotation on every declared field type — implemented here once, read everywhere else.
+"""The action of planar rotations and reflections on every declared field type — implemented here once, read everywhere else.
 
-A rotation g by angle ``phi`` (radians, counter-clockwise from above) about the symmetry centre ``center`` (world
-xy) acts on a field according to its representation (see :mod:`equidiff_relaxed.symmetry.representations`).
+A group element g = R(phi) S^f (a reflection across the axis at angle ``axis`` through the symmetry centre when
+f = 1, then a rotation by ``phi``, radians counter-clockwise from above, about the centre ``center``, world xy) acts
+on a field as its representation says: :data:`~equidiff_relaxed.symmetry.representations.REPRESENTATIONS` is read
+here, no list of representation names is repeated.
 All functions accept numpy arrays or torch tensors and return a new array of the same kind; inputs are not modified.
 """
 from __future__ import annotations
@@ -12,34 +14,97 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from equidiff_relaxed.symmetry.representations import SubField, parse_rep
-from equidiff_relaxed.symmetry.rotations import Array, as_angle, quat_multiply, quat_z, rotate_xy, wrap_to_pi
+from equidiff_relaxed.symmetry.representations import BLOCK_SIZES, REPRESENTATIONS, SubField, parse_rep
+from equidiff_relaxed.symmetry.rotations import (
+    Array, as_angle, quat_multiply, quat_z, reflect_xy, rotate_xy, wrap_to_pi,
+)
 
 
-def _rotate_subfield(x: Array, rep: str, phi: Any, center: Sequence[float]) -> Array:
-    """Rotate one sub-field ``x`` (..., dim) carrying ``rep``."""
+def _mask(reflect: Any, like: Array) -> Array | None:
+    """``reflect`` (bool or array broadcastable to the batch shape) as a 0/1 float array with a trailing axis of 1,
+    or None when nothing is reflected."""
+    if isinstance(reflect, (bool, int)) and not isinstance(reflect, torch.Tensor):
+        return None if not reflect else as_angle(1.0, like)
+    m = as_angle(reflect, like)
+    return m[..., None] if m.ndim else m
+
+
+def _choose(mask: Array | None, mirrored: Array, plain: Array) -> Array:
+    """``mirrored`` where the mask is 1, ``plain`` where it is 0 (exact: the mask is 0 or 1)."""
+    return plain if mask is None else mask * mirrored + (1 - mask) * plain
+
+
+def _act_blocks(x: Array, blocks: tuple[str, ...], phi: Any, mask: Array | None, axis: float,
+                center: Sequence[float] | None) -> Array:
+    """Apply R(phi) S_a^f block by block (see representations.BLOCKS); ``center``: the first block is a point."""
+    parts, start = [], 0
+    for i, block in enumerate(blocks):
+        v = x[..., start : start + BLOCK_SIZES[block]]
+        start += BLOCK_SIZES[block]
+        c = center if (i == 0 and center is not None) else (0.0, 0.0)
+        if block == "sign":
+            v = _choose(mask, -v, v)
+        elif block in ("rot2", "rot2_mirrored"):
+            mirrored = reflect_xy(v, axis, c)
+            if block == "rot2_mirrored":  # -S_a about c: the point reflected through c as well
+                mirrored = 2 * as_angle(c, v) - mirrored if i == 0 and center is not None else -mirrored
+            v = rotate_xy(_choose(mask, mirrored, v), phi, c)
+        parts.append(v)
+    return _cat(parts, x)
+
+
+def _mirror_quat(q: Array, axis: float) -> Array:
+    """(x, y, z, w) of S3 R diag(1, -1, 1) for the rotation R of ``q``: q_z(a) * m0(q_z(-a) * q), where
+    m0(x, y, z, w) = (-x, y, -z, w) is the quaternion of S0 R S0 with S0 = diag(1, -1, 1)."""
+    local = quat_multiply(quat_z(-axis, q[..., 0]), q)
+    m0 = local * as_angle([-1.0, 1.0, -1.0, 1.0], q)
+    return quat_multiply(quat_z(axis, q[..., 0]), m0)
+
+
+def _transform_subfield(x: Array, rep: str, phi: Any, mask: Array | None, axis: float,
+                        center: Sequence[float]) -> Array:
+    """Apply the element (rotation ``phi`` after the reflection where ``mask`` is 1) to one sub-field (..., dim)."""
+    spec = REPRESENTATIONS[rep]
+    if spec.coordinates == "quat":
+        return quat_multiply(quat_z(phi, x[..., 0]), _choose(mask, _mirror_quat(x, axis), x))
+    if spec.coordinates == "angle":
+        return wrap_to_pi(_choose(mask, 2 * axis - x, x) + _angle_column(phi, x))
+    if spec.coordinates != "linear":
+        raise ValueError(f"no vector action for representation {rep!r}")
     if rep == "scalar":
         return x
-    if rep == "pos2":
-        return rotate_xy(x, phi, center)
-    if rep == "vec2":
-        return rotate_xy(x, phi)
-    if rep == "pos3":
-        return _cat([rotate_xy(x[..., 0:2], phi, center), x[..., 2:3]], x)
-    if rep == "rot6d":  # columns c1 = x[0:3], c2 = x[3:6]; R_z(phi) M rotates each column's xy
-        return _cat(
-            [rotate_xy(x[..., 0:2], phi), x[..., 2:3], rotate_xy(x[..., 3:5], phi), x[..., 5:6]], x
-        )
-    if rep == "quat":
-        return quat_multiply(quat_z(phi, x[..., 0]), x)
-    if rep == "angle":
-        ang = as_angle(phi, x)
-        return wrap_to_pi(x + (ang[..., None] if ang.ndim else ang))
-    raise ValueError(f"no vector action for representation {rep!r}")
+    return _act_blocks(x, spec.blocks, phi, mask, axis, center if spec.position else None)
+
+
+def _angle_column(phi: Any, like: Array) -> Array:
+    ang = as_angle(phi, like)
+    return ang[..., None] if ang.ndim else ang
 
 
 def _cat(parts: list[Array], like: Array) -> Array:
     return torch.cat(parts, dim=-1) if isinstance(like, torch.Tensor) else np.concatenate(parts, axis=-1)
+
+
+def transform_field(
+    x: Array,
+    rep: str | list[str] | tuple[SubField, ...],
+    phi: Any,
+    reflect: Any = False,
+    center: Sequence[float] = (0.0, 0.0),
+    axis: float = 0.0,
+) -> Array:
+    """Apply the group element g = R(phi) S^f (reflect first, across the axis at angle ``axis`` through ``center``,
+    then rotate by ``phi`` about ``center``) to a low-dim field ``x`` of shape (..., D).
+
+    ``rep`` is the field's (composite) representation, e.g. ``"pos3+rot6d+scalar"``, or already parsed sub-fields.
+    ``phi`` and ``reflect`` (bool / 0-1) are scalars or arrays broadcastable to ``x.shape[:-1]`` (one per sample).
+    """
+    fields = rep if isinstance(rep, tuple) else parse_rep(rep, x.shape[-1])
+    if fields and fields[0].rep in ("image", "camera"):
+        raise ValueError("use rotate_image for top-down image fields (camera images do not turn)")
+    mask = _mask(reflect, x)
+    parts = [_transform_subfield(x[..., f.start : f.stop], f.rep, phi, mask, float(axis), center) for f in fields]
+    return _cat(parts, x)
 
 
 def rotate_field(
@@ -48,16 +113,9 @@ def rotate_field(
     phi: Any,
     center: Sequence[float] = (0.0, 0.0),
 ) -> Array:
-    """Apply the rotation by ``phi`` about ``center`` to a low-dim field ``x`` of shape (..., D).
-
-    ``rep`` is the field's (composite) representation, e.g. ``"pos3+rot6d+scalar"``, or already parsed sub-fields.
-    ``phi`` is a float or an array broadcastable to ``x.shape[:-1]`` (one angle per sample).
-    """
-    fields = rep if isinstance(rep, tuple) else parse_rep(rep, x.shape[-1])
-    if fields and fields[0].rep in ("image", "camera"):
-        raise ValueError("use rotate_image for top-down image fields (camera images do not turn)")
-    parts = [_rotate_subfield(x[..., f.start : f.stop], f.rep, phi, center) for f in fields]
-    return _cat(parts, x)
+    """Apply the rotation by ``phi`` about ``center`` to a low-dim field ``x`` of shape (..., D) (see
+    :func:`transform_field`, of which this is the reflection-free case)."""
+    return transform_field(x, rep, phi, False, center)
 
 
 def rotate_image(img: Array, phi: float, channels_last: bool = False) -> Array:

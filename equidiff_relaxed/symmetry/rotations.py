@@ -50,6 +50,15 @@ def rotate_xy(xy: Array, phi: Any, center: Any = (0.0, 0.0)) -> Array:
     return _stack([cx + c * dx - s * dy, cy + s * dx + c * dy], xy)
 
 
+def reflect_xy(xy: Array, axis: float, center: Any = (0.0, 0.0)) -> Array:
+    """Mirror points ``xy`` (..., 2) across the line through ``center`` at angle ``axis``: c + S_a (p - c) with
+    S_a = R(2a) diag(1, -1). Returns a new array."""
+    c2, s2 = math.cos(2 * axis), math.sin(2 * axis)
+    cx, cy = float(center[0]), float(center[1])
+    dx, dy = xy[..., 0] - cx, xy[..., 1] - cy
+    return _stack([cx + c2 * dx + s2 * dy, cy + s2 * dx - c2 * dy], xy)
+
+
 def quat_z(phi: Any, like: Array) -> Array:
     """Quaternion (..., 4) (x, y, z, w) of a rotation by ``phi`` about +z, of ``like``'s kind and dtype."""
     ang = as_angle(phi, like)

@@ -25,7 +25,8 @@ def test_output_opens_with_the_data_layer_and_carries_theta(tmp_path):
     theta = buf.episode_meta("theta")
     assert theta.shape == (6,) and np.all((theta >= 0) & (theta < 2 * math.pi))
     assert buf.shape_meta.action.rep == "pos2" and buf.shape_meta.obs["puck_pos"].rep == "pos2"
-    assert buf.attrs["env"]["name"] == "push-pillar" and buf.attrs["symmetry"] == {"center": [0.0, 0.0], "group": "SO(2)"}
+    assert buf.attrs["env"]["name"] == "push-pillar" and buf.attrs["symmetry"] == {
+        "center": [0.0, 0.0], "group": "SO(2)", "reflection_axis": 5 * math.pi / 8}  # the ray through the pillar
     assert set(buf.keys) == {"pusher_pos", "puck_pos", "goal_pos", "action", "states", "rewards", "dones"}
     for e in range(buf.n_episodes):  # only successful episodes are stored: reward and done on the last step only
         ep = buf.get_episode(e)

@@ -7,6 +7,7 @@ import pytest
 from equidiff_relaxed.envs import PUSH_ENVS as ENV_NAMES, make_env, make_expert
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.symmetry import region_of, rotate_field, rotate_image
+from equidiff_relaxed.symmetry.actions import transform_field
 
 EQUIVARIANCE_TOL = 1e-4  # metres, on positions after one 0.1 s control step with contacts
 
@@ -37,6 +38,46 @@ def max_equivariance_error(env, phis=(0.05, 0.3, math.pi / 2, 2.0, -1.1)) -> flo
             diff = env.get_state() - env.rotate_state(next_state, phi)
             worst = max(worst, float(np.abs(diff[: env.model.nq]).max()))
     return worst
+
+
+def max_reflection_error(env, axis: float, phis=(0.0, 0.3, -2.0), seeds_thetas=((1, 0.7), (2, 2.9), (5, 4.4)),
+                         steps=8) -> float:
+    """Like max_equivariance_error, for the elements "reflect across ``axis``, then rotate by phi"."""
+    worst = 0.0
+    for state, action in transitions(env, seeds_thetas, steps):
+        env.set_state(state)
+        env.step(action)
+        next_state = env.get_state()
+        for phi in phis:
+            env.set_state(env.transform_state(state, phi, reflect=True, axis=axis))
+            env.step(transform_field(action, "pos2", phi, True, axis=axis))
+            diff = env.get_state() - env.transform_state(next_state, phi, reflect=True, axis=axis)
+            worst = max(worst, float(np.abs(diff[: env.model.nq]).max()))
+    return worst
+
+
+@pytest.mark.parametrize("axis", [0.0, 0.9])
+def test_push_dynamics_are_reflection_equivariant(axis):
+    assert max_reflection_error(make_env("push"), axis) < EQUIVARIANCE_TOL
+
+
+def test_pillar_keeps_the_reflection_across_its_declared_axis_only():
+    env = make_env("push-pillar")
+    axis = env.dataset_attrs()["symmetry"]["reflection_axis"]
+    assert axis == pytest.approx(5 * math.pi / 8)  # the ray through the pillar
+    # straight pushes whose mirror image across axis + 1 runs into the pillar (theta -> 2 (axis + 1) - theta)
+    mirrored_into_pillar = dict(phis=(0.0,), seeds_thetas=((1, axis + 2.0), (2, axis + 1.9)), steps=20)
+    assert max_reflection_error(env, axis, **mirrored_into_pillar) < EQUIVARIANCE_TOL
+    assert max_reflection_error(env, axis + 1.0, **mirrored_into_pillar) > 10 * EQUIVARIANCE_TOL
+
+
+def test_reflecting_a_state_twice_gives_it_back():
+    env = make_env("push")
+    env.reset(seed=3)
+    env.step(np.array([0.05, 0.02]))
+    state = env.get_state()
+    twice = env.transform_state(env.transform_state(state, 0.0, True, 0.4), 0.0, True, 0.4)
+    assert np.allclose(twice, state, atol=1e-12) and not np.allclose(env.transform_state(state, 0.0, True, 0.4), state)
 
 
 def test_push_dynamics_are_rotation_equivariant():

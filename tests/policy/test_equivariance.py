@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from equidiff_relaxed.nn.encoders import EquivariantImageNet
-from equidiff_relaxed.nn.fields import cyclic_group, no_base_space, regular_type, rot2_rep
+from equidiff_relaxed.symmetry.group import SymmetryGroup
 from equidiff_relaxed.nn.group_linear import GroupLinear
 from equidiff_relaxed.symmetry import rotate_field, rotate_image
 from tests.policy.conftest import CENTER, make_policy, obs_batch
@@ -24,11 +24,12 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.mark.parametrize("order", [1, 2, 4, 5, 8])
 @pytest.mark.parametrize("kind", ["equivariant", "relaxed", "residual"])
 def test_group_linear_exact_at_init(order, kind):
-    G = cyclic_group(order)
-    gs = no_base_space(G)
-    tin = enn.FieldType(gs, [rot2_rep(G), G.trivial_representation])
-    lift = GroupLinear(tin, regular_type(gs, 3), kind, banks=3, alpha=1.0, beta=1.0)
-    proj = GroupLinear(regular_type(gs, 3), tin, kind, banks=3, alpha=1.0, beta=1.0)
+    grp = SymmetryGroup(order)
+    G = grp.escnn
+    gs = grp.gspace
+    tin = enn.FieldType(gs, [grp.block_rep("rot2"), G.trivial_representation])
+    lift = GroupLinear(tin, grp.regular_type(3), kind, banks=3, alpha=1.0, beta=1.0)
+    proj = GroupLinear(grp.regular_type(3), tin, kind, banks=3, alpha=1.0, beta=1.0)
     x = torch.randn(5, tin.size)
     f = lambda v: proj(torch.relu(lift(v)))  # noqa: E731
     for g in G.elements:
@@ -37,16 +38,17 @@ def test_group_linear_exact_at_init(order, kind):
 
 
 def test_relaxed_layer_breaks_when_perturbed_and_penalty_grows():
-    G = cyclic_group(8)
-    gs = no_base_space(G)
-    tin = enn.FieldType(gs, [rot2_rep(G)])
-    lift = GroupLinear(tin, regular_type(gs, 4), "relaxed", banks=2, alpha=0.5)
+    grp = SymmetryGroup(8)
+    G = grp.escnn
+    gs = grp.gspace
+    tin = enn.FieldType(gs, [grp.block_rep("rot2")])
+    lift = GroupLinear(tin, grp.regular_type(4), "relaxed", banks=2, alpha=0.5)
     with torch.no_grad():
         lift.relax_weights[0, 3] += 0.2
     x = torch.randn(5, 2)
     g = G.element(1)
     err = rel(lift(enn.GeometricTensor(x, tin).transform(g).tensor),
-              enn.GeometricTensor(lift(x), regular_type(gs, 4)).transform(g).tensor)
+              enn.GeometricTensor(lift(x), grp.regular_type(4)).transform(g).tensor)
     assert err > 1e-2
     assert math.isclose(lift.penalty().item(), 0.5 * 2 * 7 * 0.2, rel_tol=1e-5)
 
@@ -96,7 +98,7 @@ def test_relaxed_policy_exact_at_init_not_after_perturbation(push_data):
 
 
 def test_image_encoder_equivariant_for_quarter_turns():
-    net = EquivariantImageNet(3, group_order=8, fields=2).eval()
+    net = EquivariantImageNet(3, SymmetryGroup(8), fields=2).eval()
     img = torch.rand(2, 3, 16, 16)
     out = net(img).view(2, -1, 8)
     for quarter in (1, 2, 3):
@@ -156,7 +158,7 @@ def test_denoiser_equivariant_for_robosuite_absolute_actions():
 
     meta = ShapeMeta.from_dict({"obs": {"p": {"shape": [3], "rep": "pos3"}},
                                 "action": {"shape": [10], "rep": "pos3+rot6d+scalar"}})
-    net = EquivariantDenoiser(meta.action, cond_fields=4, group_order=8, lift_fields=4, down_dims=(8, 16),
+    net = EquivariantDenoiser(meta.action, cond_fields=4, group=SymmetryGroup(8), lift_fields=4, down_dims=(8, 16),
                               n_groups=4, kind="relaxed").eval()
     rot = torch.tensor(matrix_to_rot6d(Rotation.random(2 * 8, random_state=0).as_matrix()), dtype=torch.float32)
     x = torch.cat([torch.randn(2, 8, 3), rot.view(2, 8, 6), torch.rand(2, 8, 1)], dim=-1)
@@ -202,10 +204,10 @@ def test_fixed_camera_is_an_invariant_input(family):
 
 
 def test_camera_images_are_left_alone_by_augmentation_and_diagnostics():
-    from equidiff_relaxed.eval.diagnostics import rotate_obs, test_angles
+    from equidiff_relaxed.eval.diagnostics import rotate_obs, angles_to_test
 
     policy, obs = _camera_policy("relaxed")
-    assert len(test_angles(policy)) == 7  # all of C_8: no top-down image restricts them to quarter turns
+    assert len(angles_to_test(policy)) == 7  # all of C_8: no top-down image restricts them to quarter turns
     assert torch.equal(rotate_obs(policy, obs, 0.7)["cam"], obs["cam"])
     batch = {"obs": obs, "action": torch.randn(2, 8, 2)}
     rotated = policy.rotate_batch(batch, torch.tensor([0.5, 2.0]))

@@ -1,21 +1,24 @@
-"""The model-family registry: the four families, clear errors for unknown names, and a newly registered family that
+"""The model-family registry: the seven families, clear errors for unknown names, and a newly registered family that
 the policy, the sweep and the diagnostics pick up with no other edit."""
 import pytest
 
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval import sweep
-from equidiff_relaxed.eval.diagnostics import test_angles as angles_to_test
+from equidiff_relaxed.eval.diagnostics import angles_to_test
 from equidiff_relaxed.nn.group_linear import group_linear_layers
 from equidiff_relaxed.policy.families import Family, family_names, get_family, register, unregister
 from tests.policy.conftest import make_policy
 
 
 def test_registered_families_and_what_they_are():
-    assert family_names() == ("plain", "equi", "relaxed", "residual")
-    assert [get_family(n).symmetric for n in family_names()] == [False, True, True, True]
-    assert [get_family(n).exact for n in family_names()] == [False, True, False, False]
-    assert [get_family(n).learns_breaking for n in family_names()] == [False, False, True, False]
-    with pytest.raises(ValueError, match="unknown model 'relaxd' .known: plain, equi, relaxed, residual"):
+    names = ("plain", "equi", "relaxed", "residual", "subgroup", "dihedral_equi", "dihedral_relaxed")
+    assert family_names() == names
+    assert [get_family(n).symmetric for n in names] == [False, True, True, True, True, True, True]
+    assert [get_family(n).exact for n in names] == [False, True, False, False, False, True, False]
+    assert [get_family(n).learns_breaking for n in names] == [False, False, True, False, True, False, True]
+    assert [get_family(n).group_letter for n in names] == list("CCCCCDD")
+    assert [n for n in names if get_family(n).subgroup] == ["subgroup"]
+    with pytest.raises(ValueError, match="unknown model 'relaxd' .known: plain, equi, relaxed, residual, subgroup"):
         get_family("relaxd")
     with pytest.raises(UserError, match="unknown model"):
         sweep.parse_model("relaxed_from_eqi")
@@ -43,7 +46,7 @@ def test_a_registered_family_works_everywhere_without_other_edits(push_data, ext
     assert sweep.parse_model("relaxed_wide_from_equi") == ("relaxed_wide", "equi")
     labels = ["relaxed_wide", "plain", "relaxed_wide_from_equi", "residual"]
     assert sorted(labels, key=sweep.model_order) == ["plain", "residual", "relaxed_wide", "relaxed_wide_from_equi"]
-    assert sweep.model_color("relaxed_wide") == "C4"
+    assert sweep.model_color("relaxed_wide") == f"C{family_names().index('relaxed_wide')}"
     unregister("relaxed_wide")
     with pytest.raises(ValueError, match="unknown model 'relaxed_wide'"):
         make_policy(push_data, "relaxed_wide")

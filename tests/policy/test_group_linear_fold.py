@@ -6,7 +6,7 @@ import warnings
 import pytest
 import torch
 
-from equidiff_relaxed.nn.fields import cyclic_group, no_base_space, regular_type, rot2_rep
+from equidiff_relaxed.symmetry.group import SymmetryGroup
 from equidiff_relaxed.nn.group_linear import GroupLinear
 from equidiff_relaxed.nn.mlp_denoiser import ConditionalMLP
 
@@ -38,20 +38,20 @@ def randomise(layer: GroupLinear) -> None:
 
 
 def make(order: int, regular_in: bool, regular_out: bool, kind: str = "relaxed", banks: int = 3) -> GroupLinear:
-    G = cyclic_group(order)
-    gs = no_base_space(G)
-    irreps = enn.FieldType(gs, [rot2_rep(G), G.trivial_representation])
-    tin = regular_type(gs, 3) if regular_in else irreps
-    tout = regular_type(gs, 5) if regular_out else irreps
+    grp = SymmetryGroup(order)
+    G = grp.escnn
+    gs = grp.gspace
+    irreps = enn.FieldType(gs, [grp.block_rep("rot2"), G.trivial_representation])
+    tin = grp.regular_type(3) if regular_in else irreps
+    tout = grp.regular_type(5) if regular_out else irreps
     return GroupLinear(tin, tout, kind, banks=banks)
 
 
 @pytest.mark.parametrize("order", [4, 8])
 @pytest.mark.parametrize("relax_on", ["output", "input"])
 def test_fast_regular_fold_matches_bank_sum_and_generic_fold(order, relax_on):
-    G = cyclic_group(order)
-    gs = no_base_space(G)
-    layer = GroupLinear(regular_type(gs, 3), regular_type(gs, 5), "relaxed", banks=3, relax_on=relax_on)
+    grp = SymmetryGroup(order)
+    layer = GroupLinear(grp.regular_type(3), grp.regular_type(5), "relaxed", banks=3, relax_on=relax_on)
     assert layer._regular_blocks  # the fast path is taken for regular -> regular relaxed layers
     randomise(layer)
     x = torch.randn(7, layer.in_type.size)

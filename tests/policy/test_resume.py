@@ -128,6 +128,12 @@ def test_clean_stop_then_resume_and_extend(dataset, straight, tmp_path, capsys):
     train(args(dataset, root, 2))
     assert last_state(root)["epoch"] == 1
     assert (root / "checkpoints" / "loss_curves.png").stat().st_size > 0  # train.py adds LossCurves
+    from equidiff_relaxed.policy.checkpoint import load_policy
+    from equidiff_relaxed.policy.pretrained import load_pretrained
+
+    folder = load_pretrained(root / "checkpoints" / "policy")  # train.py writes the policy folder next to last.ckpt
+    ema = dict(load_policy(root / "checkpoints" / "last.ckpt").named_parameters())
+    assert all(torch.equal(v, ema[k]) for k, v in folder.named_parameters())
     train(args(dataset, root, EPOCHS, "--ckpt_path", str(root / "checkpoints" / "last.ckpt")))
     assert last_state(root)["global_step"] == straight["global_step"]
     train(args(dataset, root, EPOCHS + 2, "--ckpt_path", "auto"))  # a larger max_epochs trains on to the new end

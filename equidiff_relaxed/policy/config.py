@@ -1,0 +1,111 @@
+"""PolicyConfig: every architecture and sampling option of a :class:`~equidiff_relaxed.policy.diffusion_policy.
+DiffusionPolicy`, declared once with its default, validated when it is created, and written to / read from plain
+JSON (the policy folder's ``config.json``, checkpoints' hyperparameters).
+
+What the data decides is not here: shape_meta, the symmetry centre and the reflection axis come from the dataset.
+Training options (lr, warm-up, seed) belong to the Lightning module.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from equidiff_relaxed.policy.families import get_family
+
+AUGMENTATIONS = (None, "so2", "cn")
+RELAX_WHERE = ("all", "encoder", "denoiser")  # which part's group-linear layers are relaxed (or residual)
+DDIM_SPACINGS = ("trailing", "leading", "linspace")  # diffusers' timestep_spacing
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # what the denoiser predicts (diffusers' prediction_type)
+DENOISERS = ("unet", "mlp")
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+@dataclass
+class PolicyConfig:
+    """See :mod:`equidiff_relaxed.policy.diffusion_policy` for what each option does. T = ``horizon``,
+    To = ``n_obs_steps``, Ta = ``n_action_steps`` (the datamodule must use the same three)."""
+
+    model: str = "relaxed"
+    horizon: int = 16
+    n_obs_steps: int = 2
+    n_action_steps: int = 8
+    group_order: int = 8
+    subgroup_order: int | None = None
+    encoder_hidden: int = 256
+    encoder_dim: int = 64
+    encoder_fields: int = 8
+    encoder_layers: int = 1
+    lift_fields: int = 8
+    down_dims: list[int] = field(default_factory=lambda: [64, 128, 256])
+    kernel_size: int = 5
+    n_groups: int = 8
+    denoiser: str = "unet"
+    denoiser_width: int = 256
+    denoiser_depth: int = 3
+    relax_banks: int = 2
+    relax_alpha: float = 1e-3
+    residual_beta: float = 1e-2
+    relax_where: str = "all"
+    num_train_timesteps: int = 100
+    ddim_steps: int = 16
+    ddim_spacing: str = "trailing"
+    prediction_type: str = "v_prediction"
+    augment: str | None = None
+    normalizer_mode: str = "symmetric"
+    relative_to: str | None = None
+
+    def __post_init__(self) -> None:
+        self.down_dims = [int(d) for d in self.down_dims]
+        family = get_family(self.model)  # ValueError naming the registered families
+        for name in ("horizon", "n_obs_steps", "n_action_steps", "group_order", "encoder_layers",
+                     "num_train_timesteps"):
+            _positive_int(name, getattr(self, name))
+        if family.subgroup and self.subgroup_order is not None:
+            _positive_int("subgroup_order", self.subgroup_order)
+            if self.group_order % self.subgroup_order:
+                raise ValueError(f"subgroup_order {self.subgroup_order} must divide group_order {self.group_order}")
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"unknown augment {self.augment!r} (known: so2, cn or null)")
+        if self.relax_where not in RELAX_WHERE:
+            raise ValueError(f"unknown relax_where {self.relax_where!r} (known: {', '.join(RELAX_WHERE)})")
+        if self.denoiser not in DENOISERS:
+            raise ValueError(f"unknown denoiser {self.denoiser!r} (known: {', '.join(DENOISERS)})")
+        if self.prediction_type not in PREDICTION_TYPES:
+            raise ValueError(f"unknown prediction_type {self.prediction_type!r} "
+                             f"(known: {', '.join(PREDICTION_TYPES)})")
+        if self.ddim_spacing not in DDIM_SPACINGS:
+            raise ValueError(f"unknown ddim_spacing {self.ddim_spacing!r} (known: {', '.join(DDIM_SPACINGS)})")
+        if self.ddim_spacing != "leading" and self.prediction_type == "epsilon":
+            raise ValueError(f"ddim_spacing {self.ddim_spacing!r} with prediction_type 'epsilon' starts at t = T-1, "
+                             "where x0 = (x - sqrt(1-abar) eps) / sqrt(abar) divides by sqrt(abar) = 5e-4: use "
+                             "prediction_type v_prediction (default) or ddim_spacing leading")
+        if self.ddim_steps < 1 or self.ddim_steps > self.num_train_timesteps:
+            raise ValueError(f"ddim_steps must be in [1, {self.num_train_timesteps}], got {self.ddim_steps}")
+
+    @property
+    def effective_subgroup_order(self) -> int:
+        """M of the subgroup family's C_M < C_N (default N / 2)."""
+        return self.subgroup_order if self.subgroup_order is not None else max(1, self.group_order // 2)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "PolicyConfig":
+        """From plain values; ValueError naming unknown keys (a typo must not silently fall back to a default)."""
+        unknown = sorted(set(values) - set(cls.names()))
+        if unknown:
+            raise ValueError(f"unknown policy option(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values."""
+        return asdict(self)
+
+
+__all__ = ["PolicyConfig", "AUGMENTATIONS", "RELAX_WHERE", "DDIM_SPACINGS", "PREDICTION_TYPES", "DENOISERS"]
