@@ -23,6 +23,7 @@ from equidiff_relaxed.demos.dart import PerturbConfig
 from equidiff_relaxed.demos.rollout import Episode, run_expert_episode
 from equidiff_relaxed.envs import ENV_NAMES, PUSH_ENVS, ROBOSUITE_ENVS, make_env, make_expert
 from equidiff_relaxed.envs.planar_push import push_shape_meta_dict
+from equidiff_relaxed.envs.protocol import task_env
 from equidiff_relaxed.errors import UserError
 
 
@@ -169,10 +170,10 @@ def generate(cfg: GenerateConfig, out: str | os.PathLike, workers: int = 1, over
             bar.close()
             if pool is not None:
                 pool.terminate()
-        env, _ = _env_and_expert(cfg)
+        task = task_env(_env_and_expert(cfg)[0])
         writer.set_attrs(
-            shape_meta=ShapeMeta.from_dict(env.shape_meta_dict()),  # type: ignore[attr-defined]
-            **env.dataset_attrs(),  # type: ignore[attr-defined]
+            shape_meta=ShapeMeta.from_dict(task.shape_meta_dict()),
+            **task.dataset_attrs(),
             source={"generator": "datasets/generate.py", **asdict(cfg), "expert_noise": cfg.expert_noise,
                     "perturb": asdict(cfg.perturb()), "failed_attempts": failures},
         )

@@ -13,6 +13,7 @@ from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.demos.rollout import draw_theta, run_expert_episode
 from equidiff_relaxed.envs import make_env, make_expert
+from equidiff_relaxed.envs.protocol import task_env
 from equidiff_relaxed.symmetry.regions import region_bounds
 
 
@@ -58,8 +59,8 @@ def expert_success_by_region(env_name: str, episodes_per_region: int, n_regions:
         rows.append(RegionSuccess(k, region_bounds(k, n_regions), episodes_per_region, wins, float(np.mean(lengths)),
                                   extra))
     bar.close()
-    buf.set_attrs(shape_meta=ShapeMeta.from_dict(env.shape_meta_dict()),  # type: ignore[attr-defined]
-                  symmetry=env.dataset_attrs()["symmetry"])  # type: ignore[attr-defined]
+    task = task_env(env)
+    buf.set_attrs(shape_meta=ShapeMeta.from_dict(task.shape_meta_dict()), symmetry=task.dataset_attrs()["symmetry"])
     env.close()
     return rows, buf
 

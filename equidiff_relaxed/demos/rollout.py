@@ -13,6 +13,7 @@ import gymnasium as gym
 import numpy as np
 
 from equidiff_relaxed.demos.dart import PerturbConfig, Perturber
+from equidiff_relaxed.envs.protocol import task_env
 from equidiff_relaxed.symmetry.regions import region_bounds
 
 
@@ -61,7 +62,7 @@ def run_expert_episode(env: gym.Env, expert: Any, seed_words: Any, theta: float 
         perturber = Perturber(perturb, np.random.default_rng(np.random.SeedSequence([*words, 0xDA27])))
     record: dict[str, list] = {k: [] for k in [*keys, "action", "states", "rewards", "dones"]}
     success, pushed, recovery = False, False, 0
-    for _ in range(env.max_steps):  # type: ignore[attr-defined]
+    for _ in range(task_env(env).max_steps):
         action = expert.act(obs)
         repositioning = getattr(expert, "repositioning", None)
         if repositioning is not None:

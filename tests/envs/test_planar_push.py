@@ -193,3 +193,14 @@ def test_async_vector_env_with_images():
         assert obs["image"].shape == (2, 16, 16, 3) and obs["image"].max() > 0
     finally:
         envs.close()
+
+
+def test_push_envs_implement_the_task_env_protocol():
+    from equidiff_relaxed.envs.protocol import SymmetricTaskEnv, task_env
+
+    for name in ENV_NAMES:
+        env = make_env(name)
+        assert isinstance(env, SymmetricTaskEnv) and task_env(gym.wrappers.TimeLimit(env, 5)) is env
+        assert {"env", "symmetry"} <= set(env.dataset_attrs()) and "reflection_axis" in env.dataset_attrs()["symmetry"]
+    with pytest.raises(UserError, match="not a symmetric task env .missing: max_steps, n_regions, next_theta"):
+        task_env(gym.make("CartPole-v1"))

@@ -87,6 +87,9 @@ def test_observations_match_spaces_and_shape_meta(lift):
     assert set(meta.obs) == set(obs)
     meta.check_arrays({k: v.shape for k, v in obs.items()} | {"action": (10,)}, source="lift")
     assert meta.action.rep == "pos3+rot6d+scalar:1" and meta.obs["object"].rep == "pos3+quat+vec2+scalar:1"
+    from equidiff_relaxed.envs.protocol import SymmetricTaskEnv
+
+    assert isinstance(lift, SymmetricTaskEnv)  # the contract demos/ and eval/ rely on
 
 
 def test_absolute_action_holds_and_moves_the_grip_site(lift):
