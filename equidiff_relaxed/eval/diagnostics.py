@@ -8,7 +8,6 @@ import torch
 
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 from equidiff_relaxed.policy.families import get_family
-from equidiff_relaxed.symmetry.actions import rotate_image
 from equidiff_relaxed.symmetry.group import Element, SymmetryGroup
 
 
@@ -27,18 +26,10 @@ def angles_to_test(policy: DiffusionPolicy) -> list[float]:
 
 
 def transform_obs(policy: DiffusionPolicy, obs: dict[str, torch.Tensor], e: Element) -> dict[str, torch.Tensor]:
-    """The group action on an observation window; camera images (rep 'camera') are invariant inputs: unchanged."""
-    out = {}
-    for k, meta in policy.meta.obs.items():
-        if k in policy.meta.camera_keys:
-            out[k] = obs[k]
-        elif meta.type == "rgb":
-            if e.reflect:
-                raise ValueError("top-down images cannot be reflected")
-            out[k] = rotate_image(obs[k], e.phi)
-        else:
-            out[k] = policy.group.act(obs[k], meta.fields, e, policy.symmetry_center)
-    return out
+    """Element ``e`` on an observation window {key: (B, To, ...)} (:meth:`DiffusionPolicy.transform_obs`)."""
+    b = len(next(iter(obs.values())))
+    phi = torch.full((b,), e.phi)
+    return policy.transform_obs(obs, phi, torch.ones(b) if e.reflect else None)
 
 
 def rotate_obs(policy: DiffusionPolicy, obs: dict[str, torch.Tensor], phi: float) -> dict[str, torch.Tensor]:

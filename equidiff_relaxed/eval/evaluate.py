@@ -19,8 +19,8 @@ from equidiff_relaxed.eval.report import (failure_counts, format_failure_table, 
                                           polar_plot, region_stats, relaxation_plot, write_csv, write_json)
 from equidiff_relaxed.eval.rollouts import (EpisodeResult, NonFiniteActionError, env_factory, policy_env_kwargs,
                                             rollout)
-from equidiff_relaxed.policy.checkpoint import load_checkpoint, load_policy
-from equidiff_relaxed.policy.pretrained import is_policy_folder, load_pretrained, read_config
+from equidiff_relaxed.policy.checkpoint import load_checkpoint, policy_from_checkpoint
+from equidiff_relaxed.policy.pretrained import is_policy_folder, load_pretrained_with_config
 
 
 def check_output_dir(out: str | os.PathLike) -> Path:
@@ -39,11 +39,11 @@ def load_for_eval(path: str) -> tuple[Any, dict[str, Any], str | None]:
     """(policy in eval mode, the env it records, its training dataset or None) from a policy folder or a Lightning
     checkpoint; one-line UserErrors for bad files."""
     if is_policy_folder(path):
-        config = read_config(path)
-        return load_pretrained(path), config.get("env") or {}, config.get("dataset")
+        policy, config = load_pretrained_with_config(path)
+        return policy, config.get("env") or {}, config.get("dataset")
     ckpt = load_checkpoint(path)
     dataset = (ckpt.get("datamodule_hyper_parameters") or {}).get("dataset_path")
-    return load_policy(path), ckpt["hyper_parameters"].get("env") or {}, dataset
+    return policy_from_checkpoint(ckpt, path), ckpt["hyper_parameters"].get("env") or {}, dataset
 
 
 def env_of(recorded: dict[str, Any], override: str | None, path: str) -> tuple[str, dict[str, Any]]:

@@ -44,9 +44,14 @@ def policy_state(ckpt: dict, use_ema: bool = True) -> dict[str, torch.Tensor]:
 
 def load_policy(path: str | os.PathLike, use_ema: bool = True) -> DiffusionPolicy:
     """Rebuild the policy from a checkpoint's hyperparameters and load its (EMA) weights; returned in eval mode."""
+    return policy_from_checkpoint(load_checkpoint(path), path, use_ema)
+
+
+def policy_from_checkpoint(ckpt: dict, path: str | os.PathLike, use_ema: bool = True) -> DiffusionPolicy:
+    """:func:`load_policy` for a checkpoint already read with :func:`load_checkpoint` (``path`` names it in
+    errors), so callers that also need its other entries read the file once."""
     from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
 
-    ckpt = load_checkpoint(path)
     hp = {k: v for k, v in ckpt["hyper_parameters"].items() if not k.startswith("_")}
     if not hp.get("shape_meta"):
         raise UserError("checkpoint records no shape_meta", path)

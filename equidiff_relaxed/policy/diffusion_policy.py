@@ -138,29 +138,41 @@ class DiffusionPolicy(nn.Module):
         return out
 
     # ------------------------------------------------------------------ training
-    def transform_batch(self, batch: dict[str, Any], phi: torch.Tensor,
-                        reflect: torch.Tensor | None = None) -> dict[str, Any]:
-        """Apply per-sample group elements to every declared field of a batch (environment units): reflect across
-        the group's axis where ``reflect`` (B,) is 1, then rotate by ``phi`` (B,) about the symmetry centre."""
+    def _field_action(self, phi: torch.Tensor, reflect: torch.Tensor | None) -> Any:
+        """x, fields -> x under the per-sample elements (reflect where ``reflect`` (B,) is 1, then rotate by
+        ``phi`` (B,) about the symmetry centre); reflect None: rotations only, no mirror image is computed."""
         c, axis = self.symmetry_center, self.group.axis
-        f = torch.zeros_like(phi) if reflect is None else reflect
 
         def act(x: torch.Tensor, fields: Any) -> torch.Tensor:
-            return transform_field(x, fields, phi[:, None].to(x.dtype), f[:, None].to(x.dtype), c, axis)
+            f = False if reflect is None else reflect[:, None].to(x.dtype)
+            return transform_field(x, fields, phi[:, None].to(x.dtype), f, c, axis)
 
-        obs = {}
+        return act
+
+    def transform_obs(self, obs: dict[str, torch.Tensor], phi: torch.Tensor,
+                      reflect: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Per-sample group elements on an observation window {key: (B, To, ...)} (environment units); fixed-camera
+        images are invariant inputs (unchanged), top-down images turn by whole quarter turns."""
+        act = self._field_action(phi, reflect)
+        out = {}
         for k, meta in self.meta.obs.items():
-            x = batch["obs"][k]
+            x = obs[k]
             if k in self.meta.camera_keys:  # a fixed camera: no pixel action (an invariant, symmetry-breaking input)
-                obs[k] = x
+                out[k] = x
             elif meta.type == "rgb":
-                if bool((f != 0).any()):
+                if reflect is not None and bool((reflect != 0).any()):
                     raise ValueError("top-down images cannot be reflected (use a C_N family)")
                 quarters = torch.round(phi / (math.pi / 2)).long() % 4
-                obs[k] = torch.stack([rotate_image(x[i], float(quarters[i]) * math.pi / 2) for i in range(len(x))])
+                out[k] = torch.stack([rotate_image(x[i], float(quarters[i]) * math.pi / 2) for i in range(len(x))])
             else:
-                obs[k] = act(x, meta.fields)
-        return {**batch, "obs": obs, "action": act(batch["action"], self.meta.action.fields)}
+                out[k] = act(x, meta.fields)
+        return out
+
+    def transform_batch(self, batch: dict[str, Any], phi: torch.Tensor,
+                        reflect: torch.Tensor | None = None) -> dict[str, Any]:
+        """:meth:`transform_obs` on ``batch["obs"]`` and the same elements on ``batch["action"]`` (B, T, A)."""
+        action = self._field_action(phi, reflect)(batch["action"], self.meta.action.fields)
+        return {**batch, "obs": self.transform_obs(batch["obs"], phi, reflect), "action": action}
 
     def rotate_batch(self, batch: dict[str, Any], phi: torch.Tensor) -> dict[str, Any]:
         """Rotate every declared field of a batch by per-sample angles ``phi`` (B,) (no reflection)."""
@@ -179,7 +191,8 @@ class DiffusionPolicy(nn.Module):
         action = batch["action"]
         b = action.shape[0]
         if self.augment is not None:
-            batch = self.transform_batch(batch, *self._augment_elements(b, generator, action.device))
+            phi, flips = self._augment_elements(b, generator, action.device)
+            batch = self.transform_batch(batch, phi, flips if self.group.reflections else None)
             action = batch["action"]
         cond = self.encoder(self._normalize_obs(batch["obs"]), generator)
         if self.relative is not None:

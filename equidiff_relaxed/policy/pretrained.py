@@ -24,8 +24,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from equidiff_relaxed.data.atomic import atomic_output
+from equidiff_relaxed.data.normalizer import FieldNormalizer
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.policy.checkpoint import load_checkpoint, policy_from_checkpoint
 from equidiff_relaxed.policy.config import PolicyConfig
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 from equidiff_relaxed.policy.families import get_family
@@ -79,12 +81,11 @@ def save_pretrained(policy: DiffusionPolicy, directory: str | os.PathLike, env: 
 def checkpoint_to_folder(checkpoint: str | os.PathLike, directory: str | os.PathLike) -> Path:
     """Write the policy of a Lightning checkpoint (its EMA weights when present) as a policy folder, with the env
     and dataset the checkpoint records."""
-    from equidiff_relaxed.policy.checkpoint import load_checkpoint, load_policy
-
     ckpt = load_checkpoint(checkpoint)
     env = ckpt["hyper_parameters"].get("env")
     dataset = (ckpt.get("datamodule_hyper_parameters") or {}).get("dataset_path")
-    return save_pretrained(load_policy(checkpoint), directory, env, str(dataset) if dataset else None)
+    policy = policy_from_checkpoint(ckpt, checkpoint)
+    return save_pretrained(policy, directory, env, str(dataset) if dataset else None)
 
 
 def read_config(directory: str | os.PathLike) -> dict[str, Any]:
@@ -115,6 +116,12 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
 
 def load_pretrained(directory: str | os.PathLike, device: str | torch.device = "cpu") -> DiffusionPolicy:
     """The policy of a folder written by :func:`save_pretrained`, in eval mode (no Lightning, no pickle)."""
+    return load_pretrained_with_config(directory, device)[0]
+
+
+def load_pretrained_with_config(directory: str | os.PathLike,
+                                device: str | torch.device = "cpu") -> tuple[DiffusionPolicy, dict[str, Any]]:
+    """:func:`load_pretrained` and the folder's checked ``config.json`` (read once)."""
     folder = Path(directory)
     config = read_config(folder)
     path = folder / CONFIG_NAME
@@ -153,13 +160,11 @@ def load_pretrained(directory: str | os.PathLike, device: str | torch.device = "
         raise UserError(f"weights do not fit the model ({len(missing)} missing, {len(unexpected)} unexpected, "
                         f"e.g. {(missing + unexpected)[0]})", weights_path)
     policy.load_state_dict(state, strict=False)  # buffers (escnn bases, caches) are rebuilt from the config
-    return policy.to(device).eval()
+    return policy.to(device).eval(), config
 
 
 def _load_normalizer(policy: DiffusionPolicy, entries: Any, path: Path) -> None:
     """Fill the policy's normalizer from config.json (every low-dim key and the action must be there)."""
-    from equidiff_relaxed.data.normalizer import FieldNormalizer
-
     if not isinstance(entries, dict):
         raise UserError("normalizer must be an object {key: {scale, offset}}", path)
     for key in [*policy.meta.low_dim_keys, "action"]:
@@ -178,5 +183,5 @@ def _load_normalizer(policy: DiffusionPolicy, entries: Any, path: Path) -> None:
         policy.normalizer.fields[key] = field
 
 
-__all__ = ["FORMAT_VERSION", "save_pretrained", "load_pretrained", "read_config", "is_policy_folder",
-           "checkpoint_to_folder"]
+__all__ = ["FORMAT_VERSION", "save_pretrained", "load_pretrained", "load_pretrained_with_config", "read_config",
+           "is_policy_folder", "checkpoint_to_folder"]

@@ -1,4 +1,5 @@
-"""The action of planar rotations and reflections on every declared field type — implemented here once, read everywhere else.
+"""The action of planar rotations and reflections on every declared field type — implemented here once, read
+everywhere else.
 
 A group element g = R(phi) S^f (a reflection across the axis at angle ``axis`` through the symmetry centre when
 f = 1, then a rotation by ``phi``, radians counter-clockwise from above, about the centre ``center``, world xy) acts
@@ -9,7 +10,7 @@ All functions accept numpy arrays or torch tensors and return a new array of the
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -20,36 +21,57 @@ from equidiff_relaxed.symmetry.rotations import (
 )
 
 
+def _per_sample(value: Any, like: Array) -> Array:
+    """A scalar or per-sample array (broadcastable to the batch shape) as ``like``'s kind, with a trailing axis of 1
+    when it is an array, so it broadcasts over the field's last axis."""
+    v = as_angle(value, like)
+    return v[..., None] if v.ndim else v
+
+
 def _mask(reflect: Any, like: Array) -> Array | None:
-    """``reflect`` (bool or array broadcastable to the batch shape) as a 0/1 float array with a trailing axis of 1,
-    or None when nothing is reflected."""
+    """``reflect`` (bool or 0/1 array broadcastable to the batch shape) as a 0/1 float array with a trailing axis of
+    1, or None when it is a plain False (nothing reflected: no mirror image is computed at all)."""
     if isinstance(reflect, (bool, int)) and not isinstance(reflect, torch.Tensor):
-        return None if not reflect else as_angle(1.0, like)
-    m = as_angle(reflect, like)
-    return m[..., None] if m.ndim else m
+        return as_angle(1.0, like) if reflect else None
+    return _per_sample(reflect, like)
 
 
-def _choose(mask: Array | None, mirrored: Array, plain: Array) -> Array:
-    """``mirrored`` where the mask is 1, ``plain`` where it is 0 (exact: the mask is 0 or 1)."""
-    return plain if mask is None else mask * mirrored + (1 - mask) * plain
+def _choose(mask: Array | None, mirrored: Callable[[], Array], plain: Array) -> Array:
+    """``mirrored()`` where the mask is 1, ``plain`` where it is 0 (exact: the mask is 0 or 1); ``mirrored`` is only
+    called when something may be reflected."""
+    return plain if mask is None else mask * mirrored() + (1 - mask) * plain
+
+
+def _act_on_block(v: Array, block: str, phi: Any, mask: Array | None, axis: float,
+                  center: Sequence[float]) -> Array:
+    """R(phi) S_a^f on one planar block ``v`` (..., size) about ``center`` (see representations.BLOCKS)."""
+    if block == "trivial":
+        return v
+    if block == "sign":
+        return _choose(mask, lambda: -v, v)
+    if block == "rot2":
+        return rotate_xy(_choose(mask, lambda: reflect_xy(v, axis, center), v), phi, center)
+    if block == "rot2_mirrored":  # -S_a about the centre: c - S_a (v - c)
+        mirrored = lambda: 2 * as_angle(center, v) - reflect_xy(v, axis, center)  # noqa: E731
+        return rotate_xy(_choose(mask, mirrored, v), phi, center)
+    raise ValueError(f"unknown block {block!r}")
+
+
+def act_on_block(v: Array, block: str, phi: float, reflect: bool, axis: float) -> Array:
+    """The group element (reflect across ``axis`` if ``reflect``, then rotate by ``phi``) on one planar block
+    (..., size) about the origin: what :class:`~equidiff_relaxed.symmetry.group.SymmetryGroup` turns into the
+    block's matrix, so the networks' representations are this very action."""
+    return _act_on_block(v, block, phi, _mask(reflect, v), axis, (0.0, 0.0))
 
 
 def _act_blocks(x: Array, blocks: tuple[str, ...], phi: Any, mask: Array | None, axis: float,
                 center: Sequence[float] | None) -> Array:
-    """Apply R(phi) S_a^f block by block (see representations.BLOCKS); ``center``: the first block is a point."""
+    """Apply R(phi) S_a^f block by block; ``center``: the first block is a point about it."""
     parts, start = [], 0
     for i, block in enumerate(blocks):
-        v = x[..., start : start + BLOCK_SIZES[block]]
-        start += BLOCK_SIZES[block]
         c = center if (i == 0 and center is not None) else (0.0, 0.0)
-        if block == "sign":
-            v = _choose(mask, -v, v)
-        elif block in ("rot2", "rot2_mirrored"):
-            mirrored = reflect_xy(v, axis, c)
-            if block == "rot2_mirrored":  # -S_a about c: the point reflected through c as well
-                mirrored = 2 * as_angle(c, v) - mirrored if i == 0 and center is not None else -mirrored
-            v = rotate_xy(_choose(mask, mirrored, v), phi, c)
-        parts.append(v)
+        parts.append(_act_on_block(x[..., start : start + BLOCK_SIZES[block]], block, phi, mask, axis, c))
+        start += BLOCK_SIZES[block]
     return _cat(parts, x)
 
 
@@ -66,19 +88,14 @@ def _transform_subfield(x: Array, rep: str, phi: Any, mask: Array | None, axis: 
     """Apply the element (rotation ``phi`` after the reflection where ``mask`` is 1) to one sub-field (..., dim)."""
     spec = REPRESENTATIONS[rep]
     if spec.coordinates == "quat":
-        return quat_multiply(quat_z(phi, x[..., 0]), _choose(mask, _mirror_quat(x, axis), x))
+        return quat_multiply(quat_z(phi, x[..., 0]), _choose(mask, lambda: _mirror_quat(x, axis), x))
     if spec.coordinates == "angle":
-        return wrap_to_pi(_choose(mask, 2 * axis - x, x) + _angle_column(phi, x))
+        return wrap_to_pi(_choose(mask, lambda: 2 * axis - x, x) + _per_sample(phi, x))
     if spec.coordinates != "linear":
         raise ValueError(f"no vector action for representation {rep!r}")
     if rep == "scalar":
         return x
     return _act_blocks(x, spec.blocks, phi, mask, axis, center if spec.position else None)
-
-
-def _angle_column(phi: Any, like: Array) -> Array:
-    ang = as_angle(phi, like)
-    return ang[..., None] if ang.ndim else ang
 
 
 def _cat(parts: list[Array], like: Array) -> Array:

@@ -29,14 +29,20 @@ with warnings.catch_warnings():
     from escnn import nn as enn
     from escnn.group.representation import build_from_discrete_group_representation
 
-from equidiff_relaxed.symmetry.actions import transform_field
+from equidiff_relaxed.symmetry.actions import act_on_block, transform_field
 from equidiff_relaxed.symmetry.representations import BLOCK_SIZES, SubField
-from equidiff_relaxed.symmetry.rotations import Array, rotation_matrix_2d
+from equidiff_relaxed.symmetry.rotations import Array
 
 
 @lru_cache(maxsize=None)
 def _escnn_group(order: int, reflections: bool) -> egroup.Group:
     return egroup.dihedral_group(order) if reflections else egroup.cyclic_group(order)
+
+
+@lru_cache(maxsize=None)
+def _gspace(order: int, reflections: bool) -> gspaces.GSpace:
+    """One gspace object per group (escnn builds a new one per call), shared by every field type of a model."""
+    return gspaces.no_base_space(_escnn_group(order, reflections))
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class SymmetryGroup:
 
     @property
     def gspace(self) -> gspaces.GSpace:
-        return gspaces.no_base_space(self.escnn)
+        return _gspace(self.order, self.reflections)
 
     @property
     def size(self) -> int:
@@ -109,16 +115,10 @@ class SymmetryGroup:
         return [self.element(h) for h in range(self.size)]
 
     def block_matrix(self, block: str, e: Element) -> np.ndarray:
-        """The matrix by which element ``e`` acts on one planar block (see representations.BLOCKS)."""
-        f = -1.0 if e.reflect else 1.0
-        if block == "trivial":
-            return np.eye(1)
-        if block == "sign":
-            return np.full((1, 1), f)
-        mirror = rotation_matrix_2d(2 * self.axis) @ np.diag([1.0, -1.0])
-        if block == "rot2_mirrored":
-            mirror = -mirror
-        return rotation_matrix_2d(e.phi) @ (mirror if e.reflect else np.eye(2))
+        """The matrix by which element ``e`` acts on one planar block (see representations.BLOCKS): the data action
+        itself (:func:`~equidiff_relaxed.symmetry.actions.act_on_block`) applied to the basis vectors."""
+        basis = np.eye(BLOCK_SIZES[block])
+        return act_on_block(basis, block, e.phi, e.reflect, self.axis).T  # row i is the image of e_i
 
     def block_rep(self, block: str) -> egroup.Representation:
         return _block_rep(self, block)
@@ -188,7 +188,6 @@ def _block_rep(group: SymmetryGroup, block: str) -> egroup.Representation:
             return G.irrep(1)
         base = G.irrep(1) if n == 2 else G.trivial_representation  # C2: rotation by pi is -I; C1: identity
         return egroup.directsum([base, base], name=f"rot2_c{n}")
-    assert block in BLOCK_SIZES, block
     matrices = {g: group.block_matrix(block, group.element(h)) for h, g in enumerate(G.elements)}
     name = f"{block}_{group.name}_axis{group.axis:.6f}"
     return build_from_discrete_group_representation(matrices, name, G, supported_nonlinearities=[])

@@ -1,7 +1,8 @@
 """The representation table of declared fields, and how a (possibly composite) representation splits a vector.
 
 A low-dim field's last axis is a concatenation of sub-fields, each carrying one representation of the planar
-rotation group SO(2) (or C_N), and of the reflections of O(2) (or D_N), e.g. robomimic's 10-D absolute action is ``pos3+rot6d+scalar``:
+rotation group SO(2) (or C_N), and of the reflections of O(2) (or D_N), e.g. robomimic's 10-D absolute action is
+``pos3+rot6d+scalar``:
 
 ==========  ====  ==========================================  =============================================
 rep         dim   rotation g by angle phi about the centre c  reflection S across the axis at angle a

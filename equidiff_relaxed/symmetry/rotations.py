@@ -34,12 +34,6 @@ def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.matmul(x[..., None, :], y[..., :, None])[..., 0]
 
 
-def rotation_matrix_2d(phi: float) -> np.ndarray:
-    """R(phi), shape (2, 2), float64: rotates column vectors counter-clockwise by phi."""
-    c, s = math.cos(phi), math.sin(phi)
-    return np.array([[c, -s], [s, c]])
-
-
 def rotate_xy(xy: Array, phi: Any, center: Any = (0.0, 0.0)) -> Array:
     """Rotate points ``xy`` (..., 2) by ``phi`` about ``center`` (2,): c + R(phi) (p - c). Returns a new array."""
     ang = as_angle(phi, xy)
