@@ -72,12 +72,12 @@ def dataset_for(out: Path, env: str, gen: dict[str, Any], episodes: int) -> str:
 
 
 def load_config(path: str) -> dict[str, Any]:
+    """The whole train.py YAML (the sweep trains from it, trainer section included)."""
     p = Path(path)
     if not p.exists():
         raise UserError("config not found", p)
     cfg = yaml.safe_load(p.read_text()) or {}
-    keep = ("horizon", "n_obs_steps", "n_action_steps", "batch_size", "val_ratio", "pad_after", "shuffle_seed")
-    return {"model": dict(cfg.get("model") or {}), "data": {k: v for k, v in (cfg.get("data") or {}).items() if k in keep}}
+    return {**cfg, "model": dict(cfg.get("model") or {}), "data": dict(cfg.get("data") or {})}
 
 
 def run_variant(variant: str, seed: int, args: argparse.Namespace, out: Path, base: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def run_variant(variant: str, seed: int, args: argparse.Namespace, out: Path, ba
     gen, data, model = VARIANTS[variant]
     episodes = math.ceil(args.demos / 0.9) + 1
     dataset = dataset_for(out, args.env, gen, episodes)
-    cfg = {"model": {**base["model"], **model}, "data": {**base["data"], **data}}
+    cfg = {**base, "model": {**base["model"], **model}, "data": {**base["data"], **data}}
     run_dir = out / "runs" / f"{variant}_s{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     spec = RunSpec(args.model, args.demos, seed)

@@ -8,13 +8,16 @@ SIGKILL at any point: ``last.ckpt`` is written atomically every 10 epochs and at
 continues from it (exactly: the checkpoints are end-of-epoch), a run cut off during its evaluation keeps its finished
 ``last.ckpt`` and is only evaluated again, and ``eval.json`` is renamed into place only once complete.
 
-Budget: every run takes the same number of optimizer steps (``steps``), whatever the demo count, with the family's
-hyper-parameters from ``configs/<config_prefix>_<model>.yaml`` (model section; data section for T, To, Ta, batch).
+Budget: every run takes the same number of optimizer steps (``steps``), whatever the demo count. Each run is trained
+exactly as ``train.py --config configs/<config_prefix>_<model>.yaml`` would train it (model, data and trainer
+sections: EMA, gradient clipping, ...), with the few overrides listed in :func:`run_config`.
 The dataset split is the same for every run (split seed 0): validation episodes are fixed and the training subsets
 are nested (10 demos are the first 10 of the 25); ``seed`` changes the network initialisation and data order.
 """
 from __future__ import annotations
 
+import copy
+import importlib
 import json
 import math
 import os
@@ -27,6 +30,7 @@ import yaml
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.stats import wilson_interval
 from equidiff_relaxed.policy.families import family_names, get_family
+from equidiff_relaxed.policy.train_cli import LINKED_TO_MODEL
 
 
 @dataclass(frozen=True)
@@ -79,49 +83,74 @@ def model_color(label: str) -> str:
 
 
 def family_config(model: str, config_dir: str | os.PathLike = "configs", prefix: str = "push") -> dict[str, Any]:
-    """{"model": {...}, "data": {...}} of ``configs/<prefix>_<model>.yaml`` (plain YAML, no code)."""
+    """The whole train.py YAML ``configs/<prefix>_<model>.yaml`` (plain YAML, no code): the sweep trains each run
+    from it, trainer section included, with only :func:`run_config`'s overrides."""
     path = Path(config_dir) / f"{prefix}_{model}.yaml"
     if not path.exists():
         raise UserError(f"no config for model {model!r} (expected {path})")
     with open(path) as f:
         cfg = yaml.safe_load(f) or {}
-    data = {k: v for k, v in (cfg.get("data") or {}).items()
-            if k in ("horizon", "n_obs_steps", "n_action_steps", "batch_size", "val_ratio", "pad_after")}
-    return {"model": dict(cfg.get("model") or {}), "data": data}
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("model") or {}, dict):
+        raise UserError("not a train.py config (expected model:, data:, trainer: sections)", path)
+    return cfg
 
 
 SAVE_EVERY_N_EPOCHS = 10  # a sweep run's last.ckpt: every 10 epochs (~200 steps at 100 demos) and at the end
+# What a sweep run changes in the YAML's trainer section: the budget is a step count; no logger, no validation
+# (runs are judged by rollouts), and its own checkpoint (run_dir/last.ckpt) instead of the YAML's checkpoint callbacks.
+SWEEP_TRAINER = {"max_epochs": -1, "logger": False, "enable_model_summary": False, "limit_val_batches": 0,
+                 "num_sanity_val_steps": 0}
+LAST_CHECKPOINT = "equidiff_relaxed.policy.checkpointing.LastCheckpoint"
+
+
+def _is_checkpoint_callback(entry: Any) -> bool:
+    """True for a YAML callback entry (``{"class_path": ...}``) whose class is a Lightning Checkpoint."""
+    from lightning.pytorch.callbacks import Checkpoint
+
+    path = str(entry.get("class_path", "")) if isinstance(entry, dict) else ""
+    module, _, name = path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module or "lightning.pytorch.callbacks"), name, None)
+    except ImportError:
+        return False
+    return isinstance(cls, type) and issubclass(cls, Checkpoint)
+
+
+def run_config(config: dict[str, Any], spec: RunSpec, dataset: str, run_dir: Path, steps: int,
+               progress: bool = False) -> dict[str, Any]:
+    """train.py's config for one sweep run: ``config`` (a family's YAML) with these overrides and nothing else:
+    data: ``dataset_path``, ``n_demos``, split seed 0 (fixed validation episodes, nested training subsets), data
+    order ``shuffle_seed`` = the run seed unless the YAML sets one; model: ``model`` = the run's family;
+    ``seed_everything`` = the run seed (initialisation; linked to the model's noise seed); trainer: ``max_steps``,
+    ``default_root_dir`` = ``run_dir``, :data:`SWEEP_TRAINER`, and the YAML's checkpoint callbacks replaced by
+    ``LastCheckpoint(run_dir)`` every :data:`SAVE_EVERY_N_EPOCHS` epochs. T, To, Ta come from the data section."""
+    cfg = copy.deepcopy(config)
+    data = {**(cfg.get("data") or {}), "dataset_path": str(dataset), "n_demos": spec.demos, "seed": 0}
+    if data.get("shuffle_seed") is None:
+        data["shuffle_seed"] = spec.seed
+    model = {k: v for k, v in (cfg.get("model") or {}).items() if k not in LINKED_TO_MODEL + ("seed",)}
+    trainer = {**(cfg.get("trainer") or {}), **SWEEP_TRAINER, "max_steps": steps, "default_root_dir": str(run_dir),
+               "enable_progress_bar": progress}
+    callbacks = trainer.get("callbacks") or []
+    callbacks = [callbacks] if isinstance(callbacks, dict) else list(callbacks)
+    trainer["callbacks"] = [cb for cb in callbacks if not _is_checkpoint_callback(cb)] + [
+        {"class_path": LAST_CHECKPOINT, "init_args": {"dirpath": str(run_dir), "every_n_epochs": SAVE_EVERY_N_EPOCHS}}]
+    return {**cfg, "seed_everything": spec.seed, "trainer": trainer, "data": data,
+            "model": {**model, "model": spec.model}}
 
 
 def train_run(spec: RunSpec, dataset: str, run_dir: Path, steps: int, config: dict[str, Any],
               progress: bool = False, init_from: Path | None = None, resume_from: Path | None = None) -> Path:
-    """Train one run for ``steps`` optimizer steps, from scratch or from the (EMA) weights of checkpoint
-    ``init_from`` (equivariant weights transfer exactly into relaxed banks), or continue it from its own checkpoint
-    ``resume_from`` (exact from an end-of-epoch checkpoint); returns its last checkpoint, written atomically."""
-    import lightning as L
+    """Train one run for ``steps`` optimizer steps the way train.py does (:func:`run_config` of the family's YAML
+    ``config``), from scratch or from the (EMA) weights of checkpoint ``init_from`` (equivariant weights transfer
+    exactly into relaxed banks), or continue it from its own checkpoint ``resume_from`` (exact from an end-of-epoch
+    checkpoint); returns its last checkpoint, written atomically."""
+    from equidiff_relaxed.policy.train_cli import build_cli, fit
 
-    from equidiff_relaxed.data.datamodule import DemoDataModule
-    from equidiff_relaxed.policy.checkpointing import AtomicCheckpointIO, LastCheckpoint
-    from equidiff_relaxed.policy.ema import EMA
-    from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
-
-    L.seed_everything(spec.seed, verbose=False)
-    data_cfg = {"horizon": 16, "n_obs_steps": 2, "n_action_steps": 8, "batch_size": 64, "val_ratio": 0.1,
-                **config["data"]}
-    data_cfg.setdefault("shuffle_seed", spec.seed)  # split seed 0 (nested subsets); data order follows the run seed
-    dm = DemoDataModule(dataset, n_demos=spec.demos, seed=0, **data_cfg)
-    model_cfg = {**config["model"], "model": spec.model, "seed": spec.seed,
-                 **{k: data_cfg[k] for k in ("horizon", "n_obs_steps", "n_action_steps")}}
-    module = DiffusionPolicyModule(**model_cfg)
-    if init_from is not None and resume_from is None:
-        from equidiff_relaxed.policy.checkpoint import init_module_from
-
-        init_module_from(module, dm, init_from)
-    trainer = L.Trainer(max_steps=steps, max_epochs=-1, default_root_dir=run_dir, logger=False,
-                        enable_progress_bar=progress, enable_model_summary=False, gradient_clip_val=1.0,
-                        check_val_every_n_epoch=10**6, num_sanity_val_steps=0, plugins=[AtomicCheckpointIO()],
-                        callbacks=[EMA(0.995), LastCheckpoint(run_dir, every_n_epochs=SAVE_EVERY_N_EPOCHS)])
-    trainer.fit(module, datamodule=dm, ckpt_path=str(resume_from) if resume_from is not None else None)
+    cfg = run_config(config, spec, dataset, run_dir, steps, progress)
+    cfg["ckpt_path"] = str(resume_from) if resume_from is not None else None
+    cfg["init_from"] = str(init_from) if init_from is not None and resume_from is None else None
+    fit(build_cli(cfg), log=print if progress else (lambda *_: None))
     return run_dir / "last.ckpt"
 
 

@@ -20,18 +20,26 @@ from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 LEGACY_HPARAMS = {"prediction_type": "epsilon", "ddim_spacing": "leading"}
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """``torch.load(weights_only=True)`` with one-line errors for missing, corrupt or foreign files."""
+def read_checkpoint(path: str | os.PathLike, require: tuple[str, ...] = ("state_dict", "global_step")) -> dict:
+    """The one reader of Lightning checkpoints: ``torch.load(weights_only=True)`` (no code runs), checked to be a
+    dict with the ``require``-d entries. UserError naming the file for a missing, corrupt, unsafe or foreign one."""
     if not os.path.exists(path):
         raise UserError("no such checkpoint", path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt or unsafe files
-        raise UserError(f"not a loadable checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:120]})",
-                        path) from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
-        raise UserError("not an equidiff-relaxed Lightning checkpoint (no state_dict / hyper_parameters)", path)
-    return ckpt
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for corrupt or unsafe files
+        raise UserError(f"not a loadable checkpoint ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:120] if str(e) else ''})", path) from None
+    missing = [k for k in require if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise UserError(f"not an equidiff-relaxed Lightning checkpoint (no {' / '.join(missing)})", path)
+    return state
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """A checkpoint with weights and hyperparameters (:func:`read_checkpoint`:
+    weights_only, one-line errors for missing, corrupt or foreign files)."""
+    return read_checkpoint(path, require=("state_dict", "hyper_parameters"))
 
 
 def policy_state(ckpt: dict, use_ema: bool = True) -> dict[str, torch.Tensor]:

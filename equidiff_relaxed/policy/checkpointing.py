@@ -27,6 +27,9 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.policy.checkpoint import read_checkpoint
+
 TMP_MARK = ".tmp-"  # temporary checkpoint names: .<name>.tmp-<pid> (never matched by *.ckpt)
 
 
@@ -101,15 +104,12 @@ class LastCheckpoint(ModelCheckpoint):
 
 
 def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict | None, str | None]:
-    """(state, None) if ``path`` loads (weights_only) as a Lightning checkpoint with weights and a step count, else
-    (None, why not)."""
+    """(state, None) if ``path`` loads as a Lightning checkpoint with weights and a step count, else (None, why not)
+    (:func:`read_checkpoint` without raising: for scanning folders of candidates)."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is reported, not raised
-        return None, f"does not load ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})"
-    if not isinstance(state, dict) or "state_dict" not in state or "global_step" not in state:
-        return None, "not a Lightning training checkpoint (no state_dict / global_step)"
-    return state, None
+        return read_checkpoint(path), None
+    except UserError as err:
+        return None, str(err).removeprefix(f"{err.path}: ") if err.path else str(err)
 
 
 def checkpoint_problem(path: str | os.PathLike) -> str | None:

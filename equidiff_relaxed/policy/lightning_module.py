@@ -31,39 +31,29 @@ def make_adamw(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: fl
 
 
 class DiffusionPolicyModule(L.LightningModule):
-    """The policy options (model ... subgroup_order) are :class:`PolicyConfig`'s, listed here again only because
-    LightningCLI reads a YAML ``model:`` section from this signature; a test keeps names and defaults identical."""
+    """Training of one :class:`DiffusionPolicy`.
+
+    The policy options (``model``, ``horizon``, ``relax_alpha``, ...) are :class:`PolicyConfig`'s fields, passed as
+    keywords and declared nowhere else: LightningCLI finds them through ``PolicyConfig(**policy_options)`` (jsonargparse
+    resolves ``**kwargs`` that are forwarded to a class), so a YAML ``model:`` section and ``--model.<option>`` read the
+    dataclass. The hyperparameters hold the complete config (defaults filled in), the training options below, and what
+    the data decided (shape_meta, symmetry centre, reflection axis, env).
+
+    Args:
+        lr: AdamW learning rate (after warm-up; cosine decay to 0 over the run).
+        weight_decay: AdamW weight decay.
+        warmup_steps: linear warm-up steps.
+        seed: seeds the noise and augmentation draws (a generator per (seed, step)); train.py links it to
+            ``seed_everything``.
+        shape_meta: set when loading a checkpoint (builds the policy at once); otherwise read from the datamodule.
+        symmetry_center: (x, y) of the rotation centre; from the dataset unless given.
+        reflection_axis: angle of the reflection axis through the centre (D_N groups); from the dataset unless given.
+        env: the dataset's env attributes (recorded so evaluation can recreate the env).
+        **policy_options: :class:`PolicyConfig` fields.
+    """
 
     def __init__(
         self,
-        model: str = "relaxed",
-        horizon: int = 16,
-        n_obs_steps: int = 2,
-        n_action_steps: int = 8,
-        group_order: int = 8,
-        encoder_hidden: int = 256,
-        encoder_dim: int = 64,
-        encoder_fields: int = 8,
-        lift_fields: int = 8,
-        down_dims: list[int] = [64, 128, 256],  # noqa: B006 (plain YAML value)
-        kernel_size: int = 5,
-        n_groups: int = 8,
-        relax_banks: int = 2,
-        relax_alpha: float = 1e-3,
-        residual_beta: float = 1e-2,
-        num_train_timesteps: int = 100,
-        ddim_steps: int = 16,
-        augment: str | None = None,
-        normalizer_mode: str = "symmetric",
-        ddim_spacing: str = "trailing",
-        prediction_type: str = "v_prediction",
-        relative_to: str | None = None,
-        encoder_layers: int = 1,
-        relax_where: str = "all",
-        denoiser: str = "unet",
-        denoiser_width: int = 256,
-        denoiser_depth: int = 3,
-        subgroup_order: int | None = None,
         lr: float = 1e-3,
         weight_decay: float = 1e-6,
         warmup_steps: int = 50,
@@ -72,9 +62,19 @@ class DiffusionPolicyModule(L.LightningModule):
         symmetry_center: list[float] | None = None,
         reflection_axis: float | None = None,
         env: dict[str, Any] | None = None,
+        **policy_options: Any,
     ):
         super().__init__()
+        unknown = sorted(set(policy_options) - set(PolicyConfig.names()))
+        if unknown:
+            raise UserError(f"bad model config: unknown option(s) {', '.join(unknown)} "
+                            f"(policy options: {', '.join(PolicyConfig.names())})")
+        try:
+            self.config = PolicyConfig(**policy_options)
+        except ValueError as err:
+            raise UserError(f"bad model config: {err}") from None
         self.save_hyperparameters()
+        self.hparams.update(self.config.to_dict())  # the complete config, defaults included
         self.policy: DiffusionPolicy | None = None
         if shape_meta is not None:
             self.build(ShapeMeta.from_dict(shape_meta), symmetry_center or [0.0, 0.0], reflection_axis or 0.0)
@@ -85,8 +85,7 @@ class DiffusionPolicyModule(L.LightningModule):
         data) in the hyperparameters."""
         if self.policy is None:
             try:
-                config = PolicyConfig.from_dict({k: self.hparams[k] for k in PolicyConfig.names()})
-                self.policy = DiffusionPolicy(shape_meta, config, symmetry_center=symmetry_center,
+                self.policy = DiffusionPolicy(shape_meta, self.config, symmetry_center=symmetry_center,
                                               reflection_axis=reflection_axis)
             except ValueError as err:
                 raise UserError(f"bad model config: {err}") from None
@@ -102,9 +101,9 @@ class DiffusionPolicyModule(L.LightningModule):
                 raise UserError("the model needs a datamodule (or shape_meta) to be built")
             return
         dm.setup(stage)
-        for name in ("horizon", "n_obs_steps", "n_action_steps"):
-            if getattr(dm, name) != self.hparams[name]:
-                raise UserError(f"data.{name}={getattr(dm, name)} but model.{name}={self.hparams[name]}")
+        for name in ("horizon", "n_obs_steps", "n_action_steps"):  # train.py links them; a direct caller may not
+            if getattr(dm, name) != getattr(self.config, name):
+                raise UserError(f"data.{name}={getattr(dm, name)} but model.{name}={getattr(self.config, name)}")
         fresh = self.policy is None
         policy = self.build(dm.shape_meta, list(dm.symmetry_center), dm.reflection_axis)
         if ShapeMeta.from_dict(self.hparams["shape_meta"]) != dm.shape_meta:

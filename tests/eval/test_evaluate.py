@@ -27,7 +27,7 @@ def fit(root, family: str, dataset: str, callbacks=()) -> L.Trainer:
                         callbacks=[EMA(0.9), L.pytorch.callbacks.ModelCheckpoint(dirpath=root, save_last=True),
                                    *callbacks])
     dm = DemoDataModule(dataset, horizon=8, n_obs_steps=2, n_action_steps=4, batch_size=16, val_ratio=0.2)
-    trainer.fit(DiffusionPolicyModule(family, **MODEL), datamodule=dm)
+    trainer.fit(DiffusionPolicyModule(model=family, **MODEL), datamodule=dm)
     return trainer
 
 

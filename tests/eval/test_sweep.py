@@ -92,3 +92,37 @@ def test_diagnostics_table_averages_seeds_and_shows_the_data_ratio():
     text = diagnostics_table([run(0, [0.0, 0.2], [[0.5, 0.5]]), run(1, [0.1, 0.4], [[0.4, 0.6]])], 2)
     assert "| relaxed | 10 | 0.050 | 0.300 | 0.1500 |" in text
     assert "*0.50* | *3.00*" in text
+
+
+def test_a_sweep_run_is_the_yaml_of_train_py_plus_listed_overrides(tmp_path):
+    """The trainer section reaches the sweep (here: clipping, EMA decay, accumulation); only run_config's overrides
+    change it, and the YAML's checkpoint callbacks give way to the run folder's last.ckpt."""
+    import yaml
+
+    from equidiff_relaxed.eval.sweep import SAVE_EVERY_N_EPOCHS, RunSpec, family_config, run_config
+    from equidiff_relaxed.policy.checkpointing import LastCheckpoint
+    from equidiff_relaxed.policy.ema import EMA
+    from equidiff_relaxed.policy.train_cli import build_cli
+    from tests.conftest import REPO
+
+    cfg = yaml.safe_load((REPO / "configs" / "bench_push_equi.yaml").read_text())
+    cfg["trainer"].update(gradient_clip_val=0.25, accumulate_grad_batches=2)
+    cfg["trainer"]["callbacks"][0]["init_args"]["decay"] = 0.9
+    (tmp_path / "x_equi.yaml").write_text(yaml.safe_dump(cfg))
+    dataset = tmp_path / "push.zarr"
+    generate(GenerateConfig("push", episodes=4, seed=0, max_steps=20), dataset, progress=False)
+    run_dir = tmp_path / "runs" / "equi_n3_s2"
+    config = run_config(family_config("equi", tmp_path, "x"), RunSpec("equi", 3, 2), str(dataset), run_dir, 7)
+    cli = build_cli(config)
+    trainer, data, model = cli.trainer, cli.datamodule, cli.model
+    assert trainer.gradient_clip_val == 0.25 and trainer.accumulate_grad_batches == 2 and trainer.max_steps == 7
+    assert [cb.decay for cb in trainer.callbacks if isinstance(cb, EMA)] == [0.9]
+    checkpoints = [cb for cb in trainer.callbacks if hasattr(cb, "dirpath")]
+    assert len(checkpoints) == 1 and isinstance(checkpoints[0], LastCheckpoint)
+    assert checkpoints[0].dirpath == str(run_dir) and checkpoints[0]._every_n_epochs == SAVE_EVERY_N_EPOCHS
+    assert trainer.logger is None and trainer.limit_val_batches == 0
+    assert (data.n_demos, data.seed, data.shuffle_seed, data.dataset_path) == (3, 0, 2, str(dataset))
+    assert model.hparams["seed"] == 2 and model.config.model == "equi"
+    # T, To, Ta are declared once (data section) and linked into the policy config
+    assert (model.config.horizon, model.config.n_obs_steps, model.config.n_action_steps) == (8, 2, 4)
+    assert model.config.down_dims == cfg["model"]["down_dims"]

@@ -17,7 +17,7 @@ def save_tiny_push_policy(path: str | os.PathLike, env_kwargs: dict[str, Any], n
     ``env_kwargs``; ``nan_weights`` fills every weight with NaN (a diverged run). Returns the path."""
     torch.manual_seed(0)
     env = {"name": "push", "kwargs": env_kwargs}
-    module = DiffusionPolicyModule("plain", horizon=8, n_obs_steps=2, n_action_steps=n_action_steps,
+    module = DiffusionPolicyModule(model="plain", horizon=8, n_obs_steps=2, n_action_steps=n_action_steps,
                                    down_dims=[8, 16], encoder_hidden=16, encoder_dim=8, n_groups=4, ddim_steps=2,
                                    shape_meta=push_shape_meta_dict(), symmetry_center=[0.0, 0.0], env=env)
     rng = np.random.default_rng(0)

@@ -45,7 +45,7 @@ def fit(data: str, root, ckpt_dir, curves: LossCurves, epochs: int, stop_after: 
                         enable_model_summary=False, callbacks=callbacks, num_sanity_val_steps=0,
                         limit_train_batches=3, limit_val_batches=1, **kw)
     trainer.callbacks.append(curves)  # after the checkpoint callbacks: the checkpoints still get its points
-    trainer.fit(DiffusionPolicyModule("plain", **MODEL), datamodule=datamodule(data), ckpt_path=ckpt_path)
+    trainer.fit(DiffusionPolicyModule(model="plain", **MODEL), datamodule=datamodule(data), ckpt_path=ckpt_path)
     return trainer, counter.count
 
 
@@ -85,7 +85,7 @@ def test_no_checkpointing_no_logger_writes_to_default_root_at_log_interval(datas
                         num_sanity_val_steps=0, log_every_n_steps=2, val_check_interval=2, check_val_every_n_epoch=None,
                         limit_val_batches=1,
                         callbacks=[curves, counter])
-    trainer.fit(DiffusionPolicyModule("plain", **MODEL), datamodule=datamodule(dataset))
+    trainer.fit(DiffusionPolicyModule(model="plain", **MODEL), datamodule=datamodule(dataset))
     assert curves.train_steps == [2, 4, 5]  # every 2 steps, plus the last one at the end of training
     assert len(curves.val_steps) == counter.count == 2 and curves.val_steps == [2, 4]
     assert curves.path(trainer) == tmp_path / "loss_curves.png"

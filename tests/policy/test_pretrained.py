@@ -68,12 +68,24 @@ def test_policy_config_is_declared_once_and_validates():
     import dataclasses
     import inspect
 
+    from jsonargparse import ArgumentParser
+
     from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
 
     module_args = inspect.signature(DiffusionPolicyModule.__init__).parameters
-    for f in dataclasses.fields(PolicyConfig):  # LightningCLI's copy of the options has the same defaults
+    assert not set(PolicyConfig.names()) & set(module_args)  # not restated in the module's signature
+    parser = ArgumentParser(exit_on_error=False)  # what LightningCLI builds for the YAML model: section
+    parser.add_class_arguments(DiffusionPolicyModule, "model")
+    cli = parser.parse_args(["--model.relax_alpha", "0.01", "--model.down_dims", "[8, 16]"]).model
+    for f in dataclasses.fields(PolicyConfig):  # every option reaches the CLI, with the dataclass's default
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        assert module_args[f.name].default == default, f.name
+        expected = {"relax_alpha": 0.01, "down_dims": [8, 16]}.get(f.name, default)
+        assert cli[f.name] == expected, f.name
+    module = DiffusionPolicyModule(model="equi", lr=3e-4)
+    assert module.config == PolicyConfig(model="equi")  # defaults filled in, recorded whole in the hyperparameters
+    assert {k: module.hparams[k] for k in PolicyConfig.names()} == PolicyConfig(model="equi").to_dict()
+    with pytest.raises(UserError, match="unknown option.*group_ordr"):
+        DiffusionPolicyModule(group_ordr=4)
     with pytest.raises(ValueError, match="unknown policy option.*group_ordr"):
         PolicyConfig.from_dict({"group_ordr": 4})
     with pytest.raises(ValueError, match="subgroup_order 3 must divide group_order 8"):

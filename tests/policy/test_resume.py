@@ -154,7 +154,7 @@ def test_auto_resume_skips_invalid_checkpoints_and_starts_fresh_without_any(data
     bad.write_bytes(good.read_bytes()[:1000])  # truncated, and newer than every valid file
     path, step, skipped = newest_valid_checkpoint([root])
     assert path == good.resolve() and step == last_state(root)["global_step"]
-    assert [p.name for p, _ in skipped] == ["zzz.ckpt"] and "does not load" in skipped[0][1]
+    assert [p.name for p, _ in skipped] == ["zzz.ckpt"] and "not a loadable checkpoint" in skipped[0][1]
     assert checkpoint_problem(good) is None
     train(args(dataset, root, 2, "--ckpt_path", "auto"))
     out = capsys.readouterr().out
@@ -180,7 +180,7 @@ def test_last_checkpoint_is_written_every_epoch_whatever_validation_says(dataset
     # a top-k checkpoint that never saves (top-0): Lightning's own save_last would never refresh last.ckpt here
     callbacks = [seen, ModelCheckpoint(dirpath=tmp_path, monitor="val/loss", save_top_k=0), LastCheckpoint(tmp_path)]
     dm = DemoDataModule(dataset, horizon=8, n_obs_steps=2, n_action_steps=4, batch_size=16, val_ratio=0.2)
-    module = DiffusionPolicyModule("plain", horizon=8, n_obs_steps=2, n_action_steps=4, down_dims=[8, 16],
+    module = DiffusionPolicyModule(model="plain", horizon=8, n_obs_steps=2, n_action_steps=4, down_dims=[8, 16],
                                    encoder_hidden=16, encoder_dim=8)
     L.Trainer(max_epochs=3, logger=False, enable_progress_bar=False, enable_model_summary=False,
               callbacks=callbacks, default_root_dir=tmp_path).fit(module, datamodule=dm)

@@ -86,13 +86,13 @@ def test_tiny_model_overfits_two_episodes():
 def test_resume_gives_the_same_next_losses(dataset, tmp_path):
     straight = LossRecorder()
     L.seed_everything(0)
-    trainer(tmp_path / "a", 3, straight).fit(DiffusionPolicyModule("relaxed", **MODEL), datamodule=datamodule(dataset))
+    trainer(tmp_path / "a", 3, straight).fit(DiffusionPolicyModule(model="relaxed", **MODEL), datamodule=datamodule(dataset))
     L.seed_everything(0)
     first = LossRecorder()
-    trainer(tmp_path / "b", 3, first, stop_after=2).fit(DiffusionPolicyModule("relaxed", **MODEL), datamodule=datamodule(dataset))
+    trainer(tmp_path / "b", 3, first, stop_after=2).fit(DiffusionPolicyModule(model="relaxed", **MODEL), datamodule=datamodule(dataset))
     L.seed_everything(123)  # a different global RNG state must not matter
     resumed = LossRecorder()
-    trainer(tmp_path / "b", 3, resumed).fit(DiffusionPolicyModule("relaxed", **MODEL), datamodule=datamodule(dataset),
+    trainer(tmp_path / "b", 3, resumed).fit(DiffusionPolicyModule(model="relaxed", **MODEL), datamodule=datamodule(dataset),
                                             ckpt_path=str(tmp_path / "b" / "last.ckpt"))
     assert len(first.losses) + len(resumed.losses) == len(straight.losses)
     assert np.allclose(first.losses + resumed.losses, straight.losses, rtol=1e-5, atol=1e-7)
@@ -107,9 +107,9 @@ def test_resume_gives_the_same_next_losses(dataset, tmp_path):
 
 def test_equivariant_checkpoint_initialises_relaxed_with_identical_outputs(dataset, tmp_path):
     L.seed_everything(0)
-    trainer(tmp_path, 1).fit(DiffusionPolicyModule("equi", **MODEL), datamodule=datamodule(dataset))
+    trainer(tmp_path, 1).fit(DiffusionPolicyModule(model="equi", **MODEL), datamodule=datamodule(dataset))
     equi = load_policy(tmp_path / "last.ckpt")
-    relaxed_module = DiffusionPolicyModule("relaxed", relax_banks=3, **MODEL)
+    relaxed_module = DiffusionPolicyModule(model="relaxed", relax_banks=3, **MODEL)
     dm = datamodule(dataset)
     dm.setup()
     relaxed = relaxed_module.build(dm.shape_meta, list(dm.symmetry_center))
@@ -123,7 +123,7 @@ def test_equivariant_checkpoint_initialises_relaxed_with_identical_outputs(datas
                           atol=1e-4)
     # a plain checkpoint into a relaxed model: every mismatch is reported key by key
     L.seed_everything(0)
-    trainer(tmp_path / "p", 1).fit(DiffusionPolicyModule("plain", **MODEL), datamodule=datamodule(dataset))
+    trainer(tmp_path / "p", 1).fit(DiffusionPolicyModule(model="plain", **MODEL), datamodule=datamodule(dataset))
     lines = init_policy_from(relaxed, tmp_path / "p" / "last.ckpt")
     assert any(l.startswith("unexpected in checkpoint (ignored): encoder.mlp") for l in lines)
     assert any(l.startswith("missing in checkpoint (kept fresh): denoiser.lift.banks.0.weights") for l in lines)
@@ -165,7 +165,7 @@ def test_step_progress_prints_a_line_every_n_steps(dataset, tmp_path, capsys):
     t = L.Trainer(max_steps=6, max_epochs=-1, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
                   enable_model_summary=False, enable_checkpointing=False, num_sanity_val_steps=0,
                   limit_val_batches=0, callbacks=[StepProgress(every_n_steps=2)])
-    t.fit(DiffusionPolicyModule("plain", **MODEL), datamodule=datamodule(dataset))
+    t.fit(DiffusionPolicyModule(model="plain", **MODEL), datamodule=datamodule(dataset))
     lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith("train step")]
     assert [l.split()[2] for l in lines] == ["2/6", "4/6", "6/6"]
     assert "loss" in lines[-1] and "left" in lines[-1]

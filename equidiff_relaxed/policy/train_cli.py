@@ -1,0 +1,119 @@
+"""How a training run is built and run, for train.py and for the sweeps alike.
+
+:func:`build_cli` parses a train.py configuration (command-line arguments, or the same YAML as a plain dict) with
+LightningCLI and instantiates the module, the datamodule and the trainer from it (trainer section included);
+:func:`fit` trains them crash-safely and writes the policy folder. T, To and Ta (``horizon``, ``n_obs_steps``,
+``n_action_steps``) are declared once, in the ``data:`` section: the parser links them into the model's
+:class:`~equidiff_relaxed.policy.config.PolicyConfig`, as it links ``seed_everything`` into ``model.seed``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from equidiff_relaxed.errors import UserError
+
+LINKED_TO_MODEL = ("horizon", "n_obs_steps", "n_action_steps")  # data.<name> -> model.<name>
+
+
+def build_cli(args: list[str] | dict[str, Any] | None, description: str | None = None) -> Any:
+    """A LightningCLI (``run=False``) for ``args``: command-line arguments (``--config x.yaml --data.n_demos 25``)
+    or a config dict shaped like train.py's YAML. Its ``model``, ``datamodule`` and ``trainer`` are built; extra
+    entries ``ckpt_path`` (resume exactly; ``auto``: the newest valid checkpoint) and ``init_from`` (fine-tune
+    from a checkpoint's EMA weights) are read by :func:`fit`."""
+    from lightning.pytorch.cli import LightningCLI
+
+    from equidiff_relaxed.data.datamodule import DemoDataModule
+    from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+
+    class TrainCLI(LightningCLI):
+        def add_arguments_to_parser(self, parser):  # type: ignore[no-untyped-def]
+            parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume this run exactly")
+            parser.add_argument("--init_from", type=str | None, default=None, help="initialise weights from")
+            for name in LINKED_TO_MODEL:
+                parser.link_arguments(f"data.{name}", f"model.{name}")
+            parser.link_arguments("seed_everything", "model.seed")
+
+    return TrainCLI(DiffusionPolicyModule, DemoDataModule, run=False, args=args, seed_everything_default=0,
+                    save_config_kwargs={"overwrite": True}, parser_kwargs={"description": description})
+
+
+def make_crash_safe(trainer) -> None:  # type: ignore[no-untyped-def]
+    """Atomic checkpoint writes; a ModelCheckpoint asked for save_last gets an always-current LastCheckpoint
+    instead (Lightning refreshes its last.ckpt only together with a top-k save)."""
+    from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+    from equidiff_relaxed.policy.checkpointing import AtomicCheckpointIO, LastCheckpoint, uses_stale_last
+
+    if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+        trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+    stale = [cb for cb in trainer.callbacks if uses_stale_last(cb)]
+    has_last = any(isinstance(cb, LastCheckpoint) for cb in trainer.callbacks)
+    for cb in stale:
+        cb.save_last = False
+        if not has_last:
+            trainer.callbacks.append(LastCheckpoint(dirpath=cb.dirpath))
+            has_last = True
+            print("note: ModelCheckpoint(save_last=True) refreshes last.ckpt only with a top-k save; "
+                  "writing last.ckpt every epoch with LastCheckpoint instead")
+
+
+def resolve_auto_resume(trainer) -> str | None:  # type: ignore[no-untyped-def]
+    """--ckpt_path auto: the newest valid checkpoint under the run's folders (default_root_dir, the checkpoint
+    callbacks' and the logger's folders), or None (start fresh)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from equidiff_relaxed.policy.checkpointing import newest_valid_checkpoint
+
+    folders = [trainer.default_root_dir]
+    folders += [cb.dirpath for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint) and cb.dirpath]
+    folders += [lg.save_dir for lg in trainer.loggers if getattr(lg, "save_dir", None)]
+    path, step, skipped = newest_valid_checkpoint(folders)
+    for bad, why in skipped:
+        print(f"skipped {bad}: {why}")
+    if path is None:
+        print(f"no checkpoint found under {', '.join(dict.fromkeys(str(f) for f in folders))}: starting fresh")
+        return None
+    print(f"resuming from {path} (step {step})")
+    return str(path)
+
+
+def fit(cli: Any, log: Callable[[str], Any] = print) -> list[Path]:
+    """Train ``cli``'s model (resuming or fine-tuning as its ``ckpt_path`` / ``init_from`` say), with atomic
+    checkpoints and the loss-curve callback; then write the policy folder (EMA weights, config.json) next to each
+    ``last.ckpt``. Returns the ``last.ckpt`` paths."""
+    from equidiff_relaxed.policy.checkpoint import init_module_from
+    from equidiff_relaxed.policy.checkpointing import LastCheckpoint
+    from equidiff_relaxed.policy.loss_curves import LossCurves
+    from equidiff_relaxed.policy.pretrained import checkpoint_to_folder
+
+    model, data, trainer = cli.model, cli.datamodule, cli.trainer
+    if cli.config.ckpt_path and cli.config.init_from:
+        raise UserError("give --ckpt_path (resume) or --init_from (fine-tune), not both")
+    if cli.config.init_from:
+        model.trainer = None
+        report = init_module_from(model, data, cli.config.init_from)
+        log(f"initialised from {cli.config.init_from}" + (":" if report else " (all keys matched)"))
+        for line in report:
+            log(f"  {line}")
+    make_crash_safe(trainer)
+    if not any(isinstance(cb, LossCurves) for cb in trainer.callbacks):
+        # first, so the end-of-training checkpoint (checkpoint callbacks run last) holds the final train point
+        trainer.callbacks.insert(0, LossCurves())
+    ckpt_path = cli.config.ckpt_path
+    if ckpt_path == "auto":
+        ckpt_path = resolve_auto_resume(trainer)
+    trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    log(f"done: logs and checkpoints in {trainer.log_dir}" + (f"; best {best}" if best else ""))
+    written = []
+    for cb in trainer.callbacks:
+        last = Path(cb.dirpath or "") / f"{cb.filename}.ckpt" if isinstance(cb, LastCheckpoint) else None
+        if last is not None and last.is_file() and trainer.is_global_zero:
+            folder = checkpoint_to_folder(last, last.parent / "policy")
+            log(f"policy folder: {folder} (python eval.py --checkpoint {folder} ...)")
+            written.append(last)
+    return written
+
+
+__all__ = ["LINKED_TO_MODEL", "build_cli", "fit", "make_crash_safe", "resolve_auto_resume"]
