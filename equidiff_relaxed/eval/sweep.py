@@ -347,7 +347,8 @@ def diagnostics_table(results: list[dict[str, Any]], n_regions: int) -> str:
 
 def plot_diagnostics(results: list[dict[str, Any]], n_regions: int, path: str | os.PathLike, title: str = "") -> None:
     """Left: equivariance error per region (mean over seeds) per model and demo count, with the data's break ratio;
-    right: relaxed model at the most demos, w_l(h) - mean_h w_l(h) per layer and bank (mean over seeds)."""
+    right: the first symmetry-breaking family in registry order (relaxed, ...) at its most demos, w_l(h) - mean_h w_l(h)
+    per layer and bank (mean over seeds)."""
     from equidiff_relaxed.eval.report import relaxation_heatmap, save_figure  # selects the Agg backend first
 
     import matplotlib.pyplot as plt
@@ -375,12 +376,13 @@ def plot_diagnostics(results: list[dict[str, Any]], n_regions: int, path: str | 
     ax.set_title(f"{title}: where the models broke symmetry", fontsize=10)
     relaxed = [r for r in results if r["model"] in family_names() and get_family(r["model"]).learns_breaking
                and r.get("relaxation")]
-    if relaxed:
-        most = max(r["demos"] for r in relaxed)
-        runs = [r for r in relaxed if r["demos"] == most]
+    if relaxed:  # one family (the first in registry order): families' weights differ in shape (cosets, 2N, ...)
+        model = min({r["model"] for r in relaxed}, key=model_order)
+        most = max(r["demos"] for r in relaxed if r["model"] == model)
+        runs = [r for r in relaxed if r["model"] == model and r["demos"] == most]
         layers = {name: np.mean([r["relaxation"][name]["weights"] for r in runs], axis=0).tolist()
                   for name in runs[0]["relaxation"]}
-        im = relaxation_heatmap(hax, layers, f"relaxed, {most} demos (mean over seeds): w_l(h) - mean_h w_l(h)")
+        im = relaxation_heatmap(hax, layers, f"{model}, {most} demos (mean over seeds): w_l(h) - mean_h w_l(h)")
         fig.colorbar(im, ax=hax)
     else:
         hax.axis("off")

@@ -126,3 +126,20 @@ def test_a_sweep_run_is_the_yaml_of_train_py_plus_listed_overrides(tmp_path):
     # T, To, Ta are declared once (data section) and linked into the policy config
     assert (model.config.horizon, model.config.n_obs_steps, model.config.n_action_steps) == (8, 2, 4)
     assert model.config.down_dims == cfg["model"]["down_dims"]
+
+
+def test_diagnostics_report_families_whose_relaxation_weights_differ_in_shape(tmp_path):
+    """subgroup (weights per coset) and dihedral_relaxed (per element of D8) in one sweep folder: the report
+    draws one family's heatmap instead of averaging arrays of different shapes."""
+    from equidiff_relaxed.eval.sweep import diagnostics_table, plot_diagnostics
+
+    def run(model: str, width: int) -> dict:
+        errors = [{"rel": 0.1 * k} for k in range(2)]
+        layer = {"weights": [[0.0] * width, [0.0] * width], "mean_abs_deviation_from_identity": 0.0}
+        return {"model": model, "demos": 5, "seed": 0, "equivariance_error_per_region": errors,
+                "relaxation": {"encoder.0": layer}}
+
+    results = [run("subgroup", 2), run("dihedral_relaxed", 16)]
+    plot_diagnostics(results, 2, tmp_path / "d.png", title="t")
+    assert (tmp_path / "d.png").stat().st_size > 0
+    assert "| subgroup | 5 |" in diagnostics_table(results, 2) and "| dihedral_relaxed | 5 |" in diagnostics_table(results, 2)
