@@ -51,12 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(payload["failure_table"])
     print(format_diagnostics(payload))
     print(f"wrote {args.out}/results.json, regions.csv, regions.png" + (", relaxation.png" if any(
-        c["relaxation"] for c in payload["checkpoints"]) else ""))
-    faults = sum(e["failure_reason"] is not None for c in payload["checkpoints"] for e in c["episodes"])
+        c.relaxation for c in payload["checkpoints"]) else ""))
+    faults = sum(e["failure_reason"] is not None for c in payload["checkpoints"] for e in c.episodes)
     if faults:
         print(f"{faults} episode(s) ended by an env fault (env_error / nonfinite_state); "
               f"their failure_reason is in {args.out}/results.json")
-    n_videos = sum(len(c["failure_videos"]) for c in payload["checkpoints"])
+    n_videos = sum(len(c.failure_videos) for c in payload["checkpoints"])
     if args.video_failures:
         print(f"wrote {n_videos} failure video(s) to {args.out} (<checkpoint>_region<k>_fail_ep<i>_<category>.mp4)")
     return 0

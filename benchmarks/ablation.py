@@ -97,11 +97,9 @@ def run_variant(variant: str, seed: int, args: argparse.Namespace, out: Path, ba
     train_s = time.perf_counter() - t0
     payload = evaluate([str(ckpt)], run_dir / "eval", args.env, args.regions, args.episodes_per_region, args.n_envs,
                        seed=0, progress=not args.quiet)
-    entry = payload["checkpoints"][0]
-    return {"variant": variant, "seed": seed, "model": args.model, "demos": args.demos, "steps": args.steps,
-            "env": args.env, "dataset": dataset, "config": cfg, "train_seconds": train_s,
-            "mean_success": entry["mean_success"], "regions": entry["regions"], "episodes": entry["episodes"],
-            **{k: entry[k] for k in ("failures_per_region",) if k in entry}}
+    return {**payload["checkpoints"][0].to_dict(), "variant": variant, "seed": seed, "model": args.model,
+            "demos": args.demos, "steps": args.steps, "env": args.env, "dataset": dataset, "config": cfg,
+            "train_seconds": train_s}
 
 
 def report(out: Path, n_regions: int) -> str:

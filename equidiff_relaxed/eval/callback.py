@@ -11,7 +11,7 @@ import copy
 import lightning as L
 
 from equidiff_relaxed.eval.plan import episode_plan
-from equidiff_relaxed.eval.report import mean_success, region_stats
+from equidiff_relaxed.eval.result import EvalResult
 from equidiff_relaxed.eval.rollouts import env_factory, policy_env_kwargs, rollout
 
 
@@ -36,7 +36,7 @@ class RegionEvalCallback(L.Callback):
             raise ValueError("RegionEvalCallback needs env= (the dataset records none)")
         result = rollout(policy, env_factory(env_name, **policy_env_kwargs(policy, self.regions)), episode_plan(self.regions, self.episodes, self.seed),
                          self.n_envs, self.ddim_steps, progress=False)
-        table = region_stats(result.results, self.regions)
-        for row in table:
+        found = EvalResult.from_episodes(result.results, self.regions, env_name, model=policy.model_family)
+        for row in found.regions:
             pl_module.log(f"eval/success_region_{row.region}", float(row.rate))
-        pl_module.log("eval/mean_success", mean_success(table), prog_bar=True)
+        pl_module.log("eval/mean_success", found.mean_success, prog_bar=True)

@@ -15,8 +15,9 @@ from equidiff_relaxed.envs import ENV_NAMES
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.diagnostics import equivariance_error, relaxation_weights
 from equidiff_relaxed.eval.plan import episode_plan
-from equidiff_relaxed.eval.report import (failure_counts, format_failure_table, format_table, mean_success,
-                                          polar_plot, region_stats, relaxation_plot, write_csv, write_json)
+from equidiff_relaxed.eval.report import (format_failure_table, format_table, polar_plot, relaxation_plot, write_csv,
+                                          write_json)
+from equidiff_relaxed.eval.result import EvalResult
 from equidiff_relaxed.eval.rollouts import (EpisodeResult, NonFiniteActionError, env_factory, policy_env_kwargs,
                                             rollout)
 from equidiff_relaxed.policy.checkpoint import load_checkpoint, policy_from_checkpoint
@@ -69,16 +70,6 @@ def failure_video_name(ckpt_stem: str, result: EpisodeResult) -> str:
     return f"{ckpt_stem}_region{result.spec.region}_fail_ep{result.spec.index:02d}_{result.failure}.mp4"
 
 
-def episode_dict(r: EpisodeResult) -> dict[str, Any]:
-    """One entry of results.json ``episodes``: plan position, outcome, failure analysis and, for an env fault
-    (``env_error``, ``nonfinite_state``), its one-line ``failure_reason``."""
-    m = r.metrics
-    return {"region": r.spec.region, "index": r.spec.index, "theta": r.spec.theta, "success": r.success,
-            "steps": r.steps, "final_goal_dist": m.final_goal_dist if m else None,
-            "min_goal_dist": m.min_goal_dist if m else None, "steps_to_contact": m.steps_to_contact if m else None,
-            "failure": r.failure, "failure_reason": r.reason}
-
-
 def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = None, n_regions: int = 8,
              episodes_per_region: int = 25, n_envs: int = 2, seed: int = 0, ddim_steps: int | None = None,
              video: bool = False, progress: bool = True, video_failures: int = 0) -> dict[str, Any]:
@@ -88,6 +79,9 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
     ``video_failures`` failed episodes of each region per checkpoint (see :func:`failure_video_name`). Env faults
     are failed episodes (``env_error``, ``nonfinite_state``; see ``rollouts``); a policy that outputs NaN/inf actions
     stops the evaluation with a UserError naming its checkpoint.
+
+    Returns results.json's content with ``checkpoints`` as :class:`EvalResult` objects (one per checkpoint, in
+    order), plus ``table`` and ``failure_table`` (the terminal reports).
     """
     if n_regions < 1:
         raise UserError(f"--regions must be >= 1, got {n_regions}")
@@ -102,7 +96,8 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
     plan = episode_plan(n_regions, episodes_per_region, seed)
     payload: dict[str, Any] = {"regions": n_regions, "episodes_per_region": episodes_per_region, "seed": seed,
                                "checkpoints": []}
-    names, tables, fail_tables, layers_all = [], [], [], {}
+    names: list[str] = []
+    layers_all: dict[str, Any] = {}
     data_maps: dict[str, Any] = {}
     for path, (policy, recorded_env, dataset) in loaded.items():
         env_name, env_kwargs = env_of(recorded_env, env, path)
@@ -123,40 +118,32 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
                              video_failures=video_failures, on_failure_video=save_failure)
         except NonFiniteActionError as err:
             raise UserError(str(err), path) from None
-        table = region_stats(result.results, n_regions)
-        fails = failure_counts(result.results, n_regions)
         eq = {k: equivariance_error(policy, [window_to_tensors(w, policy.meta) for w in result.obs_samples.get(k, [])],
                                     seed)
               for k in range(n_regions)}
         layers = relaxation_weights(policy)
         if dataset and dataset not in data_maps:
             data_maps[dataset] = _data_map(dataset, n_regions)
-        entry = {
-            "checkpoint": str(path), "model": policy.model_family, "group_order": policy.group_order,
-            "group": policy.group.name,
-            "env": env_name, "mean_success": mean_success(table),
-            "regions": [{**r.to_dict(), "failures": f} for r, f in zip(table, fails)],
-            "failures": {c: sum(f[c] for f in fails) for c in fails[0]},
-            "episodes": [episode_dict(r) for r in result.results],
-            "equivariance_error_per_region": [eq[k] for k in range(n_regions)],
-            "relaxation": layers, "dataset": dataset, "failure_videos": videos,
-        }
-        payload["checkpoints"].append(entry)
+        found = EvalResult.from_episodes(
+            result.results, n_regions, env_name, checkpoint=str(path), model=policy.model_family,
+            group=policy.group.name, group_order=policy.group_order,
+            equivariance_error_per_region=[eq[k] for k in range(n_regions)], relaxation=layers, dataset=dataset,
+            failure_videos=videos)
+        payload["checkpoints"].append(found)
         names.append(str(path))
-        tables.append(table)
-        fail_tables.append(fails)
         layers_all.update({f"{Path(path).name}:{k}": v for k, v in layers.items()})
         if video:
             for region, frames in result.videos.items():
                 write_video(out_dir / f"{Path(path).stem}_region{region}.mp4", frames)
     payload["data_symmetry_map"] = data_maps
-    write_json(out_dir / "results.json", payload)
+    write_json(out_dir / "results.json", {**payload, "checkpoints": [c.to_dict() for c in payload["checkpoints"]]})
+    tables = [c.regions for c in payload["checkpoints"]]
     write_csv(out_dir / "regions.csv", names, tables)
     polar_plot(out_dir / "regions.png", names, tables)
     if layers_all:
         relaxation_plot(out_dir / "relaxation.png", layers_all)
     payload["table"] = format_table(names, tables)
-    payload["failure_table"] = format_failure_table(names, fail_tables)
+    payload["failure_table"] = format_failure_table(names, [c.failures for c in payload["checkpoints"]])
     return payload
 
 
@@ -174,10 +161,10 @@ def _data_map(dataset: str, n_regions: int) -> Any:
 def format_diagnostics(payload: dict[str, Any]) -> str:
     lines = []
     for entry in payload["checkpoints"]:
-        eq = entry["equivariance_error_per_region"]
-        lines.append(f"{Path(entry['checkpoint']).name} ({entry['model']}): equivariance error per region "
+        eq = entry.equivariance_error_per_region
+        lines.append(f"{Path(entry.checkpoint).name} ({entry.model}): equivariance error per region "
                      "(normalised units): " + " ".join(f"{e['rel']:.3f}" if math.isfinite(e["rel"]) else "n/a" for e in eq))
-        for name, layer in entry["relaxation"].items():
+        for name, layer in entry.relaxation.items():
             lines.append(f"  relaxed layer {name}: mean_h |w(h) - w(e)| = {layer['mean_abs_deviation_from_identity']:.2e}")
     for dataset, rows in payload["data_symmetry_map"].items():
         if isinstance(rows, str):

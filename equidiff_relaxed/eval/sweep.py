@@ -2,7 +2,8 @@
 per orientation region on paired episodes, and pool the results.
 
 One run = (model, demos, seed). Its folder ``<out>/runs/<model>_n<demos>_s<seed>/`` holds ``last.ckpt`` (ignored by
-git) and ``eval.json`` (small: per-episode results). A run whose ``eval.json`` exists is skipped, so a sweep can be
+git) and ``eval.json``: the run's :class:`~equidiff_relaxed.eval.result.EvalResult` (per-episode results, diagnostics)
+plus the run's fields (model label, family, demos, seed, steps, init_from) and the data's symmetry-break map. A run whose ``eval.json`` exists is skipped, so a sweep can be
 resumed, and committing the ``eval.json`` files is enough to rebuild the tables and figures. The sweep survives a
 SIGKILL at any point: ``last.ckpt`` is written atomically every 10 epochs and at the end, a run killed during training
 continues from it (exactly: the checkpoints are end-of-epoch), a run cut off during its evaluation keeps its finished
@@ -28,6 +29,7 @@ from typing import Any
 import yaml
 
 from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.eval.result import EvalResult
 from equidiff_relaxed.eval.stats import wilson_interval
 from equidiff_relaxed.policy.families import family_names, get_family
 from equidiff_relaxed.policy.train_cli import LINKED_TO_MODEL
@@ -221,13 +223,9 @@ def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], 
             log(f"[{i + 1}/{len(specs)}] {spec.name}: trained before ({run_steps} steps), evaluating it")
         payload = evaluate([str(ckpt)], run_dir / "eval", env, n_regions, episodes_per_region, n_envs, seed=0,
                            progress=progress)
-        entry = payload["checkpoints"][0]
         budget = {"steps": run_steps} if spec.init_from is None else {"steps": run_steps, "base_steps": steps}
-        result = {**asdict(spec), "model": spec.label, "family": spec.model, "env": env, **budget,
-                  "regions": entry["regions"],
-                  "mean_success": entry["mean_success"], "episodes": entry["episodes"],
-                  "equivariance_error_per_region": entry["equivariance_error_per_region"],
-                  "relaxation": entry["relaxation"], "data_symmetry_map": payload["data_symmetry_map"]}
+        result = {**payload["checkpoints"][0].to_dict(), **asdict(spec), "model": spec.label, "family": spec.model,
+                  **budget, "data_symmetry_map": payload["data_symmetry_map"]}
         tmp = done.with_name(".eval.json.tmp")
         tmp.write_text(json.dumps(result, indent=1))
         os.replace(tmp, done)
@@ -248,9 +246,9 @@ def pooled(results: list[dict[str, Any]], n_regions: int) -> dict[tuple[str, int
         key = (r["model"], r["demos"])
         row = table.setdefault(key, {"wins": [0] * n_regions, "n": [0] * n_regions, "seeds": []})
         row["seeds"].append(r["seed"])
-        for reg in r["regions"]:
-            row["wins"][reg["region"]] += reg["successes"]
-            row["n"][reg["region"]] += reg["episodes"]
+        for reg in EvalResult.from_dict(r).regions:
+            row["wins"][reg.region] += reg.successes
+            row["n"][reg.region] += reg.episodes
     for row in table.values():
         row["rate"] = [w / n if n else math.nan for w, n in zip(row["wins"], row["n"])]
         row["ci"] = [wilson_interval(w, n) for w, n in zip(row["wins"], row["n"])]

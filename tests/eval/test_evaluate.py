@@ -11,6 +11,7 @@ from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.callback import RegionEvalCallback
 from equidiff_relaxed.eval.diagnostics import equivariance_error
 from equidiff_relaxed.eval.evaluate import evaluate
+from equidiff_relaxed.eval.result import EvalResult
 from equidiff_relaxed.policy.ema import EMA
 from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
 from tests.conftest import run_script
@@ -60,6 +61,8 @@ def test_tiny_policies_evaluate_end_to_end(checkpoints, tmp_path):
         assert 0 <= c["mean_success"] <= 1
         assert all(0 <= r["ci95_lo"] <= r["success_rate"] <= r["ci95_hi"] <= 1 for r in c["regions"])
     assert results["checkpoints"][1]["relaxation"] and not results["checkpoints"][0]["relaxation"]
+    for found, written in zip(payload["checkpoints"], results["checkpoints"]):  # one schema: EvalResult
+        assert isinstance(found, EvalResult) and EvalResult.from_dict(written) == found
     assert isinstance(results["data_symmetry_map"][next(iter(results["data_symmetry_map"]))], list)
     csv_lines = (out / "regions.csv").read_text().strip().splitlines()
     assert len(csv_lines) == 1 + 4
@@ -74,7 +77,7 @@ def test_results_do_not_depend_on_the_number_of_envs(checkpoints, tmp_path):
     # Batched inference is not bit-identical across batch sizes (~1e-4 in the actions), and contacts amplify that:
     # outcomes must match exactly, puck-goal distances closely.
     dists = ("final_goal_dist", "min_goal_dist")
-    a, b = one["checkpoints"][0]["episodes"], two["checkpoints"][0]["episodes"]
+    a, b = one["checkpoints"][0].episodes, two["checkpoints"][0].episodes
     assert [{k: v for k, v in e.items() if k not in dists} for e in a] == \
         [{k: v for k, v in e.items() if k not in dists} for e in b]
     assert all(abs(x[k] - y[k]) < 0.01 for x, y in zip(a, b) for k in dists)

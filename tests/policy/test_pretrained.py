@@ -101,8 +101,8 @@ def test_eval_takes_a_policy_folder_with_the_checkpoints_results(tmp_path):
     runs = [evaluate([p], tmp_path / name, n_regions=2, episodes_per_region=1, n_envs=1, progress=False)
             for p, name in ((ckpt, "a"), (str(folder), "b"))]
     a, b = (r["checkpoints"][0] for r in runs)
-    assert a["model"] == b["model"] == "plain" and b["env"] == "push"
-    assert a["episodes"] == b["episodes"]
+    assert a.model == b.model == "plain" and b.env == "push"
+    assert a.episodes == b.episodes
 
 
 def broken_folders(push_data, root: Path) -> dict[str, tuple[Path, str]]:
