@@ -6,8 +6,10 @@ python benchmarks/regions.py --env push-pillar --demos 10,25,50 --seeds 0,1 --mo
 
 The dataset (generated with the scripted expert if --dataset is not given: <out>/data.zarr, git-ignored) holds enough
 episodes for the largest demo count plus the fixed validation split. Finished runs (<out>/runs/<name>/eval.json) are
-skipped, so the script can be resumed. Writes <out>/table.md, regions.png, diagnostics.md and diagnostics.png, from
-every finished run in <out> (also those of earlier invocations with other models or demo counts).
+skipped, so the script can be resumed. Writes <out>/table.md, regions.png, diagnostics.md, diagnostics.png, stats.md
+(bootstrap intervals over seeds and episodes; paired comparisons with p-values; all / broken / symmetric regions)
+and subsets.png, from every finished run in <out> (also those of earlier invocations with other models or demo
+counts).
 --report-only rebuilds them from the finished runs' eval.json files without training anything.
 
 Fine-tuning: a model <family>_from_<base> (e.g. relaxed_from_equi) starts from the <base> run with the same demos
@@ -52,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--episodes-per-region", type=int, default=20)
     parser.add_argument("--n-envs", type=int, default=2)
     parser.add_argument("--config-prefix", default="push", help="configs/<prefix>_<model>.yaml hold each family")
+    parser.add_argument("--broken-regions", type=_ints, help="regions where the task breaks the symmetry (default: "
+                        "those whose data symmetry-break ratio is >= 0.5)")
+    parser.add_argument("--compare", help="paired comparisons a:b,... (default: every model vs equi, equi vs plain)")
     parser.add_argument("--report-only", action="store_true", help="table and figure from finished runs only")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -84,9 +89,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _report(args, out, finished_runs(out), t0)  # every run in <out>, also those of earlier invocations
 
 
+BREAK_RATIO = 0.5  # a region whose demonstrations deviate from their rotated neighbours at least this much is "broken"
+
+
+def broken_regions(args: argparse.Namespace, results: list) -> list[int]:
+    """--broken-regions, or the regions whose data symmetry-break ratio is >= BREAK_RATIO (none if unknown)."""
+    if args.broken_regions is not None:
+        return sorted(set(args.broken_regions))
+    from equidiff_relaxed.eval.sweep import data_ratios
+
+    ratios = data_ratios(results) or []
+    return [k for k, v in enumerate(ratios) if v >= BREAK_RATIO]
+
+
+def _pairs(args: argparse.Namespace, results: list) -> list[tuple[str, str]]:
+    from equidiff_relaxed.eval.sweep import model_order
+    from equidiff_relaxed.eval.sweep_stats import default_pairs
+
+    if args.compare:
+        pairs = [tuple(p.split(":")) for p in args.compare.split(",") if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise UserError(f"--compare takes a:b pairs separated by commas, got {args.compare!r}")
+        return pairs  # type: ignore[return-value]
+    return default_pairs(sorted({r["model"] for r in results}, key=model_order))
+
+
 def _report(args: argparse.Namespace, out: Path, results: list, t0: float) -> int:
     from equidiff_relaxed.data.atomic import atomic_write_text
-    from equidiff_relaxed.eval.sweep import diagnostics_table, markdown_table, plot_diagnostics, plot_sweep
+    from equidiff_relaxed.eval.sweep import (diagnostics_table, markdown_table, model_color, model_order,
+                                             plot_diagnostics, plot_sweep)
+    from equidiff_relaxed.eval.sweep_stats import comparisons_markdown, intervals_markdown, plot_subset_curves
 
     table = markdown_table(results, args.regions)
     atomic_write_text(out / "table.md", f"{args.env}: success per region (pooled over seeds; 95% Wilson intervals)"
@@ -96,9 +128,18 @@ def _report(args: argparse.Namespace, out: Path, results: list, t0: float) -> in
     atomic_write_text(out / "diagnostics.md", f"{args.env}: relative equivariance error per region (mean over seeds)"
                       f", mean relaxation-weight deviation, and the data's symmetry-break ratio\n\n{diag}\n")
     plot_diagnostics(results, args.regions, out / "diagnostics.png", title=args.env)
+    broken = broken_regions(args, results)
+    cells = intervals_markdown(results, args.regions, broken, model_order)
+    pairs = comparisons_markdown(results, args.regions, broken, _pairs(args, results))
+    atomic_write_text(out / "stats.md", f"{args.env}: mean success with 95% intervals from a bootstrap over seeds and "
+                      f"episodes; broken regions {broken} (symmetric: the others)\n\n{cells}\n\n"
+                      f"Paired comparisons on the same episodes (seeds both cells have):\n\n{pairs}\n")
+    plot_subset_curves(results, args.regions, broken, out / "subsets.png", model_order, model_color, title=args.env)
     print(table)
     print(diag)
-    print(f"wrote {out}/table.md, regions.png, diagnostics.md, diagnostics.png ({time.perf_counter() - t0:.0f} s)")
+    print(cells)
+    print(f"wrote {out}/table.md, regions.png, diagnostics.md, diagnostics.png, stats.md, subsets.png "
+          f"({time.perf_counter() - t0:.0f} s)")
     return 0
 
 

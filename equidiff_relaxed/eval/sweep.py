@@ -315,7 +315,8 @@ def _mean_error_per_region(runs: list[dict[str, Any]], n_regions: int) -> list[f
     return [sum(e[k] for e in errors) / len(errors) for k in range(n_regions)]
 
 
-def _data_ratios(results: list[dict[str, Any]]) -> list[float] | None:
+def data_ratios(results: list[dict[str, Any]]) -> list[float] | None:
+    """The data's symmetry-break ratio per region (from the first run that recorded it), or None."""
     for r in results:
         for rows in (r.get("data_symmetry_map") or {}).values():
             return [row["ratio"] for row in rows]
@@ -337,7 +338,7 @@ def diagnostics_table(results: list[dict[str, Any]], n_regions: int) -> str:
         dev = [layer["mean_abs_deviation_from_identity"] for r in runs for layer in (r.get("relaxation") or {}).values()]
         relax = f"{sum(dev) / len(dev):.4f}" if dev else "–"
         lines.append(f"| {model} | {demos} | " + " | ".join(f"{e:.3f}" for e in errors) + f" | {relax} |")
-    ratios = _data_ratios(results)
+    ratios = data_ratios(results)
     if ratios is not None:
         lines.append("| *data break ratio* | all | " + " | ".join(f"*{v:.2f}*" for v in ratios) + " | |")
     return "\n".join(lines)
@@ -365,7 +366,7 @@ def plot_diagnostics(results: list[dict[str, Any]], n_regions: int, path: str | 
     ax.set_xlabel("orientation region")
     ax.set_ylabel("relative equivariance error")
     ax.set_xticks(regions)
-    ratios = _data_ratios(results)
+    ratios = data_ratios(results)
     if ratios is not None:
         bx = ax.twinx()
         bx.bar(regions, ratios, color="grey", alpha=0.25, label="data break ratio")

@@ -40,6 +40,8 @@ def test_tiny_sweep_runs_resumes_and_reports(tmp_path):
     diagnostics = (out / "diagnostics.md").read_text()
     assert "| relaxed | 3 |" in diagnostics
     assert "data break ratio" in diagnostics and (out / "diagnostics.png").stat().st_size > 0
+    stats = (out / "stats.md").read_text()  # seed-aware intervals and paired comparisons
+    assert "| relaxed | 3 | 1 |" in stats and "Paired comparisons" in stats and (out / "subsets.png").stat().st_size > 0
     empty = run_script("benchmarks/regions.py", "--env", "push", "--out", str(tmp_path / "none"), "--report-only")
     assert empty.returncode == 2 and "no finished runs" in empty.stderr and "Traceback" not in empty.stderr
 
