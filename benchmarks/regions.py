@@ -12,6 +12,9 @@ and subsets.png, from every finished run in <out> (also those of earlier invocat
 counts).
 --report-only rebuilds them from the finished runs' eval.json files without training anything.
 
+Overrides: --set model.relax_alpha=1e-5 (repeatable; SECTION.KEY=VALUE, the value parsed as YAML) changes every
+family's config before the run's own settings; give such a sweep its own --out (each eval.json records them).
+
 Fine-tuning: a model <family>_from_<base> (e.g. relaxed_from_equi) starts from the <base> run with the same demos
 and seed (trained first if its checkpoint is not there) and trains --finetune-steps more; list equi_from_equi too to
 compare at an equal total budget:
@@ -26,6 +29,8 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import yaml
 
 from equidiff_relaxed.errors import UserError, run_cli
 
@@ -57,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--broken-regions", type=_ints, help="regions where the task breaks the symmetry (default: "
                         "those whose data symmetry-break ratio is >= 0.5)")
     parser.add_argument("--compare", help="paired comparisons a:b,... (default: every model vs equi, equi vs plain)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a YAML value of every family's config, e.g. --set model.relax_alpha=1e-5 "
+                             "(value parsed as YAML; repeatable); use its own --out")
     parser.add_argument("--report-only", action="store_true", help="table and figure from finished runs only")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -69,6 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (min(args.demos) < 1 or args.steps < 1 or args.episodes_per_region < 1 or args.regions < 1
             or (args.finetune_steps is not None and args.finetune_steps < 1)):
         raise UserError("--demos, --steps, --finetune-steps, --episodes-per-region and --regions must be >= 1")
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set takes SECTION.KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -85,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             generate(GenerateConfig(args.env, episodes=episodes, seed=0), dataset, workers=2, progress=not args.quiet)
     run_sweep(args.env, dataset, out, args.demos, args.seeds, models, args.steps, args.regions,
               args.episodes_per_region, args.n_envs, config_prefix=args.config_prefix,
-              progress=not args.quiet, finetune_steps=args.finetune_steps)
+              progress=not args.quiet, finetune_steps=args.finetune_steps, overrides=overrides)
     return _report(args, out, finished_runs(out), t0)  # every run in <out>, also those of earlier invocations
 
 

@@ -97,6 +97,23 @@ def family_config(model: str, config_dir: str | os.PathLike = "configs", prefix:
     return cfg
 
 
+def set_dotted(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` with each ``"section.key": value`` of ``overrides`` set (sections are created); a
+    UserError for a key without a section or one that descends into a non-mapping."""
+    cfg = copy.deepcopy(config)
+    for dotted, value in overrides.items():
+        *path, last = dotted.split(".")
+        if not path or not last:
+            raise UserError(f"override {dotted!r} must be section.key (e.g. model.relax_alpha)")
+        node = cfg
+        for part in path:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"override {dotted!r}: {part!r} is not a section")
+        node[last] = value
+    return cfg
+
+
 SAVE_EVERY_N_EPOCHS = 10  # a sweep run's last.ckpt: every 10 epochs (~200 steps at 100 demos) and at the end
 # What a sweep run changes in the YAML's trainer section: the budget is a step count; no logger, no validation
 # (runs are judged by rollouts), and its own checkpoint (run_dir/last.ckpt) instead of the YAML's checkpoint callbacks.
@@ -180,8 +197,12 @@ def finished_training(run_dir: Path, spec: RunSpec, steps: int) -> Path | None:
 def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], seeds: list[int], models: list[str],
               steps: int, n_regions: int = 8, episodes_per_region: int = 20, n_envs: int = 2,
               config_dir: str | os.PathLike = "configs", config_prefix: str = "push", progress: bool = True,
-              log: Any = print, finetune_steps: int | None = None) -> list[dict[str, Any]]:
+              log: Any = print, finetune_steps: int | None = None,
+              overrides: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Train and evaluate every (model, demos, seed) not done yet; returns every run's result (done before or now).
+
+    ``overrides``: dotted keys set in every family's YAML before the run's own overrides, e.g.
+    ``{"model.relax_alpha": 1e-5}`` (see :func:`set_dotted`); a run records them in its eval.json.
 
     A model ``<family>_from_<base>`` (e.g. ``relaxed_from_equi``) is fine-tuned for ``finetune_steps`` (default
     ``steps``) from the ``steps``-step run of ``base`` with the same demos and seed; compare it with
@@ -190,7 +211,7 @@ def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], 
 
     parsed = [parse_model(m) for m in models]
     families = {m for pair in parsed for m in pair if m is not None}
-    configs = {m: family_config(m, config_dir, config_prefix) for m in sorted(families)}
+    configs = {m: set_dotted(family_config(m, config_dir, config_prefix), overrides or {}) for m in sorted(families)}
     finetune_steps = steps if finetune_steps is None else finetune_steps
     results = []
     specs = [RunSpec(m, n, s, base) for n in demos for s in seeds for m, base in parsed]
@@ -225,7 +246,7 @@ def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], 
                            progress=progress)
         budget = {"steps": run_steps} if spec.init_from is None else {"steps": run_steps, "base_steps": steps}
         result = {**payload["checkpoints"][0].to_dict(), **asdict(spec), "model": spec.label, "family": spec.model,
-                  **budget, "data_symmetry_map": payload["data_symmetry_map"]}
+                  **budget, "overrides": dict(overrides or {}), "data_symmetry_map": payload["data_symmetry_map"]}
         tmp = done.with_name(".eval.json.tmp")
         tmp.write_text(json.dumps(result, indent=1))
         os.replace(tmp, done)

@@ -1,6 +1,8 @@
 """benchmarks/regions.py: a tiny sweep end to end, resumable, with its table and figure."""
 import json
 
+import pytest
+
 from equidiff_relaxed.demos.generate import GenerateConfig, generate
 from equidiff_relaxed.eval.sweep import markdown_table, pooled, run_sweep
 from equidiff_relaxed.policy.checkpoint import load_checkpoint, policy_state
@@ -145,3 +147,17 @@ def test_diagnostics_report_families_whose_relaxation_weights_differ_in_shape(tm
     plot_diagnostics(results, 2, tmp_path / "d.png", title="t")
     assert (tmp_path / "d.png").stat().st_size > 0
     assert "| subgroup | 5 |" in diagnostics_table(results, 2) and "| dihedral_relaxed | 5 |" in diagnostics_table(results, 2)
+
+
+def test_overrides_reach_every_run_config(tmp_path):
+    from equidiff_relaxed.errors import UserError
+    from equidiff_relaxed.eval.sweep import RunSpec, run_config, set_dotted
+
+    base = {"model": {"relax_alpha": 1e-3}, "data": {"batch_size": 64}}
+    cfg = set_dotted(base, {"model.relax_alpha": 1e-5, "trainer.gradient_clip_val": 0.5})
+    assert base["model"]["relax_alpha"] == 1e-3  # the family's config is not modified
+    run = run_config(cfg, RunSpec("relaxed", 5, 0), "d.zarr", tmp_path, 10)
+    assert run["model"]["relax_alpha"] == 1e-5 and run["trainer"]["gradient_clip_val"] == 0.5
+    for bad in ("relax_alpha", "data.batch_size.x"):
+        with pytest.raises(UserError, match="override"):
+            set_dotted(base, {bad: 1})
