@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     runs = [dict(r, model=f"relaxed α={args.reference_alpha}") if r["model"] == "relaxed" else r
             for r in finished_runs(args.reference) if r["model"] in ("equi", "relaxed")]
-    folders = sorted(Path(args.alpha_dir).glob("alpha*"), key=lambda p: float(p.name[5:]))
+    folders = sorted((p for p in Path(args.alpha_dir).glob("alpha*") if p.is_dir()), key=lambda p: float(p.name[5:]))
     for folder in folders:
         runs += [dict(r, model=f"relaxed α={folder.name[5:]}") for r in finished_runs(folder)]
     if not folders or not runs:
