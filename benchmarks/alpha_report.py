@@ -29,8 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from scipy.stats import spearmanr
 
     from equidiff_relaxed.data.atomic import atomic_write_text
-    from equidiff_relaxed.eval.sweep import data_ratios, finished_runs
-    from equidiff_relaxed.eval.sweep_stats import cell_intervals, compare
+    from equidiff_relaxed.eval.sweep import data_ratios, finished_runs, mean_error_per_region
+    from equidiff_relaxed.eval.sweep_stats import broken_from_data, cell_intervals, compare
 
     runs = [dict(r, model=f"relaxed α={args.reference_alpha}") if r["model"] == "relaxed" else r
             for r in finished_runs(args.reference) if r["model"] in ("equi", "relaxed")]
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not folders or not runs:
         raise UserError("no alpha runs (alpha<a>/runs/*/eval.json) or reference runs", args.alpha_dir)
     ratios = data_ratios(runs) or []
-    broken = [k for k, v in enumerate(ratios) if v >= 0.5]
+    broken = broken_from_data(ratios)
     cells = cell_intervals(runs, args.regions, broken)
     lines = [f"{args.env}: relaxed at several alpha vs equi (100 demos; bootstrap 95% intervals over seeds and "
              f"episodes); broken regions {broken}", "",
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mine = [r for r in runs if r["model"] == label]
         key = (label, mine[0]["demos"])
         dev = [layer["mean_abs_deviation_from_identity"] for r in mine for layer in (r.get("relaxation") or {}).values()]
-        errors = np.mean([[e["rel"] for e in r["equivariance_error_per_region"]] for r in mine], axis=0)
+        errors = np.array(mean_error_per_region(mine, args.regions))
         rho = spearmanr(errors, ratios).statistic if dev and ratios and np.ptp(errors) > 1e-6 else float("nan")
         vs = compare(runs, label, "equi", key[1], args.regions, broken) if label != "equi" else None
         c = vs["broken"] if vs else None

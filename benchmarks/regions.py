@@ -103,17 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _report(args, out, finished_runs(out), t0)  # every run in <out>, also those of earlier invocations
 
 
-BREAK_RATIO = 0.5  # a region whose demonstrations deviate from their rotated neighbours at least this much is "broken"
-
-
 def broken_regions(args: argparse.Namespace, results: list) -> list[int]:
     """--broken-regions, or the regions whose data symmetry-break ratio is >= BREAK_RATIO (none if unknown)."""
     if args.broken_regions is not None:
         return sorted(set(args.broken_regions))
     from equidiff_relaxed.eval.sweep import data_ratios
+    from equidiff_relaxed.eval.sweep_stats import broken_from_data
 
-    ratios = data_ratios(results) or []
-    return [k for k, v in enumerate(ratios) if v >= BREAK_RATIO]
+    return broken_from_data(data_ratios(results))
 
 
 def _pairs(args: argparse.Namespace, results: list) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ class UserError(Exception):
 
     def __init__(self, message: str, path: str | PathLike | None = None):
         self.path = None if path is None else str(path)
+        self.message = message
         super().__init__(f"{self.path}: {message}" if self.path else message)
 
 

@@ -56,10 +56,6 @@ class EvalResult:
         """Mean over regions of the per-region success rate (regions without episodes are left out)."""
         return mean_success(self.regions)
 
-    @property
-    def n_regions(self) -> int:
-        return len(self.regions)
-
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: results.json's ``checkpoints`` entry (each region row carries its failure counts)."""
         totals = {c: sum(f[c] for f in self.failures) for c in (self.failures[0] if self.failures else {})}

@@ -331,7 +331,8 @@ def plot_sweep(results: list[dict[str, Any]], n_regions: int, path: str | os.Pat
     save_figure(fig, path, dpi=110)
 
 
-def _mean_error_per_region(runs: list[dict[str, Any]], n_regions: int) -> list[float]:
+def mean_error_per_region(runs: list[dict[str, Any]], n_regions: int) -> list[float]:
+    """Relative equivariance error per region, mean over ``runs`` (their eval.json results)."""
     errors = [[e["rel"] for e in r["equivariance_error_per_region"]] for r in runs]
     return [sum(e[k] for e in errors) / len(errors) for k in range(n_regions)]
 
@@ -355,7 +356,7 @@ def diagnostics_table(results: list[dict[str, Any]], n_regions: int) -> str:
     head = "| model | demos | " + " | ".join(f"region {k}" for k in range(n_regions)) + " | relaxation |"
     lines = [head, "|" + "---|" * (n_regions + 3)]
     for (model, demos), runs in sorted(groups.items(), key=lambda kv: (kv[0][1], model_order(kv[0][0]))):
-        errors = _mean_error_per_region(runs, n_regions)
+        errors = mean_error_per_region(runs, n_regions)
         dev = [layer["mean_abs_deviation_from_identity"] for r in runs for layer in (r.get("relaxation") or {}).values()]
         relax = f"{sum(dev) / len(dev):.4f}" if dev else "–"
         lines.append(f"| {model} | {demos} | " + " | ".join(f"{e:.3f}" for e in errors) + f" | {relax} |")
@@ -382,7 +383,7 @@ def plot_diagnostics(results: list[dict[str, Any]], n_regions: int, path: str | 
             groups.setdefault((r["model"], r["demos"]), []).append(r)
     styles = {d: s for d, s in zip(sorted({d for _, d in groups}), ("--", "-", ":", "-."))}
     for (model, demos), runs in sorted(groups.items(), key=lambda kv: (model_order(kv[0][0]), kv[0][1])):
-        ax.plot(regions, _mean_error_per_region(runs, n_regions), marker="o", linestyle=styles.get(demos, "-"),
+        ax.plot(regions, mean_error_per_region(runs, n_regions), marker="o", linestyle=styles.get(demos, "-"),
                 color=model_color(model), label=f"{model}, {demos} demos")
     ax.set_xlabel("orientation region")
     ax.set_ylabel("relative equivariance error")

@@ -15,6 +15,12 @@ import numpy as np
 from equidiff_relaxed.eval.significance import Interval, PairedComparison, bootstrap_interval, paired_bootstrap
 
 SUBSETS = ("all", "broken", "symmetric")
+BREAK_RATIO = 0.5  # a region whose demonstrations deviate from their rotated neighbours at least this much is "broken"
+
+
+def broken_from_data(ratios: list[float] | None) -> list[int]:
+    """The regions whose data symmetry-break ratio is >= :data:`BREAK_RATIO` (none if the ratios are unknown)."""
+    return [k for k, v in enumerate(ratios or []) if v >= BREAK_RATIO]
 
 
 def cells(results: list[dict[str, Any]]) -> dict[tuple[str, int], dict[int, dict[tuple[int, int], bool]]]:
@@ -152,5 +158,5 @@ def plot_subset_curves(results: list[dict[str, Any]], n_regions: int, broken: li
     save_figure(fig, path, dpi=110)
 
 
-__all__ = ["SUBSETS", "cell_intervals", "cells", "compare", "comparisons_markdown", "default_pairs",
+__all__ = ["BREAK_RATIO", "SUBSETS", "broken_from_data", "cell_intervals", "cells", "compare", "comparisons_markdown", "default_pairs",
            "intervals_markdown", "outcome_array", "plot_subset_curves"]

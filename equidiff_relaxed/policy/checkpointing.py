@@ -109,7 +109,7 @@ def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict | None, str 
     try:
         return read_checkpoint(path), None
     except UserError as err:
-        return None, str(err).removeprefix(f"{err.path}: ") if err.path else str(err)
+        return None, err.message
 
 
 def checkpoint_problem(path: str | os.PathLike) -> str | None:

@@ -96,11 +96,17 @@ class PolicyConfig:
         return tuple(f.name for f in fields(cls))
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "PolicyConfig":
-        """From plain values; ValueError naming unknown keys (a typo must not silently fall back to a default)."""
+    def check_names(cls, values: dict[str, Any]) -> None:
+        """ValueError naming the keys of ``values`` that are not options (a typo must not silently fall back to a
+        default)."""
         unknown = sorted(set(values) - set(cls.names()))
         if unknown:
-            raise ValueError(f"unknown policy option(s): {', '.join(unknown)}")
+            raise ValueError(f"unknown policy option(s): {', '.join(unknown)} (options: {', '.join(cls.names())})")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "PolicyConfig":
+        """From plain values; ValueError naming unknown keys (:meth:`check_names`)."""
+        cls.check_names(values)
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -65,12 +65,9 @@ class DiffusionPolicyModule(L.LightningModule):
         **policy_options: Any,
     ):
         super().__init__()
-        unknown = sorted(set(policy_options) - set(PolicyConfig.names()))
-        if unknown:
-            raise UserError(f"bad model config: unknown option(s) {', '.join(unknown)} "
-                            f"(policy options: {', '.join(PolicyConfig.names())})")
         try:
-            self.config = PolicyConfig(**policy_options)
+            PolicyConfig.check_names(policy_options)
+            self.config = PolicyConfig(**policy_options)  # this literal call is what LightningCLI resolves
         except ValueError as err:
             raise UserError(f"bad model config: {err}") from None
         self.save_hyperparameters()

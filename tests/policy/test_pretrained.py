@@ -84,7 +84,7 @@ def test_policy_config_is_declared_once_and_validates():
     module = DiffusionPolicyModule(model="equi", lr=3e-4)
     assert module.config == PolicyConfig(model="equi")  # defaults filled in, recorded whole in the hyperparameters
     assert {k: module.hparams[k] for k in PolicyConfig.names()} == PolicyConfig(model="equi").to_dict()
-    with pytest.raises(UserError, match="unknown option.*group_ordr"):
+    with pytest.raises(UserError, match="bad model config: unknown policy option.*group_ordr"):
         DiffusionPolicyModule(group_ordr=4)
     with pytest.raises(ValueError, match="unknown policy option.*group_ordr"):
         PolicyConfig.from_dict({"group_ordr": 4})
