@@ -171,3 +171,40 @@ def test_step_progress_prints_a_line_every_n_steps(dataset, tmp_path, capsys):
     assert "loss" in lines[-1] and "left" in lines[-1]
     with pytest.raises(ValueError, match="every_n_steps"):
         StepProgress(0)
+
+
+def relax_weight_movement(module: DiffusionPolicyModule, before: dict[str, torch.Tensor]) -> tuple[float, float]:
+    """(max |change| of the relaxation weights, max |change| of every other parameter) since ``before``."""
+    relax, rest = 0.0, 0.0
+    for name, p in module.named_parameters():
+        change = float((p.detach() - before[name]).abs().max())
+        if name.endswith("relax_weights"):
+            relax = max(relax, change)
+        else:
+            rest = max(rest, change)
+    return relax, rest
+
+
+@pytest.mark.parametrize("relax_lr", [0.0, 0.1])
+def test_relax_lr_sets_the_learning_rate_of_the_relaxation_weights_only(dataset, tmp_path, relax_lr):
+    L.seed_everything(0)
+    dm = datamodule(dataset)
+    module = DiffusionPolicyModule(model="relaxed", relax_alpha=0.0, relax_lr=relax_lr, **MODEL)
+    module.build(*_shape_and_center(dm))
+    before = {n: p.detach().clone() for n, p in module.named_parameters()}
+    trainer(tmp_path, 1).fit(module, datamodule=dm)
+    relax, rest = relax_weight_movement(module, before)
+    groups = module.trainer.optimizers[0].param_groups
+    assert len(groups) == 2 and rest > 0
+    if relax_lr == 0.0:
+        assert relax == 0.0
+    else:  # 33x the network's lr: w moves by more than the network's lr allows in these few steps
+        steps = module.trainer.global_step
+        assert relax > 3e-3 * steps, (relax, steps)
+    # without relax_lr: one group at lr, as before
+    assert len(DiffusionPolicyModule(model="relaxed", **MODEL).parameter_groups()) == 1
+
+
+def _shape_and_center(dm: DemoDataModule):
+    dm.setup("fit")
+    return dm.shape_meta, list(dm.symmetry_center)
