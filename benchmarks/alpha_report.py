@@ -1,11 +1,14 @@
-"""The relaxation-strength study: relaxed at several alpha on the same data and episodes, against equi, per region
-subset (broken / symmetric), with seed-aware intervals, paired tests, the learned weights' movement and the rank
-correlation between the model's equivariance error and the data's symmetry-break ratio.
+"""The relaxation study: relaxed variants (alpha, relax_lr, relax_where, ...) on the same data and episodes, against
+equi, per demo count and region subset (broken / symmetric), with seed-aware intervals, paired tests, the learned
+weights' movement and the rank correlation between the model's equivariance error and the data's symmetry-break
+ratio.
 
 python benchmarks/alpha_report.py --env push-pillar --alpha-dir benchmarks/results/relax_alpha/push-pillar \
     --reference benchmarks/results/regions_fast/push-pillar
-Reads <alpha-dir>/alpha<a>/runs/*/eval.json (made by regions.py --set model.relax_alpha=<a>) and, from --reference,
-the equi runs and the relaxed runs at the configs' alpha (1e-3); writes <alpha-dir>/alpha_table.md.
+Reads <alpha-dir>/<variant>/runs/*/eval.json, each folder made by regions.py --set ... --out <alpha-dir>/<variant>
+(a folder alpha<a> is shown as "relaxed α=<a>", any other as its name) and, from --reference, the equi, relaxed
+(the configs' alpha, 1e-3) and relaxed_from_equi runs at the same demo counts; writes <alpha-dir>/alpha_table.md with
+one table per demo count.
 """
 from __future__ import annotations
 
@@ -13,54 +16,103 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from equidiff_relaxed.errors import UserError, run_cli
+
+REFERENCE_MODELS = ("equi", "relaxed", "relaxed_from_equi")
+
+
+def variant_label(folder: str) -> str:
+    """``alpha1e-5`` -> ``relaxed α=1e-5``; any other folder name is its own label."""
+    return f"relaxed α={folder[5:]}" if folder.startswith("alpha") else folder
+
+
+def variant_order(folder: Path) -> tuple[int, float, str]:
+    """alpha folders first, by decreasing alpha; then the others by name."""
+    if folder.name.startswith("alpha"):
+        try:
+            return (0, -float(folder.name[5:]), "")
+        except ValueError:
+            pass
+    return (1, 0.0, folder.name)
+
+
+def study_runs(alpha_dir: str, reference: str, reference_alpha: str) -> list[dict[str, Any]]:
+    """Every run of the study, relabelled: reference equi / relaxed (as "relaxed α=<reference_alpha>") /
+    relaxed_from_equi, then each variant folder's runs under the variant's label."""
+    from equidiff_relaxed.eval.sweep import finished_runs
+
+    folders = sorted((p for p in Path(alpha_dir).iterdir() if p.is_dir() and (p / "runs").is_dir()),
+                     key=variant_order) if Path(alpha_dir).is_dir() else []
+    runs: list[dict[str, Any]] = []
+    for folder in folders:
+        runs += [dict(r, model=variant_label(folder.name)) for r in finished_runs(folder)]
+    if not runs:
+        raise UserError("no variant runs (<variant>/runs/*/eval.json)", alpha_dir)
+    demos = {r["demos"] for r in runs}
+    ref = [r for r in finished_runs(reference) if r["model"] in REFERENCE_MODELS and r["demos"] in demos]
+    ref = [dict(r, model=f"relaxed α={reference_alpha}") if r["model"] == "relaxed" else r for r in ref]
+    return ref + runs
+
+
+def table_lines(runs: list[dict[str, Any]], demos: int, n_regions: int, ratios: list[float],
+                broken: list[int]) -> list[str]:
+    """The Markdown table of one demo count: a row per model, equi first."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from equidiff_relaxed.eval.sweep import mean_error_per_region
+    from equidiff_relaxed.eval.sweep_stats import cell_intervals, compare
+
+    runs = [r for r in runs if r["demos"] == demos]
+    cells = cell_intervals(runs, n_regions, broken)
+    lines = [f"### {demos} demos", "",
+             "| model | seeds | all | broken | symmetric | mean \\|w − w(e)\\| | ρ(eq. error, data break) | "
+             "broken vs equi: diff, p (McNemar) |", "|---|---|---|---|---|---|---|---|"]
+    labels = list(dict.fromkeys(r["model"] for r in sorted(runs, key=lambda r: r["model"] != "equi")))
+    for label in labels:
+        mine = [r for r in runs if r["model"] == label]
+        dev = [layer["mean_abs_deviation_from_identity"] for r in mine for layer in (r.get("relaxation") or {}).values()]
+        errors = np.array(mean_error_per_region(mine, n_regions))
+        moved = dev and ratios and np.ptp(errors) > 1e-6
+        rho = spearmanr(errors, ratios).statistic if moved else float("nan")
+        vs = compare(runs, label, "equi", demos, n_regions, broken) if label != "equi" else None
+        c = vs["broken"] if vs else None
+        fmt = {k: f"{v.value:.2f} ({v.lo:.2f}–{v.hi:.2f})" if v else "–" for k, v in cells[(label, demos)].items()}
+        lines.append(f"| {label} | {len(mine)} | {fmt['all']} | {fmt['broken']} | {fmt['symmetric']} | "
+                     + (f"{np.mean(dev):.1e}" if dev else "–") + " | " + ("–" if np.isnan(rho) else f"{rho:.2f}")
+                     + " | " + (f"{c.diff.value:+.2f} ({c.diff.lo:+.2f} to {c.diff.hi:+.2f}), "
+                                f"p = {c.p_mcnemar:.3g}" if c else "") + " |")
+    return lines + [""]
+
+
+def report(env: str, runs: list[dict[str, Any]], n_regions: int) -> str:
+    """The study's Markdown: one table per demo count."""
+    from equidiff_relaxed.eval.sweep import data_ratios
+    from equidiff_relaxed.eval.sweep_stats import broken_from_data
+
+    ratios = data_ratios(runs) or []
+    broken = broken_from_data(ratios)
+    lines = [f"{env}: relaxed variants vs equi (bootstrap 95% intervals over seeds and episodes); broken regions "
+             f"{broken} (data symmetry-break ratio ≥ 0.5); ρ: Spearman over regions, – where the model stayed "
+             f"equivariant", ""]
+    for demos in sorted({r["demos"] for r in runs}):
+        lines += table_lines(runs, demos, n_regions, ratios, broken)
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", required=True)
-    parser.add_argument("--alpha-dir", required=True)
+    parser.add_argument("--alpha-dir", required=True, help="folder of variant sweeps (<variant>/runs/*/eval.json)")
     parser.add_argument("--reference", required=True, help="sweep folder with the equi and alpha-1e-3 relaxed runs")
     parser.add_argument("--reference-alpha", default="1e-3")
     parser.add_argument("--regions", type=int, default=8)
     args = parser.parse_args(argv)
-    import numpy as np
-    from scipy.stats import spearmanr
-
     from equidiff_relaxed.data.atomic import atomic_write_text
-    from equidiff_relaxed.eval.sweep import data_ratios, finished_runs, mean_error_per_region
-    from equidiff_relaxed.eval.sweep_stats import broken_from_data, cell_intervals, compare
 
-    runs = [dict(r, model=f"relaxed α={args.reference_alpha}") if r["model"] == "relaxed" else r
-            for r in finished_runs(args.reference) if r["model"] in ("equi", "relaxed")]
-    folders = sorted((p for p in Path(args.alpha_dir).glob("alpha*") if p.is_dir()), key=lambda p: float(p.name[5:]))
-    for folder in folders:
-        runs += [dict(r, model=f"relaxed α={folder.name[5:]}") for r in finished_runs(folder)]
-    if not folders or not runs:
-        raise UserError("no alpha runs (alpha<a>/runs/*/eval.json) or reference runs", args.alpha_dir)
-    ratios = data_ratios(runs) or []
-    broken = broken_from_data(ratios)
-    cells = cell_intervals(runs, args.regions, broken)
-    lines = [f"{args.env}: relaxed at several alpha vs equi (100 demos; bootstrap 95% intervals over seeds and "
-             f"episodes); broken regions {broken}", "",
-             "| model | seeds | all | broken | symmetric | mean \\|w − w(e)\\| | ρ(eq. error, data break) | "
-             "broken vs equi: diff, p (McNemar) |", "|---|---|---|---|---|---|---|---|"]
-    labels = sorted({r["model"] for r in runs}, key=lambda m: (m != "equi", m))
-    for label in labels:
-        mine = [r for r in runs if r["model"] == label]
-        key = (label, mine[0]["demos"])
-        dev = [layer["mean_abs_deviation_from_identity"] for r in mine for layer in (r.get("relaxation") or {}).values()]
-        errors = np.array(mean_error_per_region(mine, args.regions))
-        rho = spearmanr(errors, ratios).statistic if dev and ratios and np.ptp(errors) > 1e-6 else float("nan")
-        vs = compare(runs, label, "equi", key[1], args.regions, broken) if label != "equi" else None
-        c = vs["broken"] if vs else None
-        fmt = {k: f"{v.value:.2f} ({v.lo:.2f}–{v.hi:.2f})" if v else "–" for k, v in cells[key].items()}
-        lines.append(f"| {label} | {len(mine)} | {fmt['all']} | {fmt['broken']} | {fmt['symmetric']} | "
-                     + (f"{np.mean(dev):.1e}" if dev else "–") + f" | {rho:.2f} | "
-                     + (f"{c.diff.value:+.2f} ({c.diff.lo:+.2f} to {c.diff.hi:+.2f}), p = {c.p_mcnemar:.3g}" if c else "")
-                     + " |")
-    text = "\n".join(lines) + "\n"
+    text = report(args.env, study_runs(args.alpha_dir, args.reference, args.reference_alpha), args.regions)
     atomic_write_text(Path(args.alpha_dir) / "alpha_table.md", text)
     print(text)
     return 0

@@ -1,0 +1,54 @@
+"""benchmarks/alpha_report.py: the relaxation study's table from variant sweep folders and a reference sweep."""
+import json
+from pathlib import Path
+
+from tests.conftest import run_script
+
+RATIOS = [0.1, 0.9, 0.2, 0.15]  # the data breaks the symmetry in region 1 only
+
+
+def write_run(out: Path, model: str, demos: int, seed: int, wins: list[int], errors: list[float] | None = None,
+              deviation: float | None = None) -> None:
+    """A fake finished sweep run: ``wins[k]`` of 10 episodes succeed in region k."""
+    episodes = [{"region": k, "index": i, "success": i < w} for k, w in enumerate(wins) for i in range(10)]
+    result = {"model": model, "demos": demos, "seed": seed, "regions": len(wins), "episodes": episodes,
+              "equivariance_error_per_region": [{"abs": e, "rel": e} for e in (errors or [0.0] * len(wins))],
+              "relaxation": {"encoder.lift": {"mean_abs_deviation_from_identity": deviation}} if deviation else None,
+              "data_symmetry_map": {"data.zarr": [{"ratio": r} for r in RATIOS]}}
+    folder = out / "runs" / f"{model}_n{demos}_s{seed}"
+    folder.mkdir(parents=True)
+    (folder / "eval.json").write_text(json.dumps(result))
+
+
+def test_report_has_a_table_per_demo_count_with_variants_against_equi(tmp_path):
+    ref, study = tmp_path / "ref", tmp_path / "study"
+    for seed in (0, 1):
+        write_run(ref, "equi", 10, seed, [10, 2, 10, 10])
+        write_run(ref, "relaxed", 10, seed, [10, 3, 10, 10], deviation=1e-7)
+        write_run(ref, "plain", 10, seed, [5, 5, 5, 5])  # not part of the study
+        write_run(ref, "equi", 100, seed, [10, 10, 10, 10])  # no variant at 100 demos: left out
+        # broke symmetry where the data does: error rank follows the break ratio
+        write_run(study / "alpha1e-5", "relaxed", 10, seed, [10, 9, 10, 10], [0.01, 0.2, 0.05, 0.02], 0.03)
+        write_run(study / "relax_lr1e-2", "relaxed", 10, seed, [9, 2, 10, 10], deviation=0.001)
+    write_run(study / "alpha1e-2", "relaxed", 50, 0, [10, 10, 10, 10])
+    proc = run_script("benchmarks/alpha_report.py", "--env", "push", "--alpha-dir", str(study), "--reference",
+                      str(ref), "--regions", "4")
+    assert proc.returncode == 0, proc.stderr
+    text = (study / "alpha_table.md").read_text()
+    assert "broken regions [1]" in text and "### 10 demos" in text and "### 50 demos" in text
+    assert "### 100 demos" not in text and "| plain |" not in text
+    ten = text.split("### 10 demos")[1].split("### 50 demos")[0]
+    rows = [line.split(" | ")[0].strip("| ") for line in ten.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[1:] == ["equi", "relaxed α=1e-3", "relaxed α=1e-5", "relax_lr1e-2"]  # after the header
+    alpha = next(line for line in ten.splitlines() if line.startswith("| relaxed α=1e-5"))
+    # broken region 1: 18/20 vs equi 4/20, 14 discordant pairs all one way: McNemar p = 2 * 0.5 ** 14
+    assert "| 0.90 (" in alpha and "+0.70" in alpha and f"p = {2 * 0.5 ** 14:.3g}" in alpha
+    assert "| 1.00 |" in alpha  # Spearman rho of the error against the data's break ratio: same ranking
+    assert "| – |" in next(line for line in ten.splitlines() if line.startswith("| relaxed α=1e-3"))
+
+
+def test_report_without_variant_runs_is_one_clear_error(tmp_path):
+    proc = run_script("benchmarks/alpha_report.py", "--env", "push", "--alpha-dir", str(tmp_path / "none"),
+                      "--reference", str(tmp_path))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "no variant runs" in proc.stderr and str(tmp_path / "none") in proc.stderr
