@@ -129,8 +129,10 @@ def comparisons_markdown(results: list[dict[str, Any]], n_regions: int, broken: 
 
 
 def plot_subset_curves(results: list[dict[str, Any]], n_regions: int, broken: list[int],
-                       path: str | os.PathLike, order: Any, color: Any, title: str = "") -> None:
-    """Success vs demos per model, one panel per subset (all / broken / symmetric regions), bootstrap intervals."""
+                       path: str | os.PathLike, order: Any, color: Any, title: str = "",
+                       xlabel: str = "demonstrations", log_x: bool = False) -> None:
+    """Success vs demos per model, one panel per subset (all / broken / symmetric regions), bootstrap intervals.
+    (The x axis is the cell key's second entry: a steps curve passes runs whose ``demos`` holds their steps.)"""
     from equidiff_relaxed.eval.report import save_figure  # selects the Agg backend first
 
     import matplotlib.pyplot as plt
@@ -150,7 +152,9 @@ def plot_subset_curves(results: list[dict[str, Any]], n_regions: int, broken: li
         label = {"all": "all regions", "broken": f"broken regions {sorted(broken)}",
                  "symmetric": "symmetric regions"}[subset]
         ax.set_title(f"{title}: {label}", fontsize=9)
-        ax.set_xlabel("demonstrations")
+        ax.set_xlabel(xlabel)
+        if log_x:
+            ax.set_xscale("log")
         ax.set_ylim(0, 1.02)
     axes[0].set_ylabel("success (bootstrap over seeds and episodes)")
     axes[0].legend(fontsize=7)

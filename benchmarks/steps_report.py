@@ -1,0 +1,67 @@
+"""Success vs optimizer steps per family on one cell (env, demos, seeds): has each family converged at the sweep's
+step budget?
+
+python benchmarks/steps_report.py --env push-pillar --demos 100 --seeds 0 --out benchmarks/results/steps_curve/push-pillar \
+    --also benchmarks/results/regions_fast/push-pillar,benchmarks/results/regions_fast_plain30k/push-pillar
+Reads <out>/steps<k>/runs/*/eval.json (each folder made by regions.py --steps <k> --out <out>/steps<k>) and the runs
+of the --also sweep folders, keeps the runs of the cell (from scratch; fine-tuned runs are left out) and writes
+<out>/steps_table.md (success per family and budget, all / broken / symmetric regions, bootstrap intervals) and
+<out>/steps_curve.png.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from equidiff_relaxed.errors import UserError, run_cli
+
+
+def cell_runs(folders: list[Path], demos: int, seeds: set[int]) -> list[dict[str, Any]]:
+    """The from-scratch runs of the cell in ``folders``, with ``demos`` replaced by their step budget (the x axis)."""
+    from equidiff_relaxed.eval.sweep import finished_runs
+
+    runs = [r for folder in folders for r in finished_runs(folder)]
+    return [dict(r, demos=int(r["steps"])) for r in runs
+            if r["demos"] == demos and r["seed"] in seeds and not r.get("init_from")]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", required=True)
+    parser.add_argument("--out", required=True, help="folder of steps<k> sweeps; the table and figure go here")
+    parser.add_argument("--demos", type=int, default=100)
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--also", default="", help="more sweep folders (comma-separated)")
+    parser.add_argument("--regions", type=int, default=8)
+    args = parser.parse_args(argv)
+    from equidiff_relaxed.data.atomic import atomic_write_text
+    from equidiff_relaxed.eval.sweep import data_ratios, model_color, model_order
+    from equidiff_relaxed.eval.sweep_stats import broken_from_data, cell_intervals, plot_subset_curves
+
+    out = Path(args.out)
+    folders = sorted(out.glob("steps*/")) + [Path(f) for f in args.also.split(",") if f]
+    runs = cell_runs(folders, args.demos, {int(s) for s in args.seeds.split(",")})
+    if not runs:
+        raise UserError(f"no finished runs with {args.demos} demos and seeds {args.seeds}", args.out)
+    broken = broken_from_data(data_ratios(runs))
+    table = cell_intervals(runs, args.regions, broken)
+    lines = [f"{args.env}, {args.demos} demos, seeds {args.seeds}: success vs optimizer steps (bootstrap 95% "
+             f"intervals over seeds and episodes; broken regions {broken})", "",
+             "| model | steps | seeds | all | broken | symmetric |", "|---|---|---|---|---|---|"]
+    for (model, steps), row in sorted(table.items(), key=lambda kv: (model_order(kv[0][0]), kv[0][1])):
+        seeds = sorted({r["seed"] for r in runs if r["model"] == model and r["demos"] == steps})
+        fmt = [f"{iv.value:.2f} ({iv.lo:.2f}–{iv.hi:.2f})" if iv else "–" for iv in row.values()]
+        lines.append(f"| {model} | {steps} | {len(seeds)} | " + " | ".join(fmt) + " |")
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(out / "steps_table.md", text)
+    plot_subset_curves(runs, args.regions, broken, out / "steps_curve.png", order=model_order, color=model_color,
+                       title=f"{args.env}, {args.demos} demos", xlabel="optimizer steps (batch 64)", log_x=True)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
