@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--action-mode", default="abs",
                         help="robosuite only: abs (10-D pose, default) or delta (7-D OSC delta)")
     parser.add_argument("--radius", type=float, help="robosuite only: object circle radius in m (default 0.15)")
+    parser.add_argument("--grasp-symmetry", type=float,
+                        help="robosuite only: the object symmetry in degrees the expert's grasp yaw uses (default 90, "
+                             "a cube; 360: the wrist follows theta and its joint limit breaks the symmetry)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -50,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          region=args.region, noise_std=args.noise, dart_noise=args.dart_noise,
                          burst_prob=args.burst_prob, burst_steps=args.burst_steps, burst_scale=args.burst_scale,
                          expert_memoryless=not args.expert_plan_once, max_steps=args.max_steps,
-                         action_mode=args.action_mode, radius=args.radius)
+                         action_mode=args.action_mode, radius=args.radius, grasp_symmetry=args.grasp_symmetry)
     t0 = time.perf_counter()
     s = generate(cfg, args.out, workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
     dt = time.perf_counter() - t0

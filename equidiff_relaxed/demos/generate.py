@@ -35,7 +35,8 @@ class GenerateConfig:
     executed action (``dart_noise``, ``burst_prob``, ``burst_steps``, ``burst_scale``; see
     :mod:`equidiff_relaxed.demos.dart`; default 1 cm noise and 3-step 3 cm bursts with probability 0.1 per step)
     while the label stays the clean action. robosuite tasks only: ``action_mode`` (abs | delta) and the layout
-    ``radius`` (m). ``expert_memoryless=False`` (push): the older expert that plans its path once per episode."""
+    ``radius`` (m) and ``grasp_symmetry`` (degrees, the object symmetry the expert's grasp yaw uses; default 90, a
+    cube; 360: the wrist follows theta and its joint limit breaks the symmetry). ``expert_memoryless=False`` (push): the older expert that plans its path once per episode."""
 
     env: str
     episodes: int
@@ -53,6 +54,7 @@ class GenerateConfig:
     max_attempts: int = 20
     action_mode: str = "abs"
     radius: float | None = None
+    grasp_symmetry: float | None = None
 
     def validate(self) -> None:
         if self.env not in ENV_NAMES:
@@ -70,8 +72,11 @@ class GenerateConfig:
             raise UserError(f"--image-size must be a multiple of 8, got {self.image_size}")
         if self.max_steps is not None and self.max_steps < 1:
             raise UserError(f"--max-steps must be >= 1, got {self.max_steps}")
-        if self.env in PUSH_ENVS and (self.action_mode != "abs" or self.radius is not None):
-            raise UserError("--action-mode and --radius apply to robosuite tasks only")
+        if self.env in PUSH_ENVS and (self.action_mode != "abs" or self.radius is not None
+                                      or self.grasp_symmetry is not None):
+            raise UserError("--action-mode, --radius and --grasp-symmetry apply to robosuite tasks only")
+        if self.grasp_symmetry is not None and not 0 < self.grasp_symmetry <= 360:
+            raise UserError(f"--grasp-symmetry must be in (0, 360] degrees, got {self.grasp_symmetry}")
         if self.noise_std is not None and (not math.isfinite(self.noise_std) or self.noise_std < 0):
             raise UserError(f"--noise must be a finite number >= 0, got {self.noise_std}")
         if self.env in ROBOSUITE_ENVS and (self.dart_noise or self.burst_prob):
@@ -124,7 +129,9 @@ def _env_and_expert(cfg: GenerateConfig) -> tuple[gym.Env, Any]:
     key = GenerateConfig(**{**asdict(cfg), "episodes": 0, "seed": 0, "n_regions": None, "region": None})
     if key not in _PROCESS_CACHE:
         env = make_env(cfg.env, **cfg.env_kwargs())
-        extra = {} if cfg.env not in PUSH_ENVS else {"memoryless": cfg.expert_memoryless}
+        extra: dict[str, Any] = {"memoryless": cfg.expert_memoryless} if cfg.env in PUSH_ENVS else {}
+        if cfg.grasp_symmetry is not None:
+            extra["symmetry_deg"] = cfg.grasp_symmetry
         _PROCESS_CACHE[key] = (env, make_expert(env, noise_std=cfg.expert_noise, **extra))
     return _PROCESS_CACHE[key]
 

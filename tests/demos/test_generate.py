@@ -79,8 +79,19 @@ def test_same_seed_same_data_whatever_the_workers(tmp_path):
     (GenerateConfig("push", episodes=1, noise_std=-0.1), "--noise must be a finite number >= 0"),
     (GenerateConfig("push", episodes=1, dart_noise=-0.01), "--dart-noise must be a finite number >= 0"),
     (GenerateConfig("push", episodes=1, burst_prob=2.0), r"--burst-prob must be in \[0, 1\]"),
+    (GenerateConfig("push", episodes=1, grasp_symmetry=360), "--grasp-symmetry apply to robosuite tasks only"),
+    (GenerateConfig("lift", episodes=1, grasp_symmetry=0), r"--grasp-symmetry must be in \(0, 360\]"),
 ])
 def test_bad_configs(tmp_path, cfg, message):
     with pytest.raises(UserError, match=message):
         generate(cfg, tmp_path / "x.zarr", progress=False)
     assert not list(tmp_path.iterdir())
+
+
+def test_grasp_symmetry_reaches_the_robosuite_expert():
+    pytest.importorskip("robosuite")
+    from equidiff_relaxed.demos.generate import _env_and_expert
+
+    for symmetry in (None, 360.0):
+        env, expert = _env_and_expert(GenerateConfig("lift", episodes=1, grasp_symmetry=symmetry))
+        assert expert.cfg.symmetry_deg == (symmetry or 90.0)
