@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= datasets/data
 EXTRAS ?= test,robosuite
 
-.PHONY: test demo venv clean
+.PHONY: test demo reports venv clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ demo: $(STAMP)
 	rm -rf runs/demo
 	$(PY) train.py --config configs/demo_push_pillar_relaxed.yaml --data.dataset_path $(DEMO_DIR)/push_pillar_dart.zarr
 	$(PY) eval.py --checkpoint runs/demo/checkpoints/last.ckpt --episodes-per-region 25 --n-envs 2 --out runs/demo/eval
+
+# Every benchmark table and figure again from the committed benchmarks/results (no training).
+reports: $(STAMP)
+	$(PY) benchmarks/reports.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -148,7 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="push-pillar")
     parser.add_argument("--model", default="relaxed")
-    parser.add_argument("--config", required=True, help="YAML of the full configuration (model and data sections)")
+    parser.add_argument("--config", help="YAML of the full configuration (model and data sections; not needed with "
+                                         "--report-only)")
     parser.add_argument("--demos", type=int, default=100)
     parser.add_argument("--seeds", type=_ints, default=[0, 1])
     parser.add_argument("--steps", type=int, default=3000)
@@ -169,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
+        if args.config is None:
+            raise UserError("--config is required to train (only --report-only does without)")
         base = load_config(args.config)
         for seed in args.seeds:
             for v in variants:

@@ -255,9 +255,20 @@ def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], 
     return results
 
 
+def read_run(path: str | os.PathLike) -> dict[str, Any]:
+    """One finished run's eval.json; UserError naming the file if it is not a JSON object."""
+    try:
+        result = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"unreadable eval.json: {err}", path) from None
+    if not isinstance(result, dict):
+        raise UserError("eval.json does not hold a JSON object", path)
+    return result
+
+
 def finished_runs(out: str | os.PathLike) -> list[dict[str, Any]]:
     """Results of every finished run under ``<out>/runs`` (their eval.json), in name order."""
-    return [json.loads(p.read_text()) for p in sorted(Path(out).glob("runs/*/eval.json"))]
+    return [read_run(p) for p in sorted(Path(out).glob("runs/*/eval.json"))]
 
 
 def pooled(results: list[dict[str, Any]], n_regions: int) -> dict[tuple[str, int], dict[str, Any]]:

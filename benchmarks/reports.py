@@ -1,0 +1,81 @@
+"""Rebuild every benchmark table and figure from the committed results, without training anything.
+
+python benchmarks/reports.py [--results benchmarks/results] [--dry-run]
+
+For each sweep folder (a folder with runs/*/eval.json, made by regions.py) it runs
+``regions.py --report-only``; for each ablation folder ``ablation.py --report-only``; for each relaxation study
+(relax_alpha/<env>, folders of variant sweeps) ``alpha_report.py`` against regions_fast/<env>; for each steps curve
+(steps_curve/<env>) ``steps_report.py`` with the regions_fast and regions_fast_plain30k sweeps of that env. Stops at
+the first report that fails, naming it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from equidiff_relaxed.errors import UserError, run_cli
+
+BENCH = Path(__file__).resolve().parent
+
+
+def sweep_env(folder: Path) -> str:
+    """The env of a sweep folder: recorded in its first finished run or, for eval.json files from before the env
+    was recorded, the nearest enclosing folder named after an env (sweeps are kept under <...>/<env>/...)."""
+    from equidiff_relaxed.envs import ENV_NAMES
+    from equidiff_relaxed.eval.sweep import read_run
+
+    env = read_run(min(folder.glob("runs/*/eval.json"))).get("env")
+    named = [p.name for p in (folder, *folder.parents) if p.name in ENV_NAMES]
+    if not (env or named):
+        raise UserError("cannot tell the env of this sweep (no env in its eval.json, no folder named after one)",
+                        folder)
+    return env or named[0]
+
+
+def report_commands(results: Path) -> list[list[str]]:
+    """The report commands for every results folder under ``results``, sweeps first, then the studies over them."""
+    sweeps = sorted({p.parents[2] for p in results.rglob("eval.json") if p.parents[1].name == "runs"})
+    commands: list[list[str]] = []
+    for folder in sweeps:
+        if folder.parent.name == "ablation":
+            commands.append(["ablation.py", "--env", folder.name, "--out", str(folder), "--report-only"])
+        else:
+            commands.append(["regions.py", "--env", sweep_env(folder), "--out", str(folder), "--report-only",
+                             "--quiet"])
+    for study in sorted(results.glob("relax_alpha/*/")):
+        commands.append(["alpha_report.py", "--env", study.name, "--alpha-dir", str(study),
+                         "--reference", str(results / "regions_fast" / study.name)])
+    for curve in sorted(results.glob("steps_curve/*/")):
+        also = [results / name / curve.name for name in ("regions_fast", "regions_fast_plain30k")]
+        commands.append(["steps_report.py", "--env", curve.name, "--out", str(curve),
+                         "--also", ",".join(str(p) for p in also if p.is_dir())])
+    return commands
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default=os.path.relpath(BENCH / "results"))
+    parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    args = parser.parse_args(argv)
+    results = Path(args.results)
+    if not results.is_dir():
+        raise UserError("not a folder", results)
+    commands = report_commands(results)
+    for i, cmd in enumerate(commands, 1):
+        print(f"[{i}/{len(commands)}] python benchmarks/{' '.join(cmd)}", flush=True)
+        if args.dry_run:
+            continue
+        proc = subprocess.run([sys.executable, str(BENCH / cmd[0]), *cmd[1:]], capture_output=True, text=True)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+            raise UserError(f"report failed: python benchmarks/{' '.join(cmd)}: {last}")
+    print(f"rebuilt {len(commands)} reports" if not args.dry_run else f"{len(commands)} reports")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
