@@ -2,11 +2,12 @@
 import json
 
 import pytest
+import yaml
 
 from equidiff_relaxed.demos.generate import GenerateConfig, generate
 from equidiff_relaxed.eval.sweep import markdown_table, pooled, run_sweep
 from equidiff_relaxed.policy.checkpoint import load_checkpoint, policy_state
-from tests.conftest import run_script
+from tests.conftest import REPO, run_script
 
 
 def test_tiny_sweep_runs_resumes_and_reports(tmp_path):
@@ -107,7 +108,6 @@ def test_a_sweep_run_is_the_yaml_of_train_py_plus_listed_overrides(tmp_path):
     from equidiff_relaxed.policy.checkpointing import LastCheckpoint
     from equidiff_relaxed.policy.ema import EMA
     from equidiff_relaxed.policy.train_cli import build_cli
-    from tests.conftest import REPO
 
     cfg = yaml.safe_load((REPO / "configs" / "bench_push_equi.yaml").read_text())
     cfg["trainer"].update(gradient_clip_val=0.25, accumulate_grad_batches=2)
@@ -161,3 +161,17 @@ def test_overrides_reach_every_run_config(tmp_path):
     for bad in ("relax_alpha", "data.batch_size.x"):
         with pytest.raises(UserError, match="override"):
             set_dotted(base, {bad: 1})
+
+
+@pytest.mark.parametrize("prefix", ["fast_push", "fast_lift"])
+def test_every_family_config_of_a_prefix_names_its_family_and_validates(prefix):
+    from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+
+    paths = sorted((REPO / "configs").glob(f"{prefix}_*.yaml"))
+    assert len(paths) >= 3
+    for path in paths:
+        cfg = yaml.safe_load(path.read_text())
+        assert cfg["model"]["model"] == path.stem[len(prefix) + 1:], path
+        linked = {k: cfg["data"][k] for k in ("horizon", "n_obs_steps", "n_action_steps")}
+        module = DiffusionPolicyModule(**cfg["model"], **linked)  # bad or unknown options raise UserError
+        assert module.config.model == cfg["model"]["model"]
