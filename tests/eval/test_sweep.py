@@ -102,8 +102,6 @@ def test_diagnostics_table_averages_seeds_and_shows_the_data_ratio():
 def test_a_sweep_run_is_the_yaml_of_train_py_plus_listed_overrides(tmp_path):
     """The trainer section reaches the sweep (here: clipping, EMA decay, accumulation); only run_config's overrides
     change it, and the YAML's checkpoint callbacks give way to the run folder's last.ckpt."""
-    import yaml
-
     from equidiff_relaxed.eval.sweep import SAVE_EVERY_N_EPOCHS, RunSpec, family_config, run_config
     from equidiff_relaxed.policy.checkpointing import LastCheckpoint
     from equidiff_relaxed.policy.ema import EMA
