@@ -1,0 +1,58 @@
+"""benchmarks/queue.sh: workers share a job file, never run a line twice, skip finished runs, wait for a fine-tuned
+run's base, and commit each finished run."""
+import os
+import shutil
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+FAKE_PYTHON = f"""#!/bin/sh
+# stands in for python: "-c" goes to the real interpreter; a regions.py call records itself and writes eval.json
+if [ "$1" = "-c" ]; then exec {sys.executable} "$@"; fi
+out=""; model=""; demos=""; seed=""
+while [ $# -gt 0 ]; do
+  case "$1" in --out) out=$2;; --models) model=$2;; --demos) demos=$2;; --seeds) seed=$2;; esac; shift
+done
+echo "$model $demos $seed" >> "$CALLS"
+sleep 0.2
+mkdir -p "$out/runs/${{model}}_n${{demos}}_s${{seed}}"
+echo '{{"mean_success": 0.5}}' > "$out/runs/${{model}}_n${{demos}}_s${{seed}}/eval.json"
+"""
+
+
+def git(repo, *args):
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def test_two_workers_share_the_jobs_and_commit_each_run(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "benchmarks").mkdir(parents=True)
+    shutil.copy(REPO / "benchmarks" / "queue.sh", repo / "benchmarks" / "queue.sh")
+    git(repo, "init", "-q")
+    git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "start")
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    out = "res/push"
+    (repo / out / "runs" / "equi_n10_s1").mkdir(parents=True)
+    (repo / out / "runs" / "equi_n10_s1" / "eval.json").write_text('{"mean_success": 1.0}')  # finished before
+    jobs = tmp_path / "jobs.txt"
+    jobs.write_text("# a comment\n\n" + "".join(f"{out} push 10 {s} {m} 30\n" for m in ("relaxed_from_equi", "equi",
+                                                                                          "plain") for s in (0, 1)))
+    env = dict(os.environ, PY=str(fake), CALLS=str(tmp_path / "calls.txt"), CLAIMS=str(tmp_path / "claims"),
+               LOGS=str(tmp_path / "logs"), WAIT_S="0.2", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t")
+    workers = [subprocess.Popen(["bash", "benchmarks/queue.sh", str(jobs), name], cwd=repo, env=env)
+               for name in ("A", "B")]
+    assert [w.wait(timeout=60) for w in workers] == [0, 0]
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    # each unfinished run once (equi seed 1 was finished); a fine-tuned run starts after its base has finished
+    assert sorted(calls) == ["equi 10 0", "plain 10 0", "plain 10 1", "relaxed_from_equi 10 0",
+                             "relaxed_from_equi 10 1"]
+    assert calls.index("equi 10 0") < calls.index("relaxed_from_equi 10 0")
+    committed = git(repo, "ls-files", out).split()
+    assert sorted(committed) == sorted(f"{out}/runs/{m}_n10_s{s}/eval.json" for m, s in
+                                       [("equi", 0), ("plain", 0), ("plain", 1), ("relaxed_from_equi", 0),
+                                        ("relaxed_from_equi", 1)])
+    assert len(git(repo, "log", "--oneline").splitlines()) == 1 + 5  # a commit per run this queue finished
