@@ -5,8 +5,9 @@ python benchmarks/reports.py [--results benchmarks/results] [--dry-run]
 For each sweep folder (a folder with runs/*/eval.json, made by regions.py) it runs
 ``regions.py --report-only``; for each ablation folder ``ablation.py --report-only``; for each relaxation study
 (relax_alpha/<env>, folders of variant sweeps) ``alpha_report.py`` against regions_fast/<env>; for each steps curve
-(steps_curve/<env>) ``steps_report.py`` with the regions_fast and regions_fast_plain30k sweeps of that env. Stops at
-the first report that fails, naming it.
+(steps_curve/<env>) ``steps_report.py`` with the regions_fast and regions_fast_plain30k sweeps of that env; last,
+``hypotheses.py`` (issue 16's hypotheses from regions_fast, regions_fast_plain30k and regions_lift). Stops at the
+first report that fails, naming it.
 """
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ def report_commands(results: Path) -> list[list[str]]:
         also = [results / name / curve.name for name in ("regions_fast", "regions_fast_plain30k")]
         commands.append(["steps_report.py", "--env", curve.name, "--out", str(curve),
                          "--also", ",".join(str(p) for p in also if p.is_dir())])
+    if (results / "regions_fast").is_dir():
+        commands.append(["hypotheses.py", "--results", str(results)])
     return commands
 
 

@@ -23,6 +23,7 @@ def test_every_results_folder_gets_its_report_command(tmp_path):
         f"python benchmarks/alpha_report.py --env push-pillar --alpha-dir {r}/relax_alpha/push-pillar --reference "
         f"{r}/regions_fast/push-pillar",
         f"python benchmarks/steps_report.py --env push --out {r}/steps_curve/push --also {r}/regions_fast/push",
+        f"python benchmarks/hypotheses.py --results {r}",
     ]
 
 

@@ -1,0 +1,24 @@
+"""benchmarks/hypotheses.py: each hypothesis's paired checks and verdict from a results tree."""
+from tests.conftest import run_script
+from tests.eval.test_alpha_report import write_run
+
+
+def test_verdicts_follow_the_paired_differences(tmp_path):
+    pillar = tmp_path / "regions_fast" / "push-pillar"
+    for seed in (0, 1):
+        for demos in (25, 50, 100):  # H2: relaxed wins region 2 by 0.4 everywhere
+            write_run(pillar, "equi", demos, seed, [10, 10, 5, 10, 10, 10, 10, 10])
+            write_run(pillar, "relaxed", demos, seed, [10, 10, 9, 10, 10, 10, 10, 10])
+        for demos in (5, 10):  # H4: relaxed loses 0.2 in the symmetric regions
+            write_run(pillar, "equi", demos, seed, [10] * 8)
+            write_run(pillar, "relaxed", demos, seed, [8, 10, 10, 10, 8, 8, 8, 8])
+    proc = run_script("benchmarks/hypotheses.py", "--results", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "hypotheses.md").read_text()
+    sections = {s.split("\n", 1)[0].split(" ")[0]: s for s in text.split("### ")[1:]}
+    assert "| relaxed − equi | 25 | 2 | +0.40 (" in sections["H2"]
+    assert "Verdict: **holds**" in sections["H2"]
+    assert "| relaxed − equi | 5 | 0,4,5,6,7 | -0.20 (" in sections["H4"] and "**does not hold** (2 of 2" in sections["H4"]
+    assert "**not measured yet**" in sections["H5"] and "**not measured yet**" in sections["H1"]
+    # H3: relaxed meets equi at 25-100 demos but not at 5, 10 (-0.125 over all regions); plain is missing
+    assert "**does not hold** (2 of 10 checks fail; 5 missing)" in sections["H3"]
