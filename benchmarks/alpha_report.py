@@ -6,9 +6,9 @@ ratio.
 python benchmarks/alpha_report.py --env push-pillar --alpha-dir benchmarks/results/relax_alpha/push-pillar \
     --reference benchmarks/results/regions_fast/push-pillar
 Reads <alpha-dir>/<variant>/runs/*/eval.json, each folder made by regions.py --set ... --out <alpha-dir>/<variant>
-(a folder alpha<a> is shown as "relaxed α=<a>", any other as its name) and, from --reference, the equi, relaxed
-(the configs' alpha, 1e-3) and relaxed_from_equi runs at the same demo counts; writes <alpha-dir>/alpha_table.md with
-one table per demo count.
+(a folder alpha<a> is shown as "relaxed α=<a>", any other as its name) and, from the --reference sweeps, the equi,
+relaxed (the configs' alpha, 1e-3) and relaxed_from_equi runs with a variant's demo count and step budget; writes
+<alpha-dir>/alpha_table.md with one table per demo count.
 """
 from __future__ import annotations
 
@@ -38,9 +38,10 @@ def variant_order(folder: Path) -> tuple[int, float, str]:
     return (1, 0.0, folder.name)
 
 
-def study_runs(alpha_dir: str, reference: str, reference_alpha: str) -> list[dict[str, Any]]:
-    """Every run of the study, relabelled: reference equi / relaxed (as "relaxed α=<reference_alpha>") /
-    relaxed_from_equi, then each variant folder's runs under the variant's label."""
+def study_runs(alpha_dir: str, references: list[str], reference_alpha: str) -> list[dict[str, Any]]:
+    """Every run of the study, relabelled: from the reference sweeps, the equi / relaxed (as
+    "relaxed α=<reference_alpha>") / relaxed_from_equi runs with the demo count and step budget of a variant run;
+    then each variant folder's runs under the variant's label."""
     from equidiff_relaxed.eval.sweep import finished_runs
 
     folders = sorted((p for p in Path(alpha_dir).iterdir() if p.is_dir() and (p / "runs").is_dir()),
@@ -50,8 +51,9 @@ def study_runs(alpha_dir: str, reference: str, reference_alpha: str) -> list[dic
         runs += [dict(r, model=variant_label(folder.name)) for r in finished_runs(folder)]
     if not runs:
         raise UserError("no variant runs (<variant>/runs/*/eval.json)", alpha_dir)
-    demos = {r["demos"] for r in runs}
-    ref = [r for r in finished_runs(reference) if r["model"] in REFERENCE_MODELS and r["demos"] in demos]
+    cells = {(r["demos"], r.get("steps")) for r in runs}
+    ref = [r for folder in references for r in finished_runs(folder)
+           if r["model"] in REFERENCE_MODELS and (r["demos"], r.get("steps")) in cells]
     ref = [dict(r, model=f"relaxed α={reference_alpha}") if r["model"] == "relaxed" else r for r in ref]
     return ref + runs
 
@@ -67,7 +69,8 @@ def table_lines(runs: list[dict[str, Any]], demos: int, n_regions: int, ratios: 
 
     runs = [r for r in runs if r["demos"] == demos]
     cells = cell_intervals(runs, n_regions, broken)
-    lines = [f"### {demos} demos", "",
+    budgets = sorted({r.get("steps") for r in runs if r.get("steps")})
+    lines = [f"### {demos} demos" + (f" ({', '.join(map(str, budgets))} steps)" if budgets else ""), "",
              "| model | seeds | all | broken | symmetric | mean \\|w − w(e)\\| | ρ(eq. error, data break) | "
              "broken vs equi: diff, p (McNemar) |", "|---|---|---|---|---|---|---|---|"]
     labels = list(dict.fromkeys(r["model"] for r in sorted(runs, key=lambda r: r["model"] != "equi")))
@@ -106,13 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", required=True)
     parser.add_argument("--alpha-dir", required=True, help="folder of variant sweeps (<variant>/runs/*/eval.json)")
-    parser.add_argument("--reference", required=True, help="sweep folder with the equi and alpha-1e-3 relaxed runs")
+    parser.add_argument("--reference", required=True,
+                        help="sweep folders (comma-separated) with the equi and alpha-1e-3 relaxed runs; a run is "
+                             "used where a variant has its demo count and step budget")
     parser.add_argument("--reference-alpha", default="1e-3")
     parser.add_argument("--regions", type=int, default=8)
     args = parser.parse_args(argv)
     from equidiff_relaxed.data.atomic import atomic_write_text
 
-    text = report(args.env, study_runs(args.alpha_dir, args.reference, args.reference_alpha), args.regions)
+    references = [f for f in args.reference.split(",") if f]
+    text = report(args.env, study_runs(args.alpha_dir, references, args.reference_alpha), args.regions)
     atomic_write_text(Path(args.alpha_dir) / "alpha_table.md", text)
     print(text)
     return 0

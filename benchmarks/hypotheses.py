@@ -3,8 +3,8 @@
 
 python benchmarks/hypotheses.py [--results benchmarks/results]     # writes <results>/hypotheses.md
 
-Sources: <results>/regions_fast/<env> (every family at the shared budget, 3000 steps),
-<results>/regions_fast_plain30k/<env> (plain at its converged budget, 30000 steps, shown as "plain@30k") and
+Sources: <results>/sample_efficiency/<env> (every family at the shared step budget),
+<results>/sample_efficiency_plain30k/<env> (plain at its converged budget, 30000 steps, shown as "plain@30k") and
 <results>/regions_lift/lift. A claim holds when its point estimates meet the threshold in every required cell;
 the intervals say how sure that is. A hypothesis with a missing cell is "incomplete".
 """
@@ -22,6 +22,7 @@ from equidiff_relaxed.errors import UserError, run_cli
 
 N_REGIONS = 8
 PLAIN30K = "plain@30k"
+MAIN, PLAIN_LONG = "sample_efficiency", "sample_efficiency_plain30k"  # folders under --results
 
 
 @dataclass
@@ -40,8 +41,9 @@ def load(results: Path, env: str) -> list[dict[str, Any]]:
     """The env's runs at the shared budget plus plain at its converged budget (relabelled)."""
     from equidiff_relaxed.eval.sweep import finished_runs
 
-    runs = finished_runs(results / "regions_fast" / env) if (results / "regions_fast" / env).is_dir() else []
-    long = results / "regions_fast_plain30k" / env
+    main = results / (MAIN if env != "lift" else "regions_lift") / env
+    runs = finished_runs(main) if main.is_dir() else []
+    long = results / PLAIN_LONG / env
     if long.is_dir():
         runs += [dict(r, model=PLAIN30K) for r in finished_runs(long)]
     return runs
@@ -111,7 +113,8 @@ def hypotheses_markdown(results: Path) -> str:
     at_least = lambda t: (lambda x: x >= t)  # noqa: E731
     within = lambda t: (lambda x: abs(x) <= t)  # noqa: E731
     out = ["# Issue 16: hypotheses, from the committed results", "",
-           "a − b: mean success difference on the same episodes (seeds both have). Shared budget 3000 steps; "
+           "a − b: mean success difference on the same episodes (seeds both have). Every family at the shared step "
+           f"budget of `{MAIN}/` (Lift: `regions_lift/`); "
            f"`{PLAIN30K}`: plain at its converged budget (30000 steps). Rebuilt by `python benchmarks/hypotheses.py`.",
            ""]
     h1 = [Check(f"{m} − {p}", m, p, n, allr, at_least(0.15), "≥ +0.15")

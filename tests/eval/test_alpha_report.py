@@ -22,21 +22,22 @@ def write_run(out: Path, model: str, demos: int, seed: int, wins: list[int], err
 
 
 def test_report_has_a_table_per_demo_count_with_variants_against_equi(tmp_path):
-    ref, study = tmp_path / "ref", tmp_path / "study"
+    ref, ref2, study = tmp_path / "ref", tmp_path / "ref2", tmp_path / "study"
     for seed in (0, 1):
         write_run(ref, "equi", 10, seed, [10, 2, 10, 10])
         write_run(ref, "relaxed", 10, seed, [10, 3, 10, 10], deviation=1e-7)
         write_run(ref, "plain", 10, seed, [5, 5, 5, 5])  # not part of the study
         write_run(ref, "equi", 100, seed, [10, 10, 10, 10])  # no variant at 100 demos: left out
+        write_run(ref2, "equi", 10, seed, [0, 0, 0, 0], steps=10000)  # another step budget: left out
         # broke symmetry where the data does: error rank follows the break ratio
         write_run(study / "alpha1e-5", "relaxed", 10, seed, [10, 9, 10, 10], [0.01, 0.2, 0.05, 0.02], 0.03)
         write_run(study / "relax_lr1e-2", "relaxed", 10, seed, [9, 2, 10, 10], deviation=0.001)
     write_run(study / "alpha1e-2", "relaxed", 50, 0, [10, 10, 10, 10])
     proc = run_script("benchmarks/alpha_report.py", "--env", "push", "--alpha-dir", str(study), "--reference",
-                      str(ref), "--regions", "4")
+                      f"{ref},{ref2}", "--regions", "4")
     assert proc.returncode == 0, proc.stderr
     text = (study / "alpha_table.md").read_text()
-    assert "broken regions [1]" in text and "### 10 demos" in text and "### 50 demos" in text
+    assert "broken regions [1]" in text and "### 10 demos (3000 steps)" in text and "### 50 demos" in text
     assert "### 100 demos" not in text and "| plain |" not in text
     ten = text.split("### 10 demos")[1].split("### 50 demos")[0]
     rows = [line.split(" | ")[0].strip("| ") for line in ten.splitlines() if line.startswith("| ") and "---" not in line]

@@ -4,7 +4,7 @@ from tests.eval.test_alpha_report import write_run
 
 
 def test_verdicts_follow_the_paired_differences(tmp_path):
-    pillar = tmp_path / "regions_fast" / "push-pillar"
+    pillar = tmp_path / "sample_efficiency" / "push-pillar"
     for seed in (0, 1):
         for demos in (25, 50, 100):  # H2: relaxed wins region 2 by 0.4 everywhere
             write_run(pillar, "equi", demos, seed, [10, 10, 5, 10, 10, 10, 10, 10])

@@ -6,6 +6,7 @@ from tests.eval.test_alpha_report import write_run
 def test_every_results_folder_gets_its_report_command(tmp_path):
     results = tmp_path / "results"
     write_run(results / "regions_fast" / "push", "equi", 10, 0, [1, 1])
+    write_run(results / "sample_efficiency" / "push", "equi", 10, 0, [1, 1])
     write_run(results / "relax_alpha" / "push-pillar" / "alpha1e-5", "relaxed", 10, 0, [1, 1])
     write_run(results / "steps_curve" / "push" / "steps1000", "equi", 100, 0, [1, 1], steps=1000)
     (results / "ablation" / "push-pillar" / "runs" / "full_s0").mkdir(parents=True)
@@ -19,9 +20,10 @@ def test_every_results_folder_gets_its_report_command(tmp_path):
         f"python benchmarks/regions.py --env push --out {r}/regions_fast/push --report-only --quiet",
         f"python benchmarks/regions.py --env push-pillar --out {r}/relax_alpha/push-pillar/alpha1e-5 --report-only "
         "--quiet",
+        f"python benchmarks/regions.py --env push --out {r}/sample_efficiency/push --report-only --quiet",
         f"python benchmarks/regions.py --env push --out {r}/steps_curve/push/steps1000 --report-only --quiet",
         f"python benchmarks/alpha_report.py --env push-pillar --alpha-dir {r}/relax_alpha/push-pillar --reference "
-        f"{r}/regions_fast/push-pillar",
+        f"{r}/regions_fast/push-pillar,{r}/sample_efficiency/push-pillar",
         f"python benchmarks/steps_report.py --env push --out {r}/steps_curve/push --also {r}/regions_fast/push",
         f"python benchmarks/hypotheses.py --results {r}",
     ]
