@@ -6,7 +6,8 @@ For each sweep folder (a folder with runs/*/eval.json, made by regions.py) it ru
 ``regions.py --report-only``; for each ablation folder ``ablation.py --report-only``; for each relaxation study
 (relax_alpha/<env>, folders of variant sweeps) ``alpha_report.py`` against regions_fast/<env> and
 sample_efficiency/<env>; for each steps curve
-(steps_curve/<env>) ``steps_report.py`` with the regions_fast and regions_fast_plain30k sweeps of that env; last,
+(steps_curve/<env>) ``steps_report.py`` with the regions_fast, regions_fast_plain30k and sample_efficiency sweeps
+of that env; last,
 ``hypotheses.py`` (issue 16's hypotheses from sample_efficiency, sample_efficiency_plain30k and regions_lift). Stops at the
 first report that fails, naming it.
 """
@@ -52,7 +53,7 @@ def report_commands(results: Path) -> list[list[str]]:
         refs = [str(results / name / study.name) for name in ("regions_fast", "sample_efficiency")]
         commands.append(["alpha_report.py", "--env", study.name, "--alpha-dir", str(study), "--reference", ",".join(refs)])
     for curve in sorted(results.glob("steps_curve/*/")):
-        also = [results / name / curve.name for name in ("regions_fast", "regions_fast_plain30k")]
+        also = [results / name / curve.name for name in ("regions_fast", "regions_fast_plain30k", "sample_efficiency")]
         commands.append(["steps_report.py", "--env", curve.name, "--out", str(curve),
                          "--also", ",".join(str(p) for p in also if p.is_dir())])
     if (results / "sample_efficiency").is_dir():

@@ -24,7 +24,8 @@ def test_every_results_folder_gets_its_report_command(tmp_path):
         f"python benchmarks/regions.py --env push --out {r}/steps_curve/push/steps1000 --report-only --quiet",
         f"python benchmarks/alpha_report.py --env push-pillar --alpha-dir {r}/relax_alpha/push-pillar --reference "
         f"{r}/regions_fast/push-pillar,{r}/sample_efficiency/push-pillar",
-        f"python benchmarks/steps_report.py --env push --out {r}/steps_curve/push --also {r}/regions_fast/push",
+        f"python benchmarks/steps_report.py --env push --out {r}/steps_curve/push --also {r}/regions_fast/push,"
+        f"{r}/sample_efficiency/push",
         f"python benchmarks/hypotheses.py --results {r}",
     ]
 
