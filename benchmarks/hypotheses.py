@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,16 @@ class Check:
     b: str
     demos: int
     regions: list[int]
-    test: Any  # callable(diff) -> bool, or None: reported only
+    test: Callable[[float], bool] | None  # None: reported only
     rule: str
+
+
+def at_least(bound: float) -> Callable[[float], bool]:
+    return lambda diff: diff >= bound
+
+
+def within(bound: float) -> Callable[[float], bool]:
+    return lambda diff: abs(diff) <= bound
 
 
 def load(results: Path, env: str) -> list[dict[str, Any]]:
@@ -110,8 +118,6 @@ def hypotheses_markdown(results: Path) -> str:
     allr = list(range(N_REGIONS))
     symmetric = [k for k in allr if k not in (1, 2, 3)]
     push, pillar, lift = load(results, "push"), load(results, "push-pillar"), load(results, "lift")
-    at_least = lambda t: (lambda x: x >= t)  # noqa: E731
-    within = lambda t: (lambda x: abs(x) <= t)  # noqa: E731
     out = ["# Issue 16: hypotheses, from the committed results", "",
            "a − b: mean success difference on the same episodes (seeds both have). Every family at the shared step "
            f"budget of `{MAIN}/` (Lift: `regions_lift/`); "
