@@ -25,7 +25,8 @@ def test_report_has_a_table_per_demo_count_with_variants_against_equi(tmp_path):
     ref, ref2, study = tmp_path / "ref", tmp_path / "ref2", tmp_path / "study"
     for seed in (0, 1):
         write_run(ref, "equi", 10, seed, [10, 2, 10, 10])
-        write_run(ref, "relaxed", 10, seed, [10, 3, 10, 10], deviation=1e-7)
+        # numerically exact: errors of float round-off size, which must not count as symmetry breaking
+        write_run(ref, "relaxed", 10, seed, [10, 3, 10, 10], [1e-6, 5e-6, 2e-6, 3e-6], deviation=1e-7)
         write_run(ref, "plain", 10, seed, [5, 5, 5, 5])  # not part of the study
         write_run(ref, "equi", 100, seed, [10, 10, 10, 10])  # no variant at 100 demos: left out
         write_run(ref2, "equi", 10, seed, [0, 0, 0, 0], steps=10000)  # another step budget: left out
