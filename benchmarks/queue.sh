@@ -9,7 +9,8 @@
 # the same line), skips runs whose OUT/runs/<model>_n<demos>_s<seed>/eval.json exists, waits for the base run of a
 # <model>_from_<base> line, and commits each finished run's eval.json and OUT's reports (flock: one commit at a
 # time). Runs use $THREADS torch threads (default 1: two 1-thread workers train ~1.35x faster than one 2-thread
-# one on 2 cores). The dataset is OUT/../regions_fast/ENV/data.zarr's if that exists (pass --dataset otherwise).
+# one on 2 cores). The dataset is benchmarks/results/regions_fast/ENV/data.zarr unless the line passes --dataset; a
+# missing one skips the line (made by benchmarks/queue/issue16_data.sh: git-ignored, regenerated identically).
 # Killed workers lose nothing but the run in progress, which regions.py resumes from its last.ckpt.
 # Set RUNNER to a git worktree to run a fixed version of the code while the main tree changes (its
 # benchmarks/results should be a link to the main tree's).
@@ -35,7 +36,12 @@ while IFS= read -r line; do
     base=${model#*_from_}
     while [ ! -e "$out/runs/${base}_n${demos}_s${seed}/eval.json" ]; do sleep ${WAIT_S:-20}; done;;
   esac
-  data=benchmarks/results/regions_fast/$env/data.zarr; [ -e "$data" ] || data=""
+  data=benchmarks/results/regions_fast/$env/data.zarr
+  case " $* " in *" --dataset "*) data="";; esac           # the line names its own dataset
+  if [ -n "$data" ] && [ ! -e "$data" ]; then            # never let regions.py generate a demos-sized one
+    echo "$(date +%T) $NAME skipped $out $name: no $data (run benchmarks/queue/issue16_data.sh)" >> "$LOGS/progress.log"
+    rmdir "$CLAIMS/$(basename "$JOBS")_$n"; continue
+  fi
   echo "$(date +%T) $NAME start $out $name $*" >> "$LOGS/progress.log"
   "$PY" benchmarks/regions.py --env "$env" --demos "$demos" --seeds "$seed" --models "$model" --steps "$steps" \
      --episodes-per-region 25 --config-prefix fast_push ${data:+--dataset $data} --out "$out" --quiet "$@" \

@@ -35,11 +35,13 @@ def test_two_workers_share_the_jobs_and_commit_each_run(tmp_path):
     fake.write_text(FAKE_PYTHON)
     fake.chmod(0o755)
     out = "res/push"
+    (repo / "benchmarks" / "results" / "regions_fast" / "push" / "data.zarr").mkdir(parents=True)  # the dataset
     (repo / out / "runs" / "equi_n10_s1").mkdir(parents=True)
     (repo / out / "runs" / "equi_n10_s1" / "eval.json").write_text('{"mean_success": 1.0}')  # finished before
     jobs = tmp_path / "jobs.txt"
     jobs.write_text("# a comment\n\n" + "".join(f"{out} push 10 {s} {m} 30\n" for m in ("relaxed_from_equi", "equi",
-                                                                                          "plain") for s in (0, 1)))
+                                                                                          "plain") for s in (0, 1))
+                    + "res/drift push-drift 10 0 equi 30\n")  # no push-drift dataset: skipped, nothing generated
     env = dict(os.environ, PY=str(fake), CALLS=str(tmp_path / "calls.txt"), CLAIMS=str(tmp_path / "claims"),
                LOGS=str(tmp_path / "logs"), WAIT_S="0.2", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
                GIT_COMMITTER_EMAIL="t@t")
@@ -56,3 +58,6 @@ def test_two_workers_share_the_jobs_and_commit_each_run(tmp_path):
                                        [("equi", 0), ("plain", 0), ("plain", 1), ("relaxed_from_equi", 0),
                                         ("relaxed_from_equi", 1)])
     assert len(git(repo, "log", "--oneline").splitlines()) == 1 + 5  # a commit per run this queue finished
+    assert "skipped res/drift equi_n10_s0: no benchmarks/results/regions_fast/push-drift/data.zarr" in \
+        (tmp_path / "logs" / "progress.log").read_text()
+    assert not (repo / "res" / "drift").exists()
