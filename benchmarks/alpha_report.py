@@ -66,7 +66,7 @@ def table_lines(runs: list[dict[str, Any]], demos: int, n_regions: int, ratios: 
     from scipy.stats import spearmanr
 
     from equidiff_relaxed.eval.sweep import mean_error_per_region
-    from equidiff_relaxed.eval.sweep_stats import cell_intervals, compare
+    from equidiff_relaxed.eval.sweep_stats import cell_intervals, compare, format_difference, format_interval
 
     runs = [r for r in runs if r["demos"] == demos]
     cells = cell_intervals(runs, n_regions, broken)
@@ -83,11 +83,10 @@ def table_lines(runs: list[dict[str, Any]], demos: int, n_regions: int, ratios: 
         rho = spearmanr(errors, ratios).statistic if moved else float("nan")
         vs = compare(runs, label, "equi", demos, n_regions, broken) if label != "equi" else None
         c = vs["broken"] if vs else None
-        fmt = {k: f"{v.value:.2f} ({v.lo:.2f}–{v.hi:.2f})" if v else "–" for k, v in cells[(label, demos)].items()}
+        fmt = {k: format_interval(v) for k, v in cells[(label, demos)].items()}
         lines.append(f"| {label} | {len(mine)} | {fmt['all']} | {fmt['broken']} | {fmt['symmetric']} | "
                      + (f"{np.mean(dev):.1e}" if dev else "–") + " | " + ("–" if np.isnan(rho) else f"{rho:.2f}")
-                     + " | " + (f"{c.diff.value:+.2f} ({c.diff.lo:+.2f} to {c.diff.hi:+.2f}), "
-                                f"p = {c.p_mcnemar:.3g}" if c else "") + " |")
+                     + " | " + (f"{format_difference(c.diff)}, p = {c.p_mcnemar:.3g}" if c else "") + " |")
     return lines + [""]
 
 

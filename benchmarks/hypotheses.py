@@ -69,6 +69,8 @@ def evaluate(name: str, claim: str, runs: list[dict[str, Any]], checks: list[Che
              some_above_zero: bool = False) -> list[str]:
     """Markdown lines of one hypothesis: a row per check and the verdict. A check whose ``test`` is None is only
     reported; ``some_above_zero``: the hypothesis also needs one difference whose interval lies above 0."""
+    from equidiff_relaxed.eval.sweep_stats import format_difference
+
     lines = [f"### {name}", ""] + ([claim, ""] if claim else [])
     lines += ["| check | demos | regions | a − b (95 % interval) | p (McNemar) | seeds | meets |",
               "|---|---|---|---|---|---|---|"]
@@ -85,8 +87,8 @@ def evaluate(name: str, claim: str, runs: list[dict[str, Any]], checks: list[Che
         if ok is not None:
             verdicts.append(ok)
         meets = "–" if ok is None else f"{'yes' if ok else 'no'} ({c.rule})"
-        lines.append(f"| {c.label} | {c.demos} | {_regions(c.regions)} | {d.diff.value:+.2f} ({d.diff.lo:+.2f} to "
-                     f"{d.diff.hi:+.2f}) | {d.p_mcnemar:.3g} | {_shared_seeds(runs, c.a, c.b, c.demos)} | {meets} |")
+        lines.append(f"| {c.label} | {c.demos} | {_regions(c.regions)} | {format_difference(d.diff)} | "
+                     f"{d.p_mcnemar:.3g} | {_shared_seeds(runs, c.a, c.b, c.demos)} | {meets} |")
     missing, done = verdicts.count(None), [v for v in verdicts if v is not None]
     if all(c.test is None for c in checks):
         verdict = "see the rows" + (f" ({missing} cells missing)" if missing else "")

@@ -39,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from equidiff_relaxed.data.atomic import atomic_write_text
     from equidiff_relaxed.eval.sweep import data_ratios, model_color, model_order
-    from equidiff_relaxed.eval.sweep_stats import broken_from_data, cell_intervals, plot_subset_curves
+    from equidiff_relaxed.eval.sweep_stats import (broken_from_data, cell_intervals, format_interval,
+                                                   plot_subset_curves)
 
     out = Path(args.out)
     folders = sorted(out.glob("steps*/")) + [Path(f) for f in args.also.split(",") if f]
@@ -53,8 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              "| model | steps | seeds | all | broken | symmetric |", "|---|---|---|---|---|---|"]
     for (model, steps), row in sorted(table.items(), key=lambda kv: (model_order(kv[0][0]), kv[0][1])):
         seeds = sorted({r["seed"] for r in runs if r["model"] == model and r["demos"] == steps})
-        fmt = [f"{iv.value:.2f} ({iv.lo:.2f}–{iv.hi:.2f})" if iv else "–" for iv in row.values()]
-        lines.append(f"| {model} | {steps} | {len(seeds)} | " + " | ".join(fmt) + " |")
+        lines.append(f"| {model} | {steps} | {len(seeds)} | " + " | ".join(map(format_interval, row.values())) + " |")
     text = "\n".join(lines) + "\n"
     atomic_write_text(out / "steps_table.md", text)
     plot_subset_curves(runs, args.regions, broken, out / "steps_curve.png", order=model_order, color=model_color,

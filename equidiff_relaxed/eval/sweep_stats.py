@@ -93,8 +93,14 @@ def _p(p: float) -> str:
     return "<0.001" if p < 1e-3 else f"{p:.3f}"
 
 
-def _fmt(iv: Interval | None) -> str:
+def format_interval(iv: Interval | None) -> str:
+    """``0.93 (0.88–0.97)``; "–" for no interval."""
     return "–" if iv is None else f"{iv.value:.2f} ({iv.lo:.2f}–{iv.hi:.2f})"
+
+
+def format_difference(iv: Interval) -> str:
+    """A signed difference with its interval: ``+0.07 (-0.02 to +0.15)``."""
+    return f"{iv.value:+.2f} ({iv.lo:+.2f} to {iv.hi:+.2f})"
 
 
 def intervals_markdown(results: list[dict[str, Any]], n_regions: int, broken: list[int], order: Any) -> str:
@@ -103,8 +109,8 @@ def intervals_markdown(results: list[dict[str, Any]], n_regions: int, broken: li
     lines = ["| model | demos | seeds | all regions | broken regions | symmetric regions |", "|---|---|---|---|---|---|"]
     runs = cells(results)
     for (model, demos), row in sorted(table.items(), key=lambda kv: (kv[0][1], order(kv[0][0]))):
-        lines.append(f"| {model} | {demos} | {len(runs[(model, demos)])} | {_fmt(row['all'])} | "
-                     f"{_fmt(row['broken'])} | {_fmt(row['symmetric'])} |")
+        lines.append(f"| {model} | {demos} | {len(runs[(model, demos)])} | {format_interval(row['all'])} | "
+                     f"{format_interval(row['broken'])} | {format_interval(row['symmetric'])} |")
     return "\n".join(lines)
 
 
@@ -122,9 +128,8 @@ def comparisons_markdown(results: list[dict[str, Any]], n_regions: int, broken: 
             seeds = len(set(runs[(a, demos)]) & set(runs[(b, demos)]))
             for subset, c in found.items():
                 if c is not None:
-                    lines.append(f"| {a} − {b} | {demos} | {seeds} | {subset} | {c.diff.value:+.2f} "
-                                 f"({c.diff.lo:+.2f} to {c.diff.hi:+.2f}) | {_p(c.p_bootstrap)} | "
-                                 f"{_p(c.p_mcnemar)} | {c.a_only} / {c.b_only} |")
+                    lines.append(f"| {a} − {b} | {demos} | {seeds} | {subset} | {format_difference(c.diff)} | "
+                                 f"{_p(c.p_bootstrap)} | {_p(c.p_mcnemar)} | {c.a_only} / {c.b_only} |")
     return "\n".join(lines)
 
 
@@ -163,4 +168,4 @@ def plot_subset_curves(results: list[dict[str, Any]], n_regions: int, broken: li
 
 
 __all__ = ["BREAK_RATIO", "SUBSETS", "broken_from_data", "cell_intervals", "cells", "compare", "comparisons_markdown", "default_pairs",
-           "intervals_markdown", "outcome_array", "plot_subset_curves"]
+           "format_difference", "format_interval", "intervals_markdown", "outcome_array", "plot_subset_curves"]
