@@ -66,9 +66,10 @@ def diff_on(runs: list[dict[str, Any]], a: str, b: str, demos: int, regions: lis
 
 
 def evaluate(name: str, claim: str, runs: list[dict[str, Any]], checks: list[Check],
-             some_above_zero: bool = False) -> list[str]:
-    """Markdown lines of one hypothesis: a row per check and the verdict. A check whose ``test`` is None is only
-    reported; ``some_above_zero``: the hypothesis also needs one difference whose interval lies above 0."""
+             some_above_zero: bool = False) -> tuple[list[str], str]:
+    """Markdown lines of one hypothesis (a row per check and the verdict) and the verdict itself. A check whose
+    ``test`` is None is only reported; ``some_above_zero``: the hypothesis also needs one difference whose interval
+    lies above 0."""
     from equidiff_relaxed.eval.sweep_stats import format_difference
 
     lines = [f"### {name}", ""] + ([claim, ""] if claim else [])
@@ -103,7 +104,7 @@ def evaluate(name: str, claim: str, runs: list[dict[str, Any]], checks: list[Che
         verdict = "**does not hold**: every check meets its bound, but no difference is above 0 with its interval"
     else:
         verdict = "**holds** (every check meets it" + (", and one difference is above 0)" if some_above_zero else ")")
-    return lines + ["", f"Verdict: {verdict}", ""]
+    return lines + ["", f"Verdict: {verdict}", ""], verdict
 
 
 def _regions(regions: list[int]) -> str:
@@ -129,27 +130,31 @@ def hypotheses_markdown(results: Path) -> str:
           for n in (5, 10) for m in ("equi", "relaxed") for p in (PLAIN30K, "plain")]
     h1 += [Check(f"{a} − {b}", a, b, 100, allr, within(0.05), "within 0.05")
            for a, b in (("equi", PLAIN30K), ("relaxed", PLAIN30K), ("relaxed", "equi"))]
-    out += evaluate("H1 (push): equi and relaxed ≥ plain + 0.15 at 5 and 10 demos; all within 0.05 at 100", "", push,
-                    h1)
-    out += evaluate("H2 (push-pillar, region 2): relaxed ≥ equi + 0.15 at 25 demos and more", "", pillar,
-                    [Check("relaxed − equi", "relaxed", "equi", n, [2], at_least(0.15), "≥ +0.15")
-                     for n in (25, 50, 100)])
+    h2 = [Check("relaxed − equi", "relaxed", "equi", n, [2], at_least(0.15), "≥ +0.15") for n in (25, 50, 100)]
     h3 = [Check(f"relaxed − {b}", "relaxed", b, n, allr, at_least(-0.02), "≥ −0.02")
           for n in (5, 10, 25, 50, 100) for b in ("equi", PLAIN30K)]
-    out += evaluate("H3 (push-pillar, mean over regions): relaxed ≥ max(equi, plain) − 0.02 at every demo count, "
-                    "strictly better at some", "Strictly better: one difference whose 95 % interval lies above 0.",
-                    pillar, h3, some_above_zero=True)
-    out += evaluate("H4 (push-pillar, symmetric regions 0, 4–7): relaxed within 0.05 of equi at 5 and 10 demos", "",
-                    pillar, [Check("relaxed − equi", "relaxed", "equi", n, symmetric, within(0.05), "within 0.05")
-                             for n in (5, 10)])
-    out += evaluate("H5 (Lift grasp-360, region 6): relaxed ≥ equi + 0.2", "", lift,
-                    [Check("relaxed − equi", "relaxed", "equi", n, [6], at_least(0.2), "≥ +0.2") for n in (25, 100)])
+    h4 = [Check("relaxed − equi", "relaxed", "equi", n, symmetric, within(0.05), "within 0.05") for n in (5, 10)]
+    h5 = [Check("relaxed − equi", "relaxed", "equi", n, [6], at_least(0.2), "≥ +0.2") for n in (25, 100)]
     h6 = [Check(f"{m} − equi", m, "equi", n, regions, None, "")
           for n in (5, 10, 25, 50, 100) for m in ("subgroup", "relaxed")
           for regions in (symmetric, [1, 2])]
-    out += evaluate("H6 (push-pillar): subgroup vs relaxed, each against equi on the symmetric regions (0, 4–7) "
-                    "and the broken ones (1, 2)", "Which keeps more of equi's success where the task is symmetric "
-                    "and gains more where it is broken: compare the two rows of each demo count.", pillar, h6)
+    sections = {
+        "H1": evaluate("H1 (push): equi and relaxed ≥ plain + 0.15 at 5 and 10 demos; all within 0.05 at 100", "",
+                       push, h1),
+        "H2": evaluate("H2 (push-pillar, region 2): relaxed ≥ equi + 0.15 at 25 demos and more", "", pillar, h2),
+        "H3": evaluate("H3 (push-pillar, mean over regions): relaxed ≥ max(equi, plain) − 0.02 at every demo count, "
+                       "strictly better at some", "Strictly better: one difference whose 95 % interval lies above 0.",
+                       pillar, h3, some_above_zero=True),
+        "H4": evaluate("H4 (push-pillar, symmetric regions 0, 4–7): relaxed within 0.05 of equi at 5 and 10 demos",
+                       "", pillar, h4),
+        "H5": evaluate("H5 (Lift grasp-360, region 6): relaxed ≥ equi + 0.2", "", lift, h5),
+        "H6": evaluate("H6 (push-pillar): subgroup vs relaxed, each against equi on the symmetric regions (0, 4–7) "
+                       "and the broken ones (1, 2)", "Which keeps more of equi's success where the task is symmetric "
+                       "and gains more where it is broken: compare the two rows of each demo count.", pillar, h6),
+    }
+    out += ["| hypothesis | verdict |", "|---|---|"]
+    out += [f"| {key} | {verdict} |" for key, (_, verdict) in sections.items()] + [""]
+    out += [line for lines, _ in sections.values() for line in lines]
     return "\n".join(out)
 
 

@@ -22,3 +22,7 @@ def test_verdicts_follow_the_paired_differences(tmp_path):
     assert "**not measured yet**" in sections["H5"] and "**not measured yet**" in sections["H1"]
     # H3: relaxed meets equi at 25-100 demos but not at 5, 10 (-0.125 over all regions); plain is missing
     assert "**does not hold** (2 of 10 checks fail; 5 missing)" in sections["H3"]
+    # the summary table at the top repeats each verdict
+    summary = text.split("### ")[0]
+    assert "| H2 | **holds** (" in summary and "| H5 | **not measured yet** |" in summary
+    assert "| H3 | **does not hold** (2 of 10 checks fail; 5 missing) |" in summary
