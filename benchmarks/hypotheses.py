@@ -25,6 +25,22 @@ PLAIN30K = "plain@30k"
 MAIN, PLAIN_LONG = "sample_efficiency", "sample_efficiency_plain30k"  # folders under --results
 
 
+@dataclass(frozen=True)
+class Bound:
+    """A threshold on a difference: ``kind`` "at_least" (diff ≥ value) or "within" (|diff| ≤ value)."""
+    kind: str
+    value: float
+
+    def meets(self, diff: float) -> bool:
+        return diff >= self.value if self.kind == "at_least" else abs(diff) <= self.value
+
+    def decided(self, lo: float, hi: float) -> bool:
+        """True when the whole interval [lo, hi] is on one side of the bound (it meets it, or misses it, for sure)."""
+        if self.kind == "at_least":
+            return lo >= self.value or hi < self.value
+        return (-self.value <= lo and hi <= self.value) or lo > self.value or hi < -self.value
+
+
 @dataclass
 class Check:
     """One required cell of a hypothesis: ``a − b`` over ``regions`` at ``demos`` must satisfy ``test``."""
@@ -33,16 +49,16 @@ class Check:
     b: str
     demos: int
     regions: list[int]
-    test: Callable[[float], bool] | None  # None: reported only
+    test: Bound | None  # None: reported only
     rule: str
 
 
-def at_least(bound: float) -> Callable[[float], bool]:
-    return lambda diff: diff >= bound
+def at_least(bound: float) -> Bound:
+    return Bound("at_least", bound)
 
 
-def within(bound: float) -> Callable[[float], bool]:
-    return lambda diff: abs(diff) <= bound
+def within(bound: float) -> Bound:
+    return Bound("within", bound)
 
 
 def load(results: Path, env: str) -> list[dict[str, Any]]:
@@ -77,6 +93,7 @@ def evaluate(name: str, claim: str, runs: list[dict[str, Any]], checks: list[Che
               "|---|---|---|---|---|---|---|"]
     verdicts: list[bool | None] = []
     above_zero = False
+    undecided = 0  # checks whose interval straddles their bound
     for c in checks:
         d = diff_on(runs, c.a, c.b, c.demos, c.regions)
         if d is None:
@@ -84,10 +101,14 @@ def evaluate(name: str, claim: str, runs: list[dict[str, Any]], checks: list[Che
             verdicts.append(None)
             continue
         above_zero |= d.diff.lo > 0
-        ok = None if c.test is None else bool(c.test(d.diff.value))
-        if ok is not None:
+        meets = "–"
+        if c.test is not None:
+            ok = c.test.meets(d.diff.value)
             verdicts.append(ok)
-        meets = "–" if ok is None else f"{'yes' if ok else 'no'} ({c.rule})"
+            meets = f"{'yes' if ok else 'no'} ({c.rule})"
+            if not c.test.decided(d.diff.lo, d.diff.hi):
+                undecided += 1
+                meets += ", interval straddles it"
         lines.append(f"| {c.label} | {c.demos} | {_regions(c.regions)} | {format_difference(d.diff)} | "
                      f"{d.p_mcnemar:.3g} | {_shared_seeds(runs, c.a, c.b, c.demos)} | {meets} |")
     missing, done = verdicts.count(None), [v for v in verdicts if v is not None]
@@ -104,6 +125,8 @@ def evaluate(name: str, claim: str, runs: list[dict[str, Any]], checks: list[Che
         verdict = "**does not hold**: every check meets its bound, but no difference is above 0 with its interval"
     else:
         verdict = "**holds** (every check meets it" + (", and one difference is above 0)" if some_above_zero else ")")
+    if undecided:
+        verdict += f"; on point estimates: {undecided} of {len(done)} measured intervals straddle their bound"
     return lines + ["", f"Verdict: {verdict}", ""], verdict
 
 
