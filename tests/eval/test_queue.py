@@ -61,3 +61,22 @@ def test_two_workers_share_the_jobs_and_commit_each_run(tmp_path):
     assert "skipped res/drift equi_n10_s0: no benchmarks/results/regions_fast/push-drift/data.zarr" in \
         (tmp_path / "logs" / "progress.log").read_text()
     assert not (repo / "res" / "drift").exists()
+
+
+def test_every_committed_job_line_names_a_known_env_and_an_existing_config():
+    from equidiff_relaxed.envs import ENV_NAMES
+
+    lines = 0
+    for jobs in sorted((REPO / "benchmarks" / "queue").glob("*.txt")):
+        for number, line in enumerate(jobs.read_text().splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            where = f"{jobs.name}:{number}"
+            out, env, demos, seed, model, steps, *args = line.split()
+            assert env in ENV_NAMES and out.startswith("benchmarks/results/"), where
+            assert int(demos) > 0 and int(seed) >= 0 and int(steps) > 0, where
+            prefix = args[args.index("--config-prefix") + 1] if "--config-prefix" in args else "fast_push"
+            for family in model.split("_from_"):
+                assert (REPO / "configs" / f"{prefix}_{family}.yaml").is_file(), where
+            lines += 1
+    assert lines > 0  # the glob found the job lists
