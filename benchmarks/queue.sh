@@ -6,9 +6,10 @@
 #
 # Each line of the job file is one benchmarks/regions.py run:  OUT ENV DEMOS SEED MODEL STEPS [more regions.py args]
 # (# starts a comment). Workers share the file: a worker claims a line (mkdir in $CLAIMS, so two workers never run
-# the same line), skips runs whose OUT/runs/<model>_n<demos>_s<seed>/eval.json exists, waits for the base run of a
-# <model>_from_<base> line, and commits each finished run's eval.json and OUT's reports (flock: one commit at a
-# time). Runs use $THREADS torch threads (default 1: two 1-thread workers train ~1.35x faster than one 2-thread
+# the same line; a killed worker's claims go to the next worker that reaches them), skips runs whose
+# OUT/runs/<model>_n<demos>_s<seed>/eval.json exists, waits for the base run of a <model>_from_<base> line, and
+# commits each finished run's eval.json and OUT's reports (flock: one commit at a time). Runs use $THREADS torch
+# threads (default 1: two 1-thread workers train ~1.35x faster than one 2-thread
 # one on 2 cores). The dataset is benchmarks/results/regions_fast/ENV/data.zarr unless the line passes --dataset; a
 # missing one skips the line (made by benchmarks/queue/issue16_data.sh: git-ignored, regenerated identically).
 # Killed workers lose nothing but the run in progress, which regions.py resumes from its last.ckpt.
@@ -28,7 +29,15 @@ cd "$RUNNER" || exit 2
 n=0
 while IFS= read -r line; do
   n=$((n+1)); [ -z "${line// }" ] && continue; case "$line" in \#*) continue;; esac
-  mkdir "$CLAIMS/$(basename "$JOBS")_$n" 2>/dev/null || continue
+  claim="$CLAIMS/$(basename "$JOBS")_$n"
+  if ! mkdir "$claim" 2>/dev/null; then
+    # claimed: skip it, unless the claiming worker is gone (killed), so that a restarted queue redoes the unfinished
+    # run; mv is atomic, so one worker takes a stale claim over
+    owner=$(cat "$claim/pid" 2>/dev/null)
+    [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null && mv "$claim" "$claim.stale.$$" 2>/dev/null || continue
+    rm -rf "$claim.stale.$$"; mkdir "$claim" 2>/dev/null || continue
+  fi
+  echo $$ > "$claim/pid"
   set -- $line; out=$1 env=$2 demos=$3 seed=$4 model=$5 steps=$6; shift 6
   name=${model}_n${demos}_s${seed}
   [ -e "$out/runs/$name/eval.json" ] && continue
@@ -40,7 +49,7 @@ while IFS= read -r line; do
   case " $* " in *" --dataset "*) data="";; esac           # the line names its own dataset
   if [ -n "$data" ] && [ ! -e "$data" ]; then            # never let regions.py generate a demos-sized one
     echo "$(date +%T) $NAME skipped $out $name: no $data (run benchmarks/queue/issue16_data.sh)" >> "$LOGS/progress.log"
-    rmdir "$CLAIMS/$(basename "$JOBS")_$n"; continue
+    rm -rf "$claim"; continue
   fi
   echo "$(date +%T) $NAME start $out $name $*" >> "$LOGS/progress.log"
   "$PY" benchmarks/regions.py --env "$env" --demos "$demos" --seeds "$seed" --models "$model" --steps "$steps" \

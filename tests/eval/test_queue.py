@@ -42,6 +42,13 @@ def test_two_workers_share_the_jobs_and_commit_each_run(tmp_path):
     jobs.write_text("# a comment\n\n" + "".join(f"{out} push 10 {s} {m} 30\n" for m in ("relaxed_from_equi", "equi",
                                                                                           "plain") for s in (0, 1))
                     + "res/drift push-drift 10 0 equi 30\n")  # no push-drift dataset: skipped, nothing generated
+    # claims left by workers: line 7 (plain seed 0) by a live one, which must be left alone; line 8 (plain seed 1)
+    # by a killed one, whose claim the next worker takes over
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    for line, pid in ((7, os.getpid()), (8, dead.pid)):
+        (tmp_path / "claims" / f"jobs.txt_{line}").mkdir(parents=True)
+        (tmp_path / "claims" / f"jobs.txt_{line}" / "pid").write_text(f"{pid}\n")
     env = dict(os.environ, PY=str(fake), CALLS=str(tmp_path / "calls.txt"), CLAIMS=str(tmp_path / "claims"),
                LOGS=str(tmp_path / "logs"), WAIT_S="0.2", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
                GIT_COMMITTER_EMAIL="t@t")
@@ -49,15 +56,15 @@ def test_two_workers_share_the_jobs_and_commit_each_run(tmp_path):
                for name in ("A", "B")]
     assert [w.wait(timeout=60) for w in workers] == [0, 0]
     calls = (tmp_path / "calls.txt").read_text().splitlines()
-    # each unfinished run once (equi seed 1 was finished); a fine-tuned run starts after its base has finished
-    assert sorted(calls) == ["equi 10 0", "plain 10 0", "plain 10 1", "relaxed_from_equi 10 0",
-                             "relaxed_from_equi 10 1"]
+    # each unfinished, unclaimed run once (equi seed 1 was finished; plain seed 0 is a live worker's); a fine-tuned
+    # run starts after its base has finished
+    assert sorted(calls) == ["equi 10 0", "plain 10 1", "relaxed_from_equi 10 0", "relaxed_from_equi 10 1"]
     assert calls.index("equi 10 0") < calls.index("relaxed_from_equi 10 0")
     committed = git(repo, "ls-files", out).split()
     assert sorted(committed) == sorted(f"{out}/runs/{m}_n10_s{s}/eval.json" for m, s in
-                                       [("equi", 0), ("plain", 0), ("plain", 1), ("relaxed_from_equi", 0),
+                                       [("equi", 0), ("plain", 1), ("relaxed_from_equi", 0),
                                         ("relaxed_from_equi", 1)])
-    assert len(git(repo, "log", "--oneline").splitlines()) == 1 + 5  # a commit per run this queue finished
+    assert len(git(repo, "log", "--oneline").splitlines()) == 1 + 4  # a commit per run this queue finished
     assert "skipped res/drift equi_n10_s0: no benchmarks/results/regions_fast/push-drift/data.zarr" in \
         (tmp_path / "logs" / "progress.log").read_text()
     assert not (repo / "res" / "drift").exists()
