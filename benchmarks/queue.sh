@@ -9,9 +9,9 @@
 # the same line; a killed worker's claims go to the next worker that reaches them), skips runs whose
 # OUT/runs/<model>_n<demos>_s<seed>/eval.json exists, waits for the base run of a <model>_from_<base> line, and
 # commits each finished run's eval.json and OUT's reports (flock: one commit at a time). Runs use $THREADS torch
-# threads (default 1: two 1-thread workers train ~1.35x faster than one 2-thread
-# one on 2 cores). The dataset is benchmarks/results/regions_fast/ENV/data.zarr unless the line passes --dataset; a
-# missing one skips the line (made by benchmarks/queue/issue16_data.sh: git-ignored, regenerated identically).
+# threads (default 1: two 1-thread workers train ~1.35x faster than one 2-thread one on 2 cores). The dataset is
+# benchmarks/results/regions_fast/ENV/data.zarr unless the line passes --dataset; a missing one skips the line
+# (made by benchmarks/queue/issue16_data.sh: git-ignored, regenerated identically).
 # Killed workers lose nothing but the run in progress, which regions.py resumes from its last.ckpt.
 # Set RUNNER to a git worktree to run a fixed version of the code while the main tree changes (its
 # benchmarks/results should be a link to the main tree's).
