@@ -6,7 +6,8 @@ python benchmarks/regions.py --env push-pillar --demos 10,25,50 --seeds 0,1 --mo
 
 The dataset (generated with the scripted expert if --dataset is not given: <out>/data.zarr, git-ignored) holds enough
 episodes for the largest demo count plus the fixed validation split. Finished runs (<out>/runs/<name>/eval.json) are
-skipped, so the script can be resumed. Writes <out>/table.md, regions.png, diagnostics.md, diagnostics.png, stats.md
+skipped, so the script can be resumed. Writes <out>/table.md, regions.png, diagnostics.md, diagnostics.png, failures.md,
+stats.md
 (bootstrap intervals over seeds and episodes; paired comparisons with p-values; all / broken / symmetric regions)
 and subsets.png, from every finished run in <out> (also those of earlier invocations with other models or demo
 counts).
@@ -129,6 +130,7 @@ def _report(args: argparse.Namespace, out: Path, results: list, t0: float) -> in
     from equidiff_relaxed.data.atomic import atomic_write_text
     from equidiff_relaxed.eval.sweep import (diagnostics_table, markdown_table, model_color, model_order,
                                              plot_diagnostics, plot_sweep)
+    from equidiff_relaxed.eval.sweep_failures import failures_markdown
     from equidiff_relaxed.eval.sweep_stats import comparisons_markdown, intervals_markdown, plot_subset_curves
 
     table = markdown_table(results, args.regions)
@@ -146,10 +148,11 @@ def _report(args: argparse.Namespace, out: Path, results: list, t0: float) -> in
                       f"episodes; broken regions {broken} (symmetric: the others)\n\n{cells}\n\n"
                       f"Paired comparisons on the same episodes (seeds both cells have):\n\n{pairs}\n")
     plot_subset_curves(results, args.regions, broken, out / "subsets.png", model_order, model_color, title=args.env)
+    atomic_write_text(out / "failures.md", f"{args.env}: {failures_markdown(results, args.regions, model_order)}\n")
     print(table)
     print(diag)
     print(cells)
-    print(f"wrote {out}/table.md, regions.png, diagnostics.md, diagnostics.png, stats.md, subsets.png "
+    print(f"wrote {out}/table.md, regions.png, diagnostics.md, diagnostics.png, stats.md, subsets.png, failures.md "
           f"({time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -17,8 +17,11 @@ Actions, ``action_mode``:
   0.5 rad), gripper; world-frame input.
 
 ``reset(seed=..., options={"theta": theta})``; otherwise theta ~ U[0, 2pi) (or ``next_theta`` when set, as vector
-envs do). ``info`` has ``theta``, ``region`` and ``is_success``; reward 1 on success; the episode terminates on
-success and truncates after ``max_steps``. All randomness (theta, jitter, joint noise) comes from the reset seed.
+envs do). ``info`` has ``theta``, ``region``, ``is_success`` and, for the failure analysis of pick episodes
+(``eval.pick_failures``): ``grip_pos`` (3, world grip site), ``object_pos`` (3, world, the first object), ``wrist_angle``
+(Panda joint 7, rad), ``wrist_limits`` (2, its range) and, for Lift, ``success_z`` (the height, world z, the cube must
+pass: robosuite's table top + 0.04 m). Reward 1 on success; the episode terminates on success and truncates after
+``max_steps``. All randomness (theta, jitter, joint noise) comes from the reset seed.
 """
 from __future__ import annotations
 
@@ -50,10 +53,11 @@ class TaskSpec:
     object_dim: int
     max_steps: int
     object_rep: str
+    lift_margin: float | None = None  # success = first object's centre this far above the table top (Lift only)
 
 
 TASKS: dict[str, TaskSpec] = {
-    "lift": TaskSpec("Lift", ("cube",), 10, 160, "pos3+quat+vec2+scalar:1"),
+    "lift": TaskSpec("Lift", ("cube",), 10, 160, "pos3+quat+vec2+scalar:1", lift_margin=0.04),
     "stack": TaskSpec("Stack", ("cubeA", "cubeB"), 23, 300,
                       "pos3+quat+pos3+quat+vec2+scalar:1+vec2+scalar:1+vec2+scalar:1"),
 }
@@ -167,6 +171,7 @@ class RobosuiteTaskEnv(gym.Env):
         self.robot = self.rs.robots[0]
         self._grip_site = self.rs.sim.model.site_name2id(self.robot.gripper["right"].important_sites["grip_site"])
         self._joint_idx = np.asarray(self.robot._ref_joint_pos_indexes)
+        self._wrist_limits = np.asarray(self.rs.sim.model.jnt_range[self.robot._ref_joint_indexes[6]], dtype=np.float64)
         self._obj_joints = [self._object(name).joints[0] for name in self.spec_.objects]
         self._obj_half = [float(self._object(name).size[2]) for name in self.spec_.objects]
         spaces: dict[str, gym.Space] = {
@@ -351,8 +356,14 @@ class RobosuiteTaskEnv(gym.Env):
 
     def _info(self) -> dict[str, Any]:
         theta = self.episode.theta
-        return {"theta": theta, "region": region_of(theta, self.n_regions),
-                "is_success": self.is_success()}
+        data = self.rs.sim.data
+        info = {"theta": theta, "region": region_of(theta, self.n_regions), "is_success": self.is_success(),
+                "grip_pos": data.site_xpos[self._grip_site].copy(),
+                "object_pos": np.asarray(data.get_joint_qpos(self._obj_joints[0])[:3], dtype=np.float64),
+                "wrist_angle": float(data.qpos[self._joint_idx[6]]), "wrist_limits": self._wrist_limits.copy()}
+        if self.spec_.lift_margin is not None:
+            info["success_z"] = float(self.rs.table_offset[2]) + self.spec_.lift_margin
+        return info
 
     @property
     def theta(self) -> float:

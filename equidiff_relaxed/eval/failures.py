@@ -24,6 +24,10 @@ control in the push envs). Thresholds come from the scene geometry (``PushGeomet
 Categories are tested in that order (a puck stuck at the pillar is reported so even if it passed near the goal).
 Successful episodes get no category; episodes of envs that report no positions get ``unknown`` when they failed.
 
+Pick episodes (robosuite Lift) have their own categories, named here (``PICK_CATEGORIES``) and defined in
+:mod:`equidiff_relaxed.eval.pick_failures`: ``wrist_at_limit``, ``never_reached_object``, ``grasp_missed``,
+``dropped``, ``lifted_too_low``.
+
 Two categories come from the rollout, not from this analysis (``rollouts.rollout`` sets them, with a one-line reason
 per episode): ``env_error`` (the env raised in reset/step/render, or its worker process died) and
 ``nonfinite_state`` (the env returned a NaN/inf observation or position). Such an episode ends there as a failure.
@@ -39,10 +43,17 @@ PUSHED_PAST_GOAL = "pushed_past_goal"
 STUCK_AT_PILLAR = "stuck_at_pillar"
 TIMED_OUT_MOVING = "timed_out_moving"
 UNKNOWN = "unknown"
+WRIST_AT_LIMIT = "wrist_at_limit"              # pick: the wrist joint came within reach of its range's end
+NEVER_REACHED_OBJECT = "never_reached_object"  # pick: the grip site never came near the object
+GRASP_MISSED = "grasp_missed"                  # pick: reached the object, never lifted it
+DROPPED = "dropped"                            # pick: lifted the object, then it fell back
+LIFTED_TOO_LOW = "lifted_too_low"              # pick: lifted and held, but not high enough in time
 ENV_ERROR = "env_error"              # the env raised, or its worker process died (set by the rollout)
 NONFINITE_STATE = "nonfinite_state"  # the env returned a non-finite observation or position (set by the rollout)
 FAULTS = (ENV_ERROR, NONFINITE_STATE)
-CATEGORIES = (NEVER_REACHED_PUCK, PUSHED_PAST_GOAL, STUCK_AT_PILLAR, TIMED_OUT_MOVING, UNKNOWN, *FAULTS)
+PUSH_CATEGORIES = (NEVER_REACHED_PUCK, PUSHED_PAST_GOAL, STUCK_AT_PILLAR, TIMED_OUT_MOVING)
+PICK_CATEGORIES = (WRIST_AT_LIMIT, NEVER_REACHED_OBJECT, GRASP_MISSED, DROPPED, LIFTED_TOO_LOW)
+CATEGORIES = (*PUSH_CATEGORIES, *PICK_CATEGORIES, UNKNOWN, *FAULTS)
 
 CONTACT_MARGIN = 0.002   # m beyond touching centre distance still counted as contact (soft contacts, sampling)
 MOVED_TOL = 0.002        # m the puck must move from its start to count as touched
@@ -65,12 +76,14 @@ class SceneGeometry:
 
 @dataclass(frozen=True)
 class EpisodeMetrics:
-    """Per-episode failure analysis; distances in metres, None where the env reports no positions."""
+    """Per-episode failure analysis; distances in metres, None where the env reports no positions (pick episodes:
+    the goal distance is the height the object still lacked, see :mod:`equidiff_relaxed.eval.pick_failures`)."""
 
     final_goal_dist: float | None = None
     min_goal_dist: float | None = None
     steps_to_contact: int | None = None
     failure: str | None = None  # one of CATEGORIES for a failed episode, None for a success
+    wrist_margin: float | None = None  # pick episodes: smallest distance (rad) of the wrist from its range's ends
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -15,7 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from equidiff_relaxed.eval.failures import CATEGORIES, ENV_ERROR, NONFINITE_STATE, UNKNOWN  # noqa: E402
+from equidiff_relaxed.eval.failures import (CATEGORIES, ENV_ERROR, NONFINITE_STATE, PICK_CATEGORIES,  # noqa: E402
+                                            PUSH_CATEGORIES, UNKNOWN)
 from equidiff_relaxed.eval.rollouts import EpisodeResult  # noqa: E402
 from equidiff_relaxed.eval.stats import RegionStats  # noqa: E402
 from equidiff_relaxed.symmetry.regions import region_bounds  # noqa: E402
@@ -40,14 +41,25 @@ def failure_counts(results: list[EpisodeResult], n_regions: int) -> list[dict[st
 
 
 FAILURE_COLUMNS = {"never_reached_puck": "reach", "pushed_past_goal": "past", "stuck_at_pillar": "pillar",
-                   "timed_out_moving": "moving", UNKNOWN: "unknown", ENV_ERROR: "enverr", NONFINITE_STATE: "nonfin"}
+                   "timed_out_moving": "moving", "wrist_at_limit": "wrist", "never_reached_object": "noreach",
+                   "grasp_missed": "nograsp", "dropped": "drop", "lifted_too_low": "low", UNKNOWN: "unknown",
+                   ENV_ERROR: "enverr", NONFINITE_STATE: "nonfin"}
 OPTIONAL_COLUMNS = (UNKNOWN, ENV_ERROR, NONFINITE_STATE)  # shown only when some episode has them
 
 
+def shown_categories(counts: list[list[dict[str, int]]]) -> list[str]:
+    """Columns of a failure table: the push or the pick categories (those whose scene kind has failures; push when
+    neither has), plus ``unknown`` and the env faults where any episode has them."""
+    def seen(group: tuple[str, ...]) -> bool:
+        return any(row.get(c, 0) for t in counts for row in t for c in group)
+
+    groups = [g for g in (PUSH_CATEGORIES, PICK_CATEGORIES) if seen(g)] or [PUSH_CATEGORIES]
+    return [c for c in CATEGORIES if any(c in g for g in groups) or (c in OPTIONAL_COLUMNS and seen((c,)))]
+
+
 def format_failure_table(names: list[str], counts: list[list[dict[str, int]]]) -> str:
-    """Failed episodes per region and category, one column group per checkpoint (``unknown`` and the env faults
-    ``env_error``, ``nonfinite_state`` only if any)."""
-    cats = [c for c in CATEGORIES if c not in OPTIONAL_COLUMNS or any(row[c] for t in counts for row in t)]
+    """Failed episodes per region and category, one column group per checkpoint (columns: :func:`shown_categories`)."""
+    cats = shown_categories(counts)
     width = 6 + 7 * len(cats)
     legend = ", ".join(f"{FAILURE_COLUMNS[c]} = {c}" for c in cats)
     lines = [f"failed episodes per region ({legend})",
@@ -56,11 +68,12 @@ def format_failure_table(names: list[str], counts: list[list[dict[str, int]]]) -
     lines.append("-" * len(lines[-1]))
 
     def row(label: str, cells: list[dict[str, int]]) -> str:
-        return f"{label:>6} " + " ".join(f"{sum(c.values()):>6}" + "".join(f"{c[k]:>7}" for k in cats) for c in cells)
+        return f"{label:>6} " + " ".join(f"{sum(c.values()):>6}" + "".join(f"{c.get(k, 0):>7}" for k in cats)
+                                         for c in cells)
 
     for k in range(len(counts[0])):
         lines.append(row(str(k), [t[k] for t in counts]))
-    lines.append(row("all", [{c: sum(r[c] for r in t) for c in CATEGORIES} for t in counts]))
+    lines.append(row("all", [{c: sum(r.get(c, 0) for r in t) for c in CATEGORIES} for t in counts]))
     return "\n".join(lines)
 
 

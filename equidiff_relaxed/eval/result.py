@@ -17,13 +17,13 @@ from equidiff_relaxed.eval.stats import RegionStats
 
 
 def episode_dict(r: EpisodeResult) -> dict[str, Any]:
-    """One entry of ``episodes``: plan position, outcome, failure analysis and, for an env fault (``env_error``,
-    ``nonfinite_state``), its one-line ``failure_reason``."""
+    """One entry of ``episodes``: plan position, outcome, failure analysis (``wrist_margin``: pick episodes only) and,
+    for an env fault (``env_error``, ``nonfinite_state``), its one-line ``failure_reason``."""
     m = r.metrics
     return {"region": r.spec.region, "index": r.spec.index, "theta": r.spec.theta, "success": r.success,
             "steps": r.steps, "final_goal_dist": m.final_goal_dist if m else None,
             "min_goal_dist": m.min_goal_dist if m else None, "steps_to_contact": m.steps_to_contact if m else None,
-            "failure": r.failure, "failure_reason": r.reason}
+            "wrist_margin": m.wrist_margin if m else None, "failure": r.failure, "failure_reason": r.reason}
 
 
 @dataclass

@@ -13,8 +13,8 @@ again before the next batch. As every episode starts from its own reset seed and
 no other episode (plans stay paired). Non-finite *actions* are the policy's fault: they raise
 :class:`NonFiniteActionError`.
 
-Envs that report positions in ``info`` (the push envs: ``pusher_pos``, ``puck_pos``, ``goal_pos``, sizes, optional
-``pillar_pos``) get a failure analysis per episode (``failures.analyse_episode``); others get ``unknown``. With
+Envs that report positions in ``info`` (push envs: pusher, puck, goal; pick envs: grip site, object, wrist; see
+``scene_trace``) get a failure analysis per episode (``failures``, ``pick_failures``); others get ``unknown``. With
 ``video_failures = N`` every episode of a region that still lacks N failure videos is filmed; the frames of a failed
 one go to ``on_failure_video`` at once (the first N failures of each region, in plan order), the others are dropped,
 so at most ``n_envs`` episodes of frames are held.
@@ -32,9 +32,9 @@ from tqdm import tqdm
 
 from equidiff_relaxed.data.datamodule import window_to_tensors
 from equidiff_relaxed.eval.envpool import EnvFault, EnvPool
-from equidiff_relaxed.eval.failures import (ENV_ERROR, NONFINITE_STATE, UNKNOWN, EpisodeMetrics, SceneGeometry,
-                                            analyse_episode, unknown_metrics)
+from equidiff_relaxed.eval.failures import ENV_ERROR, NONFINITE_STATE, UNKNOWN, EpisodeMetrics
 from equidiff_relaxed.eval.plan import EpisodeSpec
+from equidiff_relaxed.eval.scene_trace import TRACE_KEYS, SceneTrace, episode_metrics, scene_trace
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 
 
@@ -52,36 +52,6 @@ class EpisodeResult:
         if self.success:
             return None
         return self.metrics.failure if self.metrics is not None else UNKNOWN
-
-
-TRACE_KEYS = ("pusher_pos", "puck_pos", "goal_pos")
-GEOMETRY_KEYS = ("puck_radius", "pusher_radius", "success_tolerance")
-
-
-def scene_state(info: dict[str, Any]) -> np.ndarray | None:
-    """(3, 2) pusher, puck and goal xy from one env's ``info``; None if it reports none."""
-    if not all(k in info for k in TRACE_KEYS):
-        return None
-    return np.stack([np.asarray(info[k], dtype=np.float64) for k in TRACE_KEYS])
-
-
-def scene_geometry(info: dict[str, Any]) -> tuple[SceneGeometry, np.ndarray | None] | None:
-    """Sizes (and pillar xy, if any) from one env's reset ``info``; None if it reports none."""
-    if not all(k in info for k in GEOMETRY_KEYS):
-        return None
-    pillar = "pillar_pos" in info and "pillar_radius" in info
-    geom = SceneGeometry(*(float(info[k]) for k in GEOMETRY_KEYS),
-                         pillar_radius=float(info["pillar_radius"]) if pillar else None)
-    return geom, (np.asarray(info["pillar_pos"], dtype=np.float64) if pillar else None)
-
-
-def episode_metrics(trace: list[np.ndarray | None], scene: tuple[SceneGeometry, np.ndarray | None] | None,
-                    success: bool) -> EpisodeMetrics:
-    """Failure analysis of one recorded episode (``unknown_metrics`` when positions or sizes are missing)."""
-    if scene is None or not trace or any(t is None for t in trace):
-        return unknown_metrics(success)
-    states = np.stack(trace)  # type: ignore[arg-type]
-    return analyse_episode(states[:, 0], states[:, 1], states[:, 2], success, scene[0], scene[1])
 
 
 @dataclass
@@ -104,7 +74,8 @@ def policy_input(histories: list[list[dict[str, np.ndarray]]], policy: Diffusion
 
 
 def nonfinite_field(obs: dict[str, Any], info: dict[str, Any]) -> str | None:
-    """The first observation or reported position (``info`` pusher/puck/goal xy) holding NaN or inf, else None."""
+    """The first observation or reported position (``scene_trace.TRACE_KEYS`` of ``info``) holding NaN or inf, else
+    None."""
     fields = [(f"observation {k!r}", v) for k, v in obs.items()]
     fields += [(f"state {k!r}", info[k]) for k in TRACE_KEYS if k in info]
     for name, value in fields:
@@ -130,7 +101,7 @@ class _Episode:
     gen: torch.Generator
     hist: list[dict[str, np.ndarray]] = field(default_factory=list)  # empty until a clean reset
     trace: list[np.ndarray | None] = field(default_factory=list)
-    scene: tuple[SceneGeometry, np.ndarray | None] | None = None
+    scene: SceneTrace | None = None
     frames: list[np.ndarray] | None = None  # None: not filmed
     steps: int = 0
     done: bool = False
@@ -156,10 +127,11 @@ class _Episode:
             return
         obs = {k: np.array(v) for k, v in obs.items()}
         if not self.hist:
-            self.hist, self.trace, self.scene = [obs] * n_obs_steps, [scene_state(info)], scene_geometry(info)
+            self.hist, self.scene = [obs] * n_obs_steps, scene_trace(info)
+            self.trace = [self.scene.state(info) if self.scene else None]
             return
         self.hist.append(obs)
-        self.trace.append(scene_state(info))
+        self.trace.append(self.scene.state(info) if self.scene else None)
         if reply[2] or reply[3]:
             self.done, self.success = True, bool(reply[2])
 

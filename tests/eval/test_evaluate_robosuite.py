@@ -6,6 +6,7 @@ import pytest
 pytest.importorskip("robosuite")
 
 from equidiff_relaxed.demos.generate import GenerateConfig, generate  # noqa: E402
+from equidiff_relaxed.eval.failures import PICK_CATEGORIES  # noqa: E402
 from tests.conftest import run_script  # noqa: E402
 from tests.eval.test_evaluate import fit  # noqa: E402
 
@@ -26,8 +27,10 @@ def test_tiny_lift_policy_evaluates_per_region_on_two_envs(tmp_path):
     # the recorded episode limit (60) came with the checkpoint: no episode runs longer
     assert all(0 < e["steps"] <= 60 for e in entry["episodes"])
     assert [e["region"] for e in entry["episodes"]] == [0, 1]
-    # no puck/pusher positions in robosuite's info: no failure metrics, failures are "unknown"
-    assert all(e["final_goal_dist"] is None and e["steps_to_contact"] is None
-               and e["failure"] == (None if e["success"] else "unknown") for e in entry["episodes"])
-    assert sum(entry["failures"].values()) == entry["failures"]["unknown"] == sum(not e["success"] for e in entry["episodes"])
+    # Lift's info feeds the pick failure analysis: height lacking, wrist margin, a pick category per failure
+    for e in entry["episodes"]:
+        assert e["final_goal_dist"] >= e["min_goal_dist"] >= 0 and isinstance(e["wrist_margin"], float)
+        assert (e["failure"] is None) == e["success"] and (e["success"] or e["failure"] in PICK_CATEGORIES)
+    assert sum(entry["failures"].values()) == sum(not e["success"] for e in entry["episodes"])
+    assert sum(entry["failures"][c] for c in PICK_CATEGORIES) == sum(entry["failures"].values())
     assert (out / "regions.png").stat().st_size > 0

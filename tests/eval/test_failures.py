@@ -10,7 +10,7 @@ from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.evaluate import evaluate
 from equidiff_relaxed.eval.failures import (NEVER_REACHED_PUCK, PUSHED_PAST_GOAL, STUCK_AT_PILLAR, TIMED_OUT_MOVING,
                                             UNKNOWN, SceneGeometry, analyse_episode)
-from equidiff_relaxed.eval.rollouts import episode_metrics, scene_geometry, scene_state
+from equidiff_relaxed.eval.scene_trace import PushTrace, episode_metrics, scene_trace
 from tests.conftest import run_script
 from tests.eval.tiny_policy import save_tiny_push_policy
 from tests.test_cli import assert_one_line_error
@@ -110,15 +110,16 @@ def test_timed_out_moving():
 def test_env_info_feeds_the_analysis_and_envs_without_it_are_unknown():
     env = make_env("push-pillar", max_steps=3)
     _, info = env.reset(seed=0, options={"theta": 0.0})
-    geom, pillar = scene_geometry(info)
-    assert geom.pillar_radius == env.geom.pillar_radius and np.allclose(pillar, env.geom.pillar_pos)
-    trace = [scene_state(info)]
+    scene = scene_trace(info)
+    assert isinstance(scene, PushTrace)
+    assert scene.geom.pillar_radius == env.geom.pillar_radius and np.allclose(scene.pillar, env.geom.pillar_pos)
+    trace = [scene.state(info)]
     for _ in range(3):
         *_, info = env.step(info["pusher_pos"])  # stay put
-        trace.append(scene_state(info))
+        trace.append(scene.state(info))
     env.close()
-    assert episode_metrics(trace, (geom, pillar), False).failure == NEVER_REACHED_PUCK
-    assert scene_state({"theta": 0.0}) is None and scene_geometry({}) is None
+    assert episode_metrics(trace, scene, False).failure == NEVER_REACHED_PUCK
+    assert scene.state({"theta": 0.0}) is None and scene_trace({"theta": 0.0}) is None
     assert episode_metrics([None], None, False).failure == UNKNOWN
     assert episode_metrics([None], None, True).failure is None
 
@@ -126,11 +127,11 @@ def test_env_info_feeds_the_analysis_and_envs_without_it_are_unknown():
 def test_straight_push_into_the_pillar_in_the_env_is_stuck_at_pillar():
     env = make_env("push-pillar", max_steps=30)
     _, info = env.reset(seed=0, options={"theta": env.geom.pillar_angle})  # the pillar lies on the way to the goal
-    scene = scene_geometry(info)
-    trace, done = [scene_state(info)], False
+    scene = scene_trace(info)
+    trace, done = [scene.state(info)], False
     while not done:
         _, _, term, trunc, info = env.step(info["goal_pos"])  # head straight for the goal
-        trace.append(scene_state(info))
+        trace.append(scene.state(info))
         done = term or trunc
     env.close()
     m = episode_metrics(trace, scene, bool(term))

@@ -45,6 +45,9 @@ def test_tiny_sweep_runs_resumes_and_reports(tmp_path):
     assert "data break ratio" in diagnostics and (out / "diagnostics.png").stat().st_size > 0
     stats = (out / "stats.md").read_text()  # seed-aware intervals and paired comparisons
     assert "| relaxed | 3 | 1 |" in stats and "Paired comparisons" in stats and (out / "subsets.png").stat().st_size > 0
+    failures = (out / "failures.md").read_text()  # failure categories per region, from the runs' eval.json
+    failed = sum(r["episodes"] - r["successes"] for r in result["regions"])
+    assert "| relaxed | 3 | 1 | 2 |" in failures and (f"**{failed}" in failures if failed else "**0**" in failures)
     empty = run_script("benchmarks/regions.py", "--env", "push", "--out", str(tmp_path / "none"), "--report-only")
     assert empty.returncode == 2 and "no finished runs" in empty.stderr and "Traceback" not in empty.stderr
 
@@ -83,6 +86,24 @@ def test_pooling_sums_seeds_per_region():
     assert row["ci"][0][0] < 0.9 < row["ci"][0][1]
     text = markdown_table([run("equi", 0, [5, 0]), run("plain", 0, [1, 1])], 2)
     assert text.index("| plain |") < text.index("| equi |")  # rows ordered like the model families
+
+
+def test_failure_table_sums_categories_over_seeds_per_region():
+    from equidiff_relaxed.eval.sweep_failures import failures_markdown
+
+    def run(model, seed, fails):
+        return {"model": model, "demos": 10, "seed": seed,
+                "regions": [{"region": k, "successes": 5 - sum(f.values()), "episodes": 5, "failures": f}
+                            for k, f in enumerate(fails)]}
+
+    runs = [run("equi", 0, [{"stuck_at_pillar": 1}, {}]),
+            run("equi", 1, [{"stuck_at_pillar": 2, "pushed_past_goal": 1}, {"wrist_at_limit": 0}]),
+            run("plain", 0, [{}, {"wrist_at_limit": 4}])]
+    text = failures_markdown(runs, 2, order=lambda m: ["plain", "equi"].index(m))
+    assert "| equi | 10 | 2 | 20 | 4: past 1, pillar 3 | 0 | **4: past 1, pillar 3** |" in text
+    assert "| plain | 10 | 1 | 10 | 0 | 4: wrist 4 | **4: wrist 4** |" in text
+    assert text.index("| plain |") < text.index("| equi |")
+    assert "pillar = stuck_at_pillar" in text and "wrist = wrist_at_limit" in text and "moving" not in text
 
 
 def test_diagnostics_table_averages_seeds_and_shows_the_data_ratio():
