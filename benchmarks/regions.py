@@ -25,6 +25,7 @@ python benchmarks/regions.py --env push-pillar --demos 50 --models equi_from_equ
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n-envs", type=int, default=2)
     parser.add_argument("--config-prefix", default="push", help="configs/<prefix>_<model>.yaml hold each family")
     parser.add_argument("--broken-regions", type=_ints, help="regions where the task breaks the symmetry (default: "
-                        "those whose data symmetry-break ratio is >= 0.5)")
+                        "<out>/sweep.json's broken_regions, else those whose data symmetry-break ratio is >= 0.5)")
     parser.add_argument("--compare", help="paired comparisons a:b,... (default: every model vs equi, equi vs plain)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a YAML value of every family's config, e.g. --set model.relax_alpha=1e-5 "
@@ -104,10 +105,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _report(args, out, finished_runs(out), t0)  # every run in <out>, also those of earlier invocations
 
 
-def broken_regions(args: argparse.Namespace, results: list) -> list[int]:
-    """--broken-regions, or the regions whose data symmetry-break ratio is >= BREAK_RATIO (none if unknown)."""
+def declared_broken_regions(out: Path) -> list[int] | None:
+    """``broken_regions`` of ``<out>/sweep.json`` (the task's own symmetry break, declared once per sweep folder, e.g.
+    Lift grasp-360's wrist-limit region), None without that file; UserError naming the file if it is malformed."""
+    path = out / "sweep.json"
+    if not path.exists():
+        return None
+    try:
+        value = json.loads(path.read_text()).get("broken_regions")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as err:
+        raise UserError(f"unreadable sweep.json: {err}", path) from None
+    if not isinstance(value, list) or not all(isinstance(k, int) and not isinstance(k, bool) for k in value):
+        raise UserError(f"broken_regions must be a list of region numbers, got {value!r}", path)
+    return value
+
+
+def broken_regions(args: argparse.Namespace, results: list, out: Path) -> list[int]:
+    """--broken-regions, else <out>/sweep.json's ``broken_regions``, else the regions whose data symmetry-break ratio is
+    >= BREAK_RATIO (none if unknown)."""
     if args.broken_regions is not None:
         return sorted(set(args.broken_regions))
+    declared = declared_broken_regions(out)
+    if declared is not None:
+        return sorted(set(declared))
     from equidiff_relaxed.eval.sweep import data_ratios
     from equidiff_relaxed.eval.sweep_stats import broken_from_data
 
@@ -130,7 +150,7 @@ def _report(args: argparse.Namespace, out: Path, results: list, t0: float) -> in
     from equidiff_relaxed.data.atomic import atomic_write_text
     from equidiff_relaxed.eval.sweep import (diagnostics_table, markdown_table, model_color, model_order,
                                              plot_diagnostics, plot_sweep)
-    from equidiff_relaxed.eval.sweep_failures import failures_markdown
+    from equidiff_relaxed.eval.sweep_failures import failures_markdown, wrist_limit_markdown
     from equidiff_relaxed.eval.sweep_stats import comparisons_markdown, intervals_markdown, plot_subset_curves
 
     table = markdown_table(results, args.regions)
@@ -141,14 +161,16 @@ def _report(args: argparse.Namespace, out: Path, results: list, t0: float) -> in
     atomic_write_text(out / "diagnostics.md", f"{args.env}: relative equivariance error per region (mean over seeds)"
                       f", mean relaxation-weight deviation, and the data's symmetry-break ratio\n\n{diag}\n")
     plot_diagnostics(results, args.regions, out / "diagnostics.png", title=args.env)
-    broken = broken_regions(args, results)
+    broken = broken_regions(args, results, out)
     cells = intervals_markdown(results, args.regions, broken, model_order)
     pairs = comparisons_markdown(results, args.regions, broken, _pairs(args, results))
     atomic_write_text(out / "stats.md", f"{args.env}: mean success with 95% intervals from a bootstrap over seeds and "
                       f"episodes; broken regions {broken} (symmetric: the others)\n\n{cells}\n\n"
                       f"Paired comparisons on the same episodes (seeds both cells have):\n\n{pairs}\n")
     plot_subset_curves(results, args.regions, broken, out / "subsets.png", model_order, model_color, title=args.env)
-    atomic_write_text(out / "failures.md", f"{args.env}: {failures_markdown(results, args.regions, model_order)}\n")
+    wrist = wrist_limit_markdown(results, args.regions, model_order)
+    atomic_write_text(out / "failures.md", f"{args.env}: {failures_markdown(results, args.regions, model_order)}\n"
+                      + (f"\n{wrist}\n" if wrist else ""))
     print(table)
     print(diag)
     print(cells)

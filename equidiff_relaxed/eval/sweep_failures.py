@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from equidiff_relaxed.eval.failures import CATEGORIES
+from equidiff_relaxed.eval.pick_failures import WRIST_MARGIN
 from equidiff_relaxed.eval.report import FAILURE_COLUMNS
 from equidiff_relaxed.eval.result import EvalResult
 
@@ -56,4 +57,28 @@ def failures_markdown(results: list[dict[str, Any]], n_regions: int,
         cells = [_cell(c) for c in row["counts"]]
         lines.append(f"| {model} | {demos} | {len(row['seeds'])} | {sum(row['episodes'])} | " + " | ".join(cells)
                      + f" | **{_cell(total)}** |")
+    return "\n".join(lines)
+
+
+def wrist_limit_markdown(results: list[dict[str, Any]], n_regions: int,
+                         order: Callable[[str], Any] = lambda m: m) -> str | None:
+    """Pick sweeps: per model, demo count and region, the episodes (successes included) whose wrist came within
+    ``WRIST_MARGIN`` of its range's end, as "hits/episodes" summed over seeds; None if no run recorded wrist margins
+    (push sweeps, or eval.json files from before the pick analysis)."""
+    table: dict[tuple[str, int], list[list[int]]] = {}
+    for r in results:
+        episodes = [e for e in r.get("episodes", []) if e.get("wrist_margin") is not None]
+        if not episodes:
+            continue
+        row = table.setdefault((r["model"], r["demos"]), [[0, 0] for _ in range(n_regions)])
+        for e in episodes:
+            row[e["region"]][0] += e["wrist_margin"] <= WRIST_MARGIN
+            row[e["region"]][1] += 1
+    if not table:
+        return None
+    head = "| model | demos | " + " | ".join(f"region {k}" for k in range(n_regions)) + " |"
+    lines = [f"Episodes whose wrist came within {WRIST_MARGIN} rad of its limit, successes included (hits/episodes, "
+             "summed over seeds)", "", head, "|" + "---|" * (n_regions + 2)]
+    for (model, demos), row in sorted(table.items(), key=lambda kv: (kv[0][1], order(kv[0][0]))):
+        lines.append(f"| {model} | {demos} | " + " | ".join(f"{h}/{n}" for h, n in row) + " |")
     return "\n".join(lines)

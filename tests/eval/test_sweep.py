@@ -8,6 +8,7 @@ from equidiff_relaxed.demos.generate import GenerateConfig, generate
 from equidiff_relaxed.eval.sweep import markdown_table, pooled, run_sweep
 from equidiff_relaxed.policy.checkpoint import load_checkpoint, policy_state
 from tests.conftest import REPO, run_script
+from tests.test_cli import assert_one_line_error
 
 
 def test_tiny_sweep_runs_resumes_and_reports(tmp_path):
@@ -47,7 +48,14 @@ def test_tiny_sweep_runs_resumes_and_reports(tmp_path):
     assert "| relaxed | 3 | 1 |" in stats and "Paired comparisons" in stats and (out / "subsets.png").stat().st_size > 0
     failures = (out / "failures.md").read_text()  # failure categories per region, from the runs' eval.json
     failed = sum(r["episodes"] - r["successes"] for r in result["regions"])
-    assert "| relaxed | 3 | 1 | 2 |" in failures and (f"**{failed}" in failures if failed else "**0**" in failures)
+    assert "| relaxed | 3 | 1 | 2 |" in failures and "wrist" not in failures and (f"**{failed}" in failures if failed else "**0**" in failures)
+    assert "broken regions [1]" not in stats
+    (out / "sweep.json").write_text('{"broken_regions": [1], "why": "declared by the task"}')  # the task's own break
+    declared = run_script("benchmarks/regions.py", "--env", "push", "--out", str(out), "--regions", "2", "--report-only")
+    assert declared.returncode == 0 and "broken regions [1]" in (out / "stats.md").read_text()
+    (out / "sweep.json").write_text('{"broken_regions": "six"}')
+    bad = run_script("benchmarks/regions.py", "--env", "push", "--out", str(out), "--regions", "2", "--report-only")
+    assert_one_line_error(bad, "sweep.json: broken_regions must be a list of region numbers, got 'six'")
     empty = run_script("benchmarks/regions.py", "--env", "push", "--out", str(tmp_path / "none"), "--report-only")
     assert empty.returncode == 2 and "no finished runs" in empty.stderr and "Traceback" not in empty.stderr
 
@@ -104,6 +112,19 @@ def test_failure_table_sums_categories_over_seeds_per_region():
     assert "| plain | 10 | 1 | 10 | 0 | 4: wrist 4 | **4: wrist 4** |" in text
     assert text.index("| plain |") < text.index("| equi |")
     assert "pillar = stuck_at_pillar" in text and "wrist = wrist_at_limit" in text and "moving" not in text
+
+
+def test_wrist_limit_table_counts_successes_too_and_skips_push_sweeps():
+    from equidiff_relaxed.eval.sweep_failures import wrist_limit_markdown
+
+    def run(seed, margins):
+        return {"model": "equi", "demos": 25, "seed": seed,
+                "episodes": [{"region": k, "success": True, "wrist_margin": m} for k, m in margins]}
+
+    text = wrist_limit_markdown([run(0, [(0, 1.0), (1, 0.01)]), run(1, [(0, 0.5), (1, -0.02), (1, 0.2)])], 2)
+    assert "| equi | 25 | 0/2 | 2/3 |" in text
+    assert wrist_limit_markdown([{"model": "equi", "demos": 1, "seed": 0,
+                                  "episodes": [{"region": 0, "success": True, "wrist_margin": None}]}], 1) is None
 
 
 def test_diagnostics_table_averages_seeds_and_shows_the_data_ratio():
