@@ -21,7 +21,6 @@ from typing import Any
 from equidiff_relaxed.errors import UserError, run_cli
 
 REFERENCE_MODELS = ("equi", "relaxed", "relaxed_from_equi")
-MOVED_ERROR = 1e-3  # a model whose relative equivariance error stays below this in every region counts as exact
 
 
 def variant_label(folder: str) -> str:
@@ -63,9 +62,8 @@ def table_lines(runs: list[dict[str, Any]], demos: int, n_regions: int, ratios: 
                 broken: list[int]) -> list[str]:
     """The Markdown table of one demo count: a row per model, equi first."""
     import numpy as np
-    from scipy.stats import spearmanr
 
-    from equidiff_relaxed.eval.sweep import mean_error_per_region
+    from equidiff_relaxed.eval.sweep_diagnostics import error_break_correlation, mean_error_per_region
     from equidiff_relaxed.eval.sweep_stats import cell_intervals, compare, format_difference, format_interval
 
     runs = [r for r in runs if r["demos"] == demos]
@@ -78,9 +76,7 @@ def table_lines(runs: list[dict[str, Any]], demos: int, n_regions: int, ratios: 
     for label in labels:
         mine = [r for r in runs if r["model"] == label]
         dev = [layer["mean_abs_deviation_from_identity"] for r in mine for layer in (r.get("relaxation") or {}).values()]
-        errors = np.array(mean_error_per_region(mine, n_regions))
-        moved = dev and ratios and errors.max() > MOVED_ERROR
-        rho = spearmanr(errors, ratios).statistic if moved else float("nan")
+        rho = error_break_correlation(mean_error_per_region(mine, n_regions), ratios) if dev else float("nan")
         vs = compare(runs, label, "equi", demos, n_regions, broken) if label != "equi" else None
         c = vs["broken"] if vs else None
         fmt = {k: format_interval(v) for k, v in cells[(label, demos)].items()}
@@ -92,7 +88,7 @@ def table_lines(runs: list[dict[str, Any]], demos: int, n_regions: int, ratios: 
 
 def report(env: str, runs: list[dict[str, Any]], n_regions: int) -> str:
     """The study's Markdown: one table per demo count."""
-    from equidiff_relaxed.eval.sweep import data_ratios
+    from equidiff_relaxed.eval.sweep_diagnostics import MOVED_ERROR, data_ratios
     from equidiff_relaxed.eval.sweep_stats import broken_from_data
 
     ratios = data_ratios(runs) or []

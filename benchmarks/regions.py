@@ -128,7 +128,7 @@ def broken_regions(args: argparse.Namespace, results: list, out: Path) -> list[i
     declared = declared_broken_regions(out)
     if declared is not None:
         return sorted(set(declared))
-    from equidiff_relaxed.eval.sweep import data_ratios
+    from equidiff_relaxed.eval.sweep_diagnostics import data_ratios
     from equidiff_relaxed.eval.sweep_stats import broken_from_data
 
     return broken_from_data(data_ratios(results))
@@ -148,8 +148,8 @@ def _pairs(args: argparse.Namespace, results: list) -> list[tuple[str, str]]:
 
 def _report(args: argparse.Namespace, out: Path, results: list, t0: float) -> int:
     from equidiff_relaxed.data.atomic import atomic_write_text
-    from equidiff_relaxed.eval.sweep import (diagnostics_table, markdown_table, model_color, model_order,
-                                             plot_diagnostics, plot_sweep)
+    from equidiff_relaxed.eval.sweep import markdown_table, model_color, model_order, plot_sweep
+    from equidiff_relaxed.eval.sweep_diagnostics import diagnostics_table, plot_diagnostics
     from equidiff_relaxed.eval.sweep_failures import failures_markdown, wrist_limit_markdown
     from equidiff_relaxed.eval.sweep_stats import comparisons_markdown, intervals_markdown, plot_subset_curves
 

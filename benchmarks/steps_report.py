@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--regions", type=int, default=8)
     args = parser.parse_args(argv)
     from equidiff_relaxed.data.atomic import atomic_write_text
-    from equidiff_relaxed.eval.sweep import data_ratios, model_color, model_order
+    from equidiff_relaxed.eval.sweep import model_color, model_order
+    from equidiff_relaxed.eval.sweep_diagnostics import data_ratios
     from equidiff_relaxed.eval.sweep_stats import (broken_from_data, cell_intervals, format_interval,
                                                    plot_subset_curves)
 

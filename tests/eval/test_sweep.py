@@ -128,7 +128,7 @@ def test_wrist_limit_table_counts_successes_too_and_skips_push_sweeps():
 
 
 def test_diagnostics_table_averages_seeds_and_shows_the_data_ratio():
-    from equidiff_relaxed.eval.sweep import diagnostics_table
+    from equidiff_relaxed.eval.sweep_diagnostics import diagnostics_table
 
     def run(seed, errors, weights):
         return {"model": "relaxed", "demos": 10, "seed": seed,
@@ -137,8 +137,19 @@ def test_diagnostics_table_averages_seeds_and_shows_the_data_ratio():
                 "data_symmetry_map": {"d.zarr": [{"region": 0, "ratio": 0.5}, {"region": 1, "ratio": 3.0}]}}
 
     text = diagnostics_table([run(0, [0.0, 0.2], [[0.5, 0.5]]), run(1, [0.1, 0.4], [[0.4, 0.6]])], 2)
-    assert "| relaxed | 10 | 0.050 | 0.300 | 0.1500 |" in text
+    assert "| relaxed | 10 | 0.050 | 0.300 | 0.1500 | +1.00 |" in text  # broke symmetry where the data do: ρ = 1
     assert "*0.50* | *3.00*" in text
+
+
+def test_rank_correlation_of_error_and_data_break_only_for_models_that_moved():
+    import math
+
+    from equidiff_relaxed.eval.sweep_diagnostics import MOVED_ERROR, error_break_correlation
+
+    assert error_break_correlation([0.01, 0.03, 0.02], [0.2, 0.9, 0.5]) == 1.0
+    assert error_break_correlation([0.03, 0.01, 0.02], [0.2, 0.9, 0.5]) == -1.0
+    assert math.isnan(error_break_correlation([MOVED_ERROR / 2, 0.0, 0.0], [0.2, 0.9, 0.5]))  # exactly equivariant
+    assert math.isnan(error_break_correlation([0.01, 0.03, 0.02], None))
 
 
 def test_a_sweep_run_is_the_yaml_of_train_py_plus_listed_overrides(tmp_path):
@@ -175,7 +186,7 @@ def test_a_sweep_run_is_the_yaml_of_train_py_plus_listed_overrides(tmp_path):
 def test_diagnostics_report_families_whose_relaxation_weights_differ_in_shape(tmp_path):
     """subgroup (weights per coset) and dihedral_relaxed (per element of D8) in one sweep folder: the report
     draws one family's heatmap instead of averaging arrays of different shapes."""
-    from equidiff_relaxed.eval.sweep import diagnostics_table, plot_diagnostics
+    from equidiff_relaxed.eval.sweep_diagnostics import diagnostics_table, plot_diagnostics
 
     def run(model: str, width: int) -> dict:
         errors = [{"rel": 0.1 * k} for k in range(2)]
