@@ -41,7 +41,8 @@ def variant_order(folder: Path) -> tuple[int, float, str]:
 def study_runs(alpha_dir: str, references: list[str], reference_alpha: str) -> list[dict[str, Any]]:
     """Every run of the study, relabelled: from the reference sweeps, the equi / relaxed (as
     "relaxed α=<reference_alpha>") / relaxed_from_equi runs with the demo count and step budget of a variant run;
-    then each variant folder's runs under the variant's label."""
+    then each variant folder's runs under the variant's label. A run whose label, demos, seed and steps repeat an
+    earlier one (the reference setting's own variant folder) is counted once."""
     from equidiff_relaxed.eval.sweep import finished_runs
 
     folders = sorted((p for p in Path(alpha_dir).iterdir() if p.is_dir() and (p / "runs").is_dir()),
@@ -55,7 +56,12 @@ def study_runs(alpha_dir: str, references: list[str], reference_alpha: str) -> l
     ref = [r for folder in references for r in finished_runs(folder)
            if r["model"] in REFERENCE_MODELS and (r["demos"], r.get("steps")) in cells]
     ref = [dict(r, model=f"relaxed α={reference_alpha}") if r["model"] == "relaxed" else r for r in ref]
-    return ref + runs
+    # a variant folder of the reference setting (alpha1e-3) repeats the reference sweep's runs: count each
+    # (label, demos, seed, steps) once, or the bootstrap would take one run for two seeds
+    unique: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in ref + runs:
+        unique.setdefault((r["model"], r["demos"], r["seed"], r.get("steps")), r)
+    return list(unique.values())
 
 
 def table_lines(runs: list[dict[str, Any]], demos: int, n_regions: int, ratios: list[float],

@@ -50,6 +50,21 @@ def test_report_has_a_table_per_demo_count_with_variants_against_equi(tmp_path):
     assert "| – |" in next(line for line in ten.splitlines() if line.startswith("| relaxed α=1e-3"))
 
 
+def test_a_variant_folder_of_the_reference_setting_counts_each_seed_once(tmp_path):
+    ref, study = tmp_path / "ref", tmp_path / "study"
+    for seed in (0, 1, 2):
+        write_run(ref, "equi", 10, seed, [10, 2, 10, 10])
+        write_run(ref, "relaxed", 10, seed, [10, 3, 10, 10])
+    for seed in (0, 1):  # alpha1e-3 is the shipped setting: these runs repeat the reference's seeds 0 and 1
+        write_run(study / "alpha1e-3", "relaxed", 10, seed, [10, 3, 10, 10])
+    proc = run_script("benchmarks/alpha_report.py", "--env", "push", "--alpha-dir", str(study), "--reference",
+                      str(ref), "--regions", "4")
+    assert proc.returncode == 0, proc.stderr
+    row = next(line for line in (study / "alpha_table.md").read_text().splitlines()
+               if line.startswith("| relaxed α=1e-3"))
+    assert row.startswith("| relaxed α=1e-3 | 3 |")  # seeds 0, 1, 2: not 5 runs
+
+
 def test_report_without_variant_runs_is_one_clear_error(tmp_path):
     proc = run_script("benchmarks/alpha_report.py", "--env", "push", "--alpha-dir", str(tmp_path / "none"),
                       "--reference", str(tmp_path))
