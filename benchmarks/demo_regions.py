@@ -22,6 +22,7 @@ import numpy as np
 from equidiff_relaxed.data.split import split_episodes
 from equidiff_relaxed.errors import UserError, run_cli
 from equidiff_relaxed.symmetry.regions import region_of
+from regions import _ints  # benchmarks/regions.py: the sweep's own --demos parser
 
 
 def demos_per_region(thetas: np.ndarray, n_demos: int, n_regions: int, val_ratio: float = 0.1,
@@ -29,13 +30,6 @@ def demos_per_region(thetas: np.ndarray, n_demos: int, n_regions: int, val_ratio
     """Training demonstrations per region for the first ``n_demos`` training candidates (the sweeps' split)."""
     train, _ = split_episodes(len(thetas), val_ratio, seed, n_demos)
     return np.bincount(np.atleast_1d(region_of(thetas[train], n_regions)), minlength=n_regions).tolist()
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

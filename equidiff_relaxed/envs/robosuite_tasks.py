@@ -356,11 +356,10 @@ class RobosuiteTaskEnv(gym.Env):
 
     def _info(self) -> dict[str, Any]:
         theta = self.episode.theta
-        data = self.rs.sim.data
         info = {"theta": theta, "region": region_of(theta, self.n_regions), "is_success": self.is_success(),
-                "grip_pos": data.site_xpos[self._grip_site].copy(),
-                "object_pos": np.asarray(data.get_joint_qpos(self._obj_joints[0])[:3], dtype=np.float64),
-                "wrist_angle": float(data.qpos[self._joint_idx[6]]), "wrist_limits": self._wrist_limits.copy()}
+                "grip_pos": self.grip_pose()[0], "object_pos": self.object_poses()[0, :3],
+                "wrist_angle": float(self.rs.sim.data.qpos[self._joint_idx[6]]),
+                "wrist_limits": self._wrist_limits.copy()}
         if self.spec_.lift_margin is not None:
             info["success_z"] = float(self.rs.table_offset[2]) + self.spec_.lift_margin
         return info
