@@ -82,10 +82,15 @@ def compare(results: list[dict[str, Any]], a: str, b: str, demos: int, n_regions
 
 
 def default_pairs(models: list[str]) -> list[tuple[str, str]]:
-    """Every model against equi (if equi is there), and equi against plain."""
+    """Every model against equi (if equi is there), equi against plain, and each fine-tuned model
+    ``<family>_from_<base>`` against its family trained from scratch (the recipe question: from-scratch vs from-base)."""
     pairs = [(m, "equi") for m in models if m != "equi" and "equi" in models]
     if "equi" in models and "plain" in models:
         pairs = [p for p in pairs if p != ("plain", "equi")] + [("equi", "plain")]
+    for m in models:
+        family = m.split("_from_")[0]
+        if "_from_" in m and family in models and family != "equi":
+            pairs.append((m, family))
     return pairs
 
 

@@ -31,6 +31,9 @@ def test_comparison_is_paired_on_shared_seeds_and_episodes():
     assert (found["symmetric"].a_only, found["symmetric"].b_only) == (0, 2)
     assert compare(RESULTS, "relaxed", "plain", 10, 4, broken=[2]) is None
     assert default_pairs(["plain", "equi", "relaxed"]) == [("relaxed", "equi"), ("equi", "plain")]
+    assert default_pairs(["plain", "equi", "relaxed", "equi_from_equi", "relaxed_from_equi"]) == [
+        ("relaxed", "equi"), ("equi_from_equi", "equi"), ("relaxed_from_equi", "equi"), ("equi", "plain"),
+        ("relaxed_from_equi", "relaxed")]  # fine-tuned vs its family from scratch; equi_from_equi only once
     text = comparisons_markdown(RESULTS, 4, [2], [("relaxed", "equi")])
     assert "| relaxed − equi | 10 | 2 | broken | +0.60" in text
     assert "| relaxed | 10 | 3 |" in intervals_markdown(RESULTS, 4, [2], order=lambda m: m)
