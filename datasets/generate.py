@@ -1,7 +1,8 @@
 """Generate scripted-expert demonstrations (planar push or robosuite Lift/Stack) into a zarr replay buffer.
 
 python datasets/generate.py --env push-pillar --episodes N --out PATH.zarr [--image] [--seed S] [--workers W]
-                            [--theta-regions K --region k] [--dart-noise 0.01 --burst-prob 0.1]
+                            [--theta-regions K --region k | --theta-regions K --stratify-regions]
+                            [--dart-noise 0.01 --burst-prob 0.1]
 python datasets/generate.py --env lift --episodes N --out PATH.zarr [--action-mode abs|delta] [--radius 0.15]
 """
 from __future__ import annotations
@@ -28,6 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="processes (the data do not depend on it)")
     parser.add_argument("--theta-regions", type=int, help="K equal orientation sectors (with --region)")
     parser.add_argument("--region", type=int, help="only draw theta inside sector k of K")
+    parser.add_argument("--stratify-regions", action="store_true",
+                        help="draw episode i inside sector i mod K (with --theta-regions K), retrying failed attempts "
+                             "in the same sector: every sector gets its share of successful demos")
+    parser.add_argument("--max-attempts", type=int, default=20,
+                        help="expert attempts per stored episode before giving up (default 20)")
     parser.add_argument("--noise", type=float,
                         help="noise std on the recorded expert action (metres; default: push 0, robosuite 0.005)")
     parser.add_argument("--dart-noise", type=float,
@@ -50,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = GenerateConfig(env=args.env, episodes=args.episodes, seed=args.seed,
                          image_size=args.image_size if args.image else None, n_regions=args.theta_regions,
-                         region=args.region, noise_std=args.noise, dart_noise=args.dart_noise,
+                         region=args.region, stratify=args.stratify_regions, max_attempts=args.max_attempts,
+                         noise_std=args.noise, dart_noise=args.dart_noise,
                          burst_prob=args.burst_prob, burst_steps=args.burst_steps, burst_scale=args.burst_scale,
                          expert_memoryless=not args.expert_plan_once, max_steps=args.max_steps,
                          action_mode=args.action_mode, radius=args.radius, grasp_symmetry=args.grasp_symmetry)

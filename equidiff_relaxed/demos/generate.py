@@ -1,7 +1,9 @@
 """Generate expert demonstrations into a zarr replay buffer: deterministic for a seed, whatever the worker count.
 
-Episode i is produced from the seed words (seed, i, attempt): the expert's failed attempts (rare) are retried with
-the next attempt number, and only successful episodes are stored. Workers (spawned processes, each with its own
+Episode i is produced from the seed words (seed, i, attempt): the expert's failed attempts are retried with the
+next attempt number, and only successful episodes are stored. With ``stratify`` episode i is drawn in orientation
+sector i mod K, retries included, so every sector gets its share of successful demos even where the expert often
+fails (e.g. Lift with a 360° grasp in the wrist-limit sector). Workers (spawned processes, each with its own
 env and GL context) take episode indices; results are written in index order, so the output is byte-for-byte the
 same data for any ``workers``.
 """
@@ -29,7 +31,9 @@ from equidiff_relaxed.errors import UserError
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    """What to generate. ``n_regions``/``region`` restrict theta to one sector; ``noise_std`` is the expert's
+    """What to generate. ``n_regions``/``region`` restrict theta to one sector; ``stratify`` (with ``n_regions``
+    K) draws episode i in sector i mod K, so any prefix of the episodes (the nested training subsets) has the
+    sectors in equal shares, and a failed attempt is retried in the same sector, up to ``max_attempts``; ``noise_std`` is the expert's
     action noise, part of the recorded label (metres; radians too for robosuite; default: push 0, robosuite 0.005);
     ``image_size`` adds a camera (push: top-down; robosuite: agentview). Push tasks only: DART perturbations of the
     executed action (``dart_noise``, ``burst_prob``, ``burst_steps``, ``burst_scale``; see
@@ -44,6 +48,7 @@ class GenerateConfig:
     image_size: int | None = None
     n_regions: int | None = None
     region: int | None = None
+    stratify: bool = False
     noise_std: float | None = None
     dart_noise: float | None = None
     burst_prob: float | None = None
@@ -68,6 +73,10 @@ class GenerateConfig:
                 raise UserError(f"--region must be in [0, {self.n_regions}), got {self.region}")
         if self.n_regions is not None and self.n_regions < 1:
             raise UserError(f"--theta-regions must be >= 1, got {self.n_regions}")
+        if self.stratify and (not self.n_regions or self.region is not None):
+            raise UserError("--stratify-regions needs --theta-regions K and no --region")
+        if self.max_attempts < 1:
+            raise UserError(f"--max-attempts must be >= 1, got {self.max_attempts}")
         if self.image_size is not None and (self.image_size < 8 or self.image_size % 8):
             raise UserError(f"--image-size must be a multiple of 8, got {self.image_size}")
         if self.max_steps is not None and self.max_steps < 1:
@@ -126,7 +135,8 @@ _PROCESS_CACHE: dict[GenerateConfig, tuple] = {}
 
 
 def _env_and_expert(cfg: GenerateConfig) -> tuple[gym.Env, Any]:
-    key = GenerateConfig(**{**asdict(cfg), "episodes": 0, "seed": 0, "n_regions": None, "region": None})
+    key = GenerateConfig(**{**asdict(cfg), "episodes": 0, "seed": 0, "n_regions": None, "region": None,
+                            "stratify": False, "max_attempts": 1})
     if key not in _PROCESS_CACHE:
         env = make_env(cfg.env, **cfg.env_kwargs())
         extra: dict[str, Any] = {"memoryless": cfg.expert_memoryless} if cfg.env in PUSH_ENVS else {}
@@ -136,15 +146,26 @@ def _env_and_expert(cfg: GenerateConfig) -> tuple[gym.Env, Any]:
     return _PROCESS_CACHE[key]
 
 
+def episode_region(cfg: GenerateConfig, index: int) -> int | None:
+    """The orientation sector episode ``index`` is drawn in: ``region``, i mod K when stratified, else None (any)."""
+    if cfg.stratify:
+        assert cfg.n_regions
+        return index % cfg.n_regions
+    return cfg.region
+
+
 def generate_episode(cfg: GenerateConfig, index: int) -> tuple[Episode, int]:
     """Episode ``index`` (a successful one) and the number of failed attempts before it."""
     env, expert = _env_and_expert(cfg)
+    region = episode_region(cfg, index)
     for attempt in range(cfg.max_attempts):
-        ep = run_expert_episode(env, expert, [cfg.seed, index, attempt], n_regions=cfg.n_regions, region=cfg.region,
+        ep = run_expert_episode(env, expert, [cfg.seed, index, attempt], n_regions=cfg.n_regions, region=region,
                                 perturb=cfg.perturb())
         if ep.success:
             return ep, attempt
-    raise RuntimeError(f"the expert failed {cfg.max_attempts} times on episode {index} of {cfg.env}")
+    where = f" (sector {region} of {cfg.n_regions})" if region is not None else ""
+    raise UserError(f"the expert failed {cfg.max_attempts} times on episode {index} of {cfg.env}{where}; "
+                    "raise --max-attempts")
 
 
 def _task(args: tuple[GenerateConfig, int]) -> tuple[Episode, int]:
@@ -193,4 +214,4 @@ def generate(cfg: GenerateConfig, out: str | os.PathLike, workers: int = 1, over
     return summary
 
 
-__all__ = ["GenerateConfig", "generate", "generate_episode", "push_shape_meta"]
+__all__ = ["GenerateConfig", "episode_region", "generate", "generate_episode", "push_shape_meta"]

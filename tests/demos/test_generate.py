@@ -1,4 +1,5 @@
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -60,6 +61,31 @@ def test_region_restriction_and_images(tmp_path):
     assert buf.shape_meta.obs["image"].shape == (3, 16, 16)
 
 
+def test_stratified_regions_give_every_prefix_equal_shares(tmp_path):
+    out = tmp_path / "s.zarr"
+    generate(GenerateConfig("push", episodes=6, seed=4, n_regions=4, stratify=True), out, progress=False)
+    assert region_of(ReplayBuffer.open(out).episode_meta("theta"), 4).tolist() == [0, 1, 2, 3, 0, 1]
+    assert ReplayBuffer.open(out).attrs["source"]["stratify"] is True
+
+
+def test_failed_attempts_are_retried_in_the_same_sector(monkeypatch):
+    """Stratified retries stay in episode i's sector (so a sector where the expert often fails still gets its
+    demos); when every attempt fails the error names the sector and the option to raise."""
+    from equidiff_relaxed.demos import generate as gen
+
+    regions: list = []
+
+    def failing_expert(env, expert, seed_words, n_regions=None, region=None, perturb=None):
+        regions.append((region, seed_words[2]))
+        return SimpleNamespace(success=False)
+
+    monkeypatch.setattr(gen, "run_expert_episode", failing_expert)
+    cfg = GenerateConfig("push", episodes=8, n_regions=4, stratify=True, max_attempts=3)
+    with pytest.raises(UserError, match=r"failed 3 times on episode 6 of push \(sector 2 of 4\); raise --max-attempts"):
+        gen.generate_episode(cfg, 6)
+    assert regions == [(2, 0), (2, 1), (2, 2)]
+
+
 def test_same_seed_same_data_whatever_the_workers(tmp_path):
     cfg = GenerateConfig("push-drift", episodes=5, seed=11)
     generate(cfg, tmp_path / "a.zarr", workers=1, progress=False)
@@ -75,6 +101,9 @@ def test_same_seed_same_data_whatever_the_workers(tmp_path):
     (GenerateConfig("push", episodes=0), "--episodes must be >= 1"),
     (GenerateConfig("push", episodes=1, region=2), "--region needs --theta-regions"),
     (GenerateConfig("push", episodes=1, n_regions=4, region=4), r"--region must be in \[0, 4\)"),
+    (GenerateConfig("push", episodes=1, stratify=True), "--stratify-regions needs --theta-regions K and no --region"),
+    (GenerateConfig("push", episodes=1, n_regions=4, region=1, stratify=True), "--stratify-regions needs"),
+    (GenerateConfig("push", episodes=1, max_attempts=0), "--max-attempts must be >= 1"),
     (GenerateConfig("push", episodes=1, image_size=84), "multiple of 8"),
     (GenerateConfig("push", episodes=1, noise_std=-0.1), "--noise must be a finite number >= 0"),
     (GenerateConfig("push", episodes=1, dart_noise=-0.01), "--dart-noise must be a finite number >= 0"),
