@@ -5,7 +5,8 @@ python benchmarks/hypotheses.py [--results benchmarks/results]     # writes <res
 
 Sources: <results>/sample_efficiency/<env> (every family at the shared step budget),
 <results>/sample_efficiency_plain30k/<env> (plain at its converged budget, 30000 steps, shown as "plain@30k") and
-<results>/regions_lift/lift. A claim holds when its point estimates meet the threshold in every required cell;
+<results>/regions_lift/lift; H5 is also checked on <results>/regions_lift_stratified/lift (the same task with
+region-stratified demos, so region 6 has its share). A claim holds when its point estimates meet the threshold in every required cell;
 the intervals say how sure that is. A hypothesis with a missing cell is "incomplete".
 """
 from __future__ import annotations
@@ -61,11 +62,12 @@ def within(bound: float) -> Bound:
     return Bound("within", bound)
 
 
-def load(results: Path, env: str) -> list[dict[str, Any]]:
-    """The env's runs at the shared budget plus plain at its converged budget (relabelled)."""
+def load(results: Path, env: str, folder: str | None = None) -> list[dict[str, Any]]:
+    """The env's runs at the shared budget (in ``folder``, default sample_efficiency, Lift: regions_lift) plus plain
+    at its converged budget (relabelled)."""
     from equidiff_relaxed.eval.sweep import finished_runs
 
-    main = results / (MAIN if env != "lift" else "regions_lift") / env
+    main = results / (folder or (MAIN if env != "lift" else "regions_lift")) / env
     runs = finished_runs(main) if main.is_dir() else []
     long = results / PLAIN_LONG / env
     if long.is_dir():
@@ -171,6 +173,10 @@ def hypotheses_markdown(results: Path) -> str:
         "H4": evaluate("H4 (push-pillar, symmetric regions 0, 4–7): relaxed within 0.05 of equi at 5 and 10 demos",
                        "", pillar, h4),
         "H5": evaluate("H5 (Lift grasp-360, region 6): relaxed ≥ equi + 0.2", "", lift, h5),
+        "H5-stratified": evaluate("H5-stratified (the same on region-stratified demos): relaxed ≥ equi + 0.2",
+                                  "`regions_lift_stratified/`: every region has its 1/8 share of the training demos "
+                                  "(region 6 had 0 of 25 and 3 of 100 in `regions_lift/`).",
+                                  load(results, "lift", "regions_lift_stratified"), h5),
         "H6": evaluate("H6 (push-pillar): subgroup vs relaxed, each against equi on the symmetric regions (0, 4–7) "
                        "and the broken ones (1, 2)", "Which keeps more of equi's success where the task is symmetric "
                        "and gains more where it is broken: compare the two rows of each demo count.", pillar, h6),

@@ -15,6 +15,9 @@ def test_verdicts_follow_the_paired_differences(tmp_path):
         for demos in (25, 100):  # H5: relaxed +0.3 in region 6 on 20 paired episodes: meets +0.2, but not surely
             write_run(tmp_path / "regions_lift" / "lift", "equi", demos, seed, [10, 10, 10, 10, 10, 10, 4, 10])
             write_run(tmp_path / "regions_lift" / "lift", "relaxed", demos, seed, [10, 10, 10, 10, 10, 10, 7, 10])
+    stratified = tmp_path / "regions_lift_stratified" / "lift"  # H5 on other data: relaxed loses region 6 at 100
+    write_run(stratified, "equi", 100, 0, [10, 10, 10, 10, 10, 10, 9, 10])
+    write_run(stratified, "relaxed", 100, 0, [10, 10, 10, 10, 10, 10, 6, 10])
     proc = run_script("benchmarks/hypotheses.py", "--results", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "hypotheses.md").read_text()
@@ -26,10 +29,14 @@ def test_verdicts_follow_the_paired_differences(tmp_path):
     assert "| relaxed − equi | 25 | 6 | +0.30 (" in sections["H5"]
     assert "yes (≥ +0.2), interval straddles it |" in sections["H5"]
     assert "**holds** (every check meets it); on point estimates: 2 of 2 measured intervals straddle" in sections["H5"]
+    assert "| relaxed − equi | 100 | 6 | -0.30 (" in sections["H5-stratified"]
+    assert "| relaxed − equi | 25 | 6 | missing |" in sections["H5-stratified"]
+    assert "**does not hold** (1 of 2 checks fail; 1 missing)" in sections["H5-stratified"]
     # H3: relaxed meets equi at 25-100 demos but not at 5, 10 (-0.125 over all regions); plain is missing
     assert "**does not hold** (2 of 10 checks fail; 5 missing)" in sections["H3"]
     # the summary table at the top repeats each verdict
     summary = text.split("### ")[0]
     assert "| H2 | **holds** (" in summary and "| H5 | **holds** (" in summary
+    assert "| H5-stratified | **does not hold** (" in summary
     assert "| H3 | **does not hold** (2 of 10 checks fail; 5 missing) |" in summary
 
