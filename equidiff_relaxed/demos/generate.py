@@ -32,8 +32,8 @@ from equidiff_relaxed.errors import UserError
 @dataclass(frozen=True)
 class GenerateConfig:
     """What to generate. ``n_regions``/``region`` restrict theta to one sector; ``stratify`` (with ``n_regions``
-    K) draws episode i in sector i mod K, so any prefix of the episodes (the nested training subsets) has the
-    sectors in equal shares, and a failed attempt is retried in the same sector, up to ``max_attempts``; ``noise_std`` is the expert's
+    K) draws episode i in sector i mod K, so the sectors have equal shares of the dataset (and of any prefix of
+    it), and a failed attempt is retried in the same sector, up to ``max_attempts``; ``noise_std`` is the expert's
     action noise, part of the recorded label (metres; radians too for robosuite; default: push 0, robosuite 0.005);
     ``image_size`` adds a camera (push: top-down; robosuite: agentview). Push tasks only: DART perturbations of the
     executed action (``dart_noise``, ``burst_prob``, ``burst_steps``, ``burst_scale``; see
