@@ -174,8 +174,8 @@ def hypotheses_markdown(results: Path) -> str:
                        "", pillar, h4),
         "H5": evaluate("H5 (Lift grasp-360, region 6): relaxed ≥ equi + 0.2", "", lift, h5),
         "H5-stratified": evaluate("H5-stratified (the same on region-stratified demos): relaxed ≥ equi + 0.2",
-                                  "`regions_lift_stratified/`: every region has its 1/8 share of the training demos "
-                                  "(region 6 had 0 of 25 and 3 of 100 in `regions_lift/`).",
+                                  "`regions_lift_stratified/`: demos generated with `--stratify-regions`, so region 6 "
+                                  "has 4 of 25 and 14 of 100 training demos (0 and 3 in `regions_lift/`).",
                                   load(results, "lift", "regions_lift_stratified"), h5),
         "H6": evaluate("H6 (push-pillar): subgroup vs relaxed, each against equi on the symmetric regions (0, 4–7) "
                        "and the broken ones (1, 2)", "Which keeps more of equi's success where the task is symmetric "
