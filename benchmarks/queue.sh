@@ -5,10 +5,10 @@
 #   bash benchmarks/queue.sh benchmarks/queue/issue16.txt B &
 #
 # Each line of the job file is one benchmarks/regions.py run:  OUT ENV DEMOS SEED MODEL STEPS [more regions.py args]
-# (# starts a comment). Workers share the file: a worker claims a line (mkdir in $CLAIMS, so two workers never run
-# the same line; a killed worker's claims go to the next worker that reaches them), skips runs whose
-# OUT/runs/<model>_n<demos>_s<seed>/eval.json exists, waits for the base run of a <model>_from_<base> line, and
-# commits each finished run's eval.json and OUT's reports (flock: one commit at a time). Runs use $THREADS torch
+# (# starts a comment). Workers share the file: a worker claims a run (mkdir in $CLAIMS, one claim per OUT and run
+# name, so two workers never run the same run, even one that two job files list; a killed worker's claims go to the
+# next worker that reaches them), skips runs whose OUT/runs/<model>_n<demos>_s<seed>/eval.json exists, waits for
+# the base run of a <model>_from_<base> line, and commits each finished run's eval.json and OUT's reports (flock: one commit at a time). Runs use $THREADS torch
 # threads (default 1: two 1-thread workers train ~1.35x faster than one 2-thread one on 2 cores). The dataset is
 # benchmarks/results/regions_fast/ENV/data.zarr unless the line passes --dataset; a missing one skips the line
 # (made by benchmarks/queue/issue16_data.sh: git-ignored, regenerated identically).
@@ -26,10 +26,11 @@ mkdir -p "$CLAIMS" "$LOGS"
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1} PYTHONPATH=$RUNNER PYTHONWARNINGS=ignore
 JOBS=$(cd "$(dirname "$JOBS")" && pwd)/$(basename "$JOBS")
 cd "$RUNNER" || exit 2
-n=0
 while IFS= read -r line; do
-  n=$((n+1)); [ -z "${line// }" ] && continue; case "$line" in \#*) continue;; esac
-  claim="$CLAIMS/$(basename "$JOBS")_$n"
+  [ -z "${line// }" ] && continue; case "$line" in \#*) continue;; esac
+  set -- $line; out=$1 env=$2 demos=$3 seed=$4 model=$5 steps=$6; shift 6
+  name=${model}_n${demos}_s${seed}
+  claim="$CLAIMS/$(echo "$out/$name" | tr / _)"      # one claim per run, whichever job file lists it
   if ! mkdir "$claim" 2>/dev/null; then
     # claimed: skip it, unless the claiming worker is gone (killed), so that a restarted queue redoes the unfinished
     # run; mv is atomic, so one worker takes a stale claim over
@@ -38,8 +39,6 @@ while IFS= read -r line; do
     rm -rf "$claim.stale.$$"; mkdir "$claim" 2>/dev/null || continue
   fi
   echo $$ > "$claim/pid"
-  set -- $line; out=$1 env=$2 demos=$3 seed=$4 model=$5 steps=$6; shift 6
-  name=${model}_n${demos}_s${seed}
   [ -e "$out/runs/$name/eval.json" ] && continue
   case $model in *_from_*)
     base=${model#*_from_}

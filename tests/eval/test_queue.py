@@ -1,4 +1,4 @@
-"""benchmarks/queue.sh: workers share a job file, never run a line twice, skip finished runs, wait for a fine-tuned
+"""benchmarks/queue.sh: workers share a job file, never run a run twice (even one two job files list), skip finished runs, wait for a fine-tuned
 run's base, and commit each finished run."""
 import os
 import shutil
@@ -26,14 +26,8 @@ def git(repo, *args):
 
 
 def test_two_workers_share_the_jobs_and_commit_each_run(tmp_path):
-    repo = tmp_path / "repo"
-    (repo / "benchmarks").mkdir(parents=True)
-    shutil.copy(REPO / "benchmarks" / "queue.sh", repo / "benchmarks" / "queue.sh")
-    git(repo, "init", "-q")
-    git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "start")
-    fake = tmp_path / "python"
-    fake.write_text(FAKE_PYTHON)
-    fake.chmod(0o755)
+    repo = make_repo(tmp_path)
+    fake = make_fake_python(tmp_path)
     out = "res/push"
     (repo / "benchmarks" / "results" / "regions_fast" / "push" / "data.zarr").mkdir(parents=True)  # the dataset
     (repo / out / "runs" / "equi_n10_s1").mkdir(parents=True)
@@ -42,16 +36,14 @@ def test_two_workers_share_the_jobs_and_commit_each_run(tmp_path):
     jobs.write_text("# a comment\n\n" + "".join(f"{out} push 10 {s} {m} 30\n" for m in ("relaxed_from_equi", "equi",
                                                                                           "plain") for s in (0, 1))
                     + "res/drift push-drift 10 0 equi 30\n")  # no push-drift dataset: skipped, nothing generated
-    # claims left by workers: line 7 (plain seed 0) by a live one, which must be left alone; line 8 (plain seed 1)
-    # by a killed one, whose claim the next worker takes over
+    # claims left by workers: plain seed 0 by a live one, which must be left alone; plain seed 1 by a killed one,
+    # whose claim the next worker takes over
     dead = subprocess.Popen(["true"])
     dead.wait()
-    for line, pid in ((7, os.getpid()), (8, dead.pid)):
-        (tmp_path / "claims" / f"jobs.txt_{line}").mkdir(parents=True)
-        (tmp_path / "claims" / f"jobs.txt_{line}" / "pid").write_text(f"{pid}\n")
-    env = dict(os.environ, PY=str(fake), CALLS=str(tmp_path / "calls.txt"), CLAIMS=str(tmp_path / "claims"),
-               LOGS=str(tmp_path / "logs"), WAIT_S="0.2", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@t")
+    for run, pid in (("plain_n10_s0", os.getpid()), ("plain_n10_s1", dead.pid)):
+        (tmp_path / "claims" / f"res_push_{run}").mkdir(parents=True)
+        (tmp_path / "claims" / f"res_push_{run}" / "pid").write_text(f"{pid}\n")
+    env = queue_env(tmp_path, fake)
     workers = [subprocess.Popen(["bash", "benchmarks/queue.sh", str(jobs), name], cwd=repo, env=env)
                for name in ("A", "B")]
     assert [w.wait(timeout=60) for w in workers] == [0, 0]
@@ -68,6 +60,47 @@ def test_two_workers_share_the_jobs_and_commit_each_run(tmp_path):
     assert "skipped res/drift equi_n10_s0: no benchmarks/results/regions_fast/push-drift/data.zarr" in \
         (tmp_path / "logs" / "progress.log").read_text()
     assert not (repo / "res" / "drift").exists()
+
+
+def test_a_run_that_two_job_files_list_runs_once(tmp_path):
+    repo = make_repo(tmp_path)
+    fake = make_fake_python(tmp_path)
+    (repo / "benchmarks" / "results" / "regions_fast" / "push" / "data.zarr").mkdir(parents=True)
+    shared = "".join(f"res/push push 10 {s} equi 30\n" for s in range(4))
+    jobs = [tmp_path / "first.txt", tmp_path / "second.txt"]
+    jobs[0].write_text(shared)
+    jobs[1].write_text("# the same runs, started at the same moment by the second worker\n\n" + shared)
+    env = queue_env(tmp_path, fake)
+    workers = [subprocess.Popen(["bash", "benchmarks/queue.sh", str(job), name], cwd=repo, env=env)
+               for job, name in zip(jobs, ("A", "B"))]
+    assert [w.wait(timeout=60) for w in workers] == [0, 0]
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert sorted(calls) == ["equi 10 0", "equi 10 1", "equi 10 2", "equi 10 3"]
+
+
+def make_repo(tmp_path):
+    """A git repository holding only benchmarks/queue.sh, with one empty commit."""
+    repo = tmp_path / "repo"
+    (repo / "benchmarks").mkdir(parents=True)
+    shutil.copy(REPO / "benchmarks" / "queue.sh", repo / "benchmarks" / "queue.sh")
+    git(repo, "init", "-q")
+    git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "start")
+    return repo
+
+
+def make_fake_python(tmp_path):
+    """An executable standing in for python (see FAKE_PYTHON)."""
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    return fake
+
+
+def queue_env(tmp_path, fake):
+    """queue.sh's environment: the fake python, claims/logs under tmp_path, short waits, a git identity."""
+    return dict(os.environ, PY=str(fake), CALLS=str(tmp_path / "calls.txt"), CLAIMS=str(tmp_path / "claims"),
+                LOGS=str(tmp_path / "logs"), WAIT_S="0.2", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+                GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
 
 
 def test_every_committed_job_line_names_a_known_env_and_an_existing_config():
