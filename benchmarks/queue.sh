@@ -8,8 +8,9 @@
 # (# starts a comment). Workers share the file: a worker claims a run (mkdir in $CLAIMS, one claim per OUT and run
 # name, so two workers never run the same run, even one that two job files list; a killed worker's claims go to the
 # next worker that reaches them), skips runs whose OUT/runs/<model>_n<demos>_s<seed>/eval.json exists, waits for
-# the base run of a <model>_from_<base> line, and commits each finished run's eval.json and OUT's reports (flock: one commit at a time). Runs use $THREADS torch
-# threads (default 1: two 1-thread workers train ~1.35x faster than one 2-thread one on 2 cores). The dataset is
+# the base run of a <model>_from_<base> line, and commits each finished run's eval.json and OUT's reports (flock:
+# one commit at a time). Runs use $THREADS torch threads (default 1: two 1-thread workers train ~1.35x faster than
+# one 2-thread one on 2 cores). The dataset is
 # benchmarks/results/regions_fast/ENV/data.zarr unless the line passes --dataset; a missing one skips the line
 # (made by benchmarks/queue/issue16_data.sh: git-ignored, regenerated identically).
 # Killed workers lose nothing but the run in progress, which regions.py resumes from its last.ckpt.
@@ -30,7 +31,8 @@ while IFS= read -r line; do
   [ -z "${line// }" ] && continue; case "$line" in \#*) continue;; esac
   set -- $line; out=$1 env=$2 demos=$3 seed=$4 model=$5 steps=$6; shift 6
   name=${model}_n${demos}_s${seed}
-  claim="$CLAIMS/$(echo "$out/$name" | tr / _)"      # one claim per run, whichever job file lists it
+  run_id=$(echo "$out" | tr / _)_$name                # names the run's claim and its log
+  claim="$CLAIMS/$run_id"                             # one claim per run, whichever job file lists it
   if ! mkdir "$claim" 2>/dev/null; then
     # claimed: skip it, unless the claiming worker is gone (killed), so that a restarted queue redoes the unfinished
     # run; mv is atomic, so one worker takes a stale claim over
@@ -53,7 +55,7 @@ while IFS= read -r line; do
   echo "$(date +%T) $NAME start $out $name $*" >> "$LOGS/progress.log"
   "$PY" benchmarks/regions.py --env "$env" --demos "$demos" --seeds "$seed" --models "$model" --steps "$steps" \
      --episodes-per-region 25 --config-prefix fast_push ${data:+--dataset $data} --out "$out" --quiet "$@" \
-     > "$LOGS/$(echo "$out" | tr / _)_$name.txt" 2>&1
+     > "$LOGS/$run_id.txt" 2>&1
   rc=$?
   ms=$("$PY" -c "import json;print(round(json.load(open('$out/runs/$name/eval.json'))['mean_success'],3))" 2>/dev/null)
   echo "$(date +%T) $NAME done rc=$rc $out $name $ms" >> "$LOGS/progress.log"

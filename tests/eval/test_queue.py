@@ -1,5 +1,5 @@
-"""benchmarks/queue.sh: workers share a job file, never run a run twice (even one two job files list), skip finished runs, wait for a fine-tuned
-run's base, and commit each finished run."""
+"""benchmarks/queue.sh: workers share a job file, never run a run twice (even one two job files list), skip finished
+runs, wait for a fine-tuned run's base, and commit each finished run."""
 import os
 import shutil
 import subprocess
