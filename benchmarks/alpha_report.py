@@ -1,14 +1,18 @@
-"""The relaxation study: relaxed variants (alpha, relax_lr, relax_where, ...) on the same data and episodes, against
-equi, per demo count and region subset (broken / symmetric), with seed-aware intervals, paired tests, the learned
+"""The relaxation study: relaxed variants (alpha, relax_lr, relax_where, ...) or residual ones (beta) on the same
+data and episodes, against equi, per demo count and region subset (broken / symmetric), with seed-aware intervals, paired tests, the learned
 weights' movement and the rank correlation between the model's equivariance error and the data's symmetry-break
 ratio.
 
 python benchmarks/alpha_report.py --env push-pillar --alpha-dir benchmarks/results/relax_alpha/push-pillar \
     --reference benchmarks/results/regions_fast/push-pillar
 Reads <alpha-dir>/<variant>/runs/*/eval.json, each folder made by regions.py --set ... --out <alpha-dir>/<variant>
-(a folder alpha<a> is shown as "relaxed α=<a>", any other as its name) and, from the --reference sweeps, the equi,
-relaxed (the configs' alpha, 1e-3) and relaxed_from_equi runs with a variant's demo count and step budget; writes
-<alpha-dir>/alpha_table.md with one table per demo count.
+(a folder alpha<a> is shown as "relaxed α=<a>", beta<b> as "residual β=<b>", any other as its name) and, from the
+--reference sweeps, the --reference-models runs (default equi, relaxed as "relaxed α=<--reference-alpha>" and
+relaxed_from_equi; residual is shown as "residual β=<--reference-beta>") with a variant's demo count and step
+budget; writes <alpha-dir>/alpha_table.md with one table per demo count. The residual-beta study:
+
+python benchmarks/alpha_report.py --env push --alpha-dir benchmarks/results/residual_beta/push \
+    --reference benchmarks/results/sample_efficiency/push --reference-models equi,residual
 """
 from __future__ import annotations
 
@@ -23,25 +27,33 @@ from equidiff_relaxed.errors import UserError, run_cli
 REFERENCE_MODELS = ("equi", "relaxed", "relaxed_from_equi")
 
 
+VARIANT_PREFIXES = {"alpha": "relaxed α=", "beta": "residual β="}  # folder prefix -> label prefix, in table order
+
+
 def variant_label(folder: str) -> str:
-    """``alpha1e-5`` -> ``relaxed α=1e-5``; any other folder name is its own label."""
-    return f"relaxed α={folder[5:]}" if folder.startswith("alpha") else folder
+    """``alpha1e-5`` -> ``relaxed α=1e-5``, ``beta1`` -> ``residual β=1``; any other folder name is its own label."""
+    for prefix, label in VARIANT_PREFIXES.items():
+        if folder.startswith(prefix):
+            return label + folder[len(prefix):]
+    return folder
 
 
 def variant_order(folder: Path) -> tuple[int, float, str]:
-    """alpha folders first, by decreasing alpha; then the others by name."""
-    if folder.name.startswith("alpha"):
-        try:
-            return (0, -float(folder.name[5:]), "")
-        except ValueError:
-            pass
-    return (1, 0.0, folder.name)
+    """alpha folders first, by decreasing alpha; then beta folders, by decreasing beta; then the others by name."""
+    for rank, prefix in enumerate(VARIANT_PREFIXES):
+        if folder.name.startswith(prefix):
+            try:
+                return (rank, -float(folder.name[len(prefix):]), "")
+            except ValueError:
+                pass
+    return (len(VARIANT_PREFIXES), 0.0, folder.name)
 
 
-def study_runs(alpha_dir: str, references: list[str], reference_alpha: str) -> list[dict[str, Any]]:
-    """Every run of the study, relabelled: from the reference sweeps, the equi / relaxed (as
-    "relaxed α=<reference_alpha>") / relaxed_from_equi runs with the demo count and step budget of a variant run;
-    then each variant folder's runs under the variant's label. A run whose label, demos, seed and steps repeat an
+def study_runs(alpha_dir: str, references: list[str], reference_alpha: str, reference_beta: str = "1e-2",
+               reference_models: Sequence[str] = REFERENCE_MODELS) -> list[dict[str, Any]]:
+    """Every run of the study, relabelled: from the reference sweeps, the ``reference_models`` runs (relaxed as
+    "relaxed α=<reference_alpha>", residual as "residual β=<reference_beta>") with the demo count and step budget of
+    a variant run; then each variant folder's runs under the variant's label. A run whose label, demos, seed and steps repeat an
     earlier one (the reference setting's own variant folder) is counted once."""
     from equidiff_relaxed.eval.sweep import finished_runs
 
@@ -54,8 +66,9 @@ def study_runs(alpha_dir: str, references: list[str], reference_alpha: str) -> l
         raise UserError("no variant runs (<variant>/runs/*/eval.json)", alpha_dir)
     cells = {(r["demos"], r.get("steps")) for r in runs}
     ref = [r for folder in references for r in finished_runs(folder)
-           if r["model"] in REFERENCE_MODELS and (r["demos"], r.get("steps")) in cells]
-    ref = [dict(r, model=f"relaxed α={reference_alpha}") if r["model"] == "relaxed" else r for r in ref]
+           if r["model"] in reference_models and (r["demos"], r.get("steps")) in cells]
+    shipped = {"relaxed": f"relaxed α={reference_alpha}", "residual": f"residual β={reference_beta}"}
+    ref = [dict(r, model=shipped.get(r["model"], r["model"])) for r in ref]
     # a variant folder of the reference setting (alpha1e-3) repeats the reference sweep's runs: count each
     # (label, demos, seed, steps) once, or the bootstrap would take one run for two seeds
     unique: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -82,7 +95,9 @@ def table_lines(runs: list[dict[str, Any]], demos: int, n_regions: int, ratios: 
     for label in labels:
         mine = [r for r in runs if r["model"] == label]
         dev = [layer["mean_abs_deviation_from_identity"] for r in mine for layer in (r.get("relaxation") or {}).values()]
-        rho = error_break_correlation(mean_error_per_region(mine, n_regions), ratios) if dev else float("nan")
+        measured = all(r.get("equivariance_error_per_region") for r in mine)
+        rho = (error_break_correlation(mean_error_per_region(mine, n_regions), ratios) if measured  # NaN: stayed exact
+               else float("nan"))
         vs = compare(runs, label, "equi", demos, n_regions, broken) if label != "equi" else None
         c = vs["broken"] if vs else None
         fmt = {k: format_interval(v) for k, v in cells[(label, demos)].items()}
@@ -99,7 +114,7 @@ def report(env: str, runs: list[dict[str, Any]], n_regions: int) -> str:
 
     ratios = data_ratios(runs) or []
     broken = broken_from_data(ratios)
-    lines = [f"{env}: relaxed variants vs equi (bootstrap 95% intervals over seeds and episodes); broken regions "
+    lines = [f"{env}: variants vs equi (bootstrap 95% intervals over seeds and episodes); broken regions "
              f"{broken} (data symmetry-break ratio ≥ 0.5); ρ: Spearman over regions, – where the model stayed "
              f"equivariant (relative equivariance error < {MOVED_ERROR:g} in every region)", ""]
     for demos in sorted({r["demos"] for r in runs}):
@@ -114,13 +129,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reference", required=True,
                         help="sweep folders (comma-separated) with the equi and alpha-1e-3 relaxed runs; a run is "
                              "used where a variant has its demo count and step budget")
-    parser.add_argument("--reference-alpha", default="1e-3")
+    parser.add_argument("--reference-models", default=",".join(REFERENCE_MODELS),
+                        help="which models of the reference sweeps to show (comma-separated)")
+    parser.add_argument("--reference-alpha", default="1e-3", help="the relaxed reference runs' alpha (the default)")
+    parser.add_argument("--reference-beta", default="1e-2", help="the residual reference runs' beta (the default)")
     parser.add_argument("--regions", type=int, default=8)
     args = parser.parse_args(argv)
     from equidiff_relaxed.data.atomic import atomic_write_text
 
     references = [f for f in args.reference.split(",") if f]
-    text = report(args.env, study_runs(args.alpha_dir, references, args.reference_alpha), args.regions)
+    models = [m for m in args.reference_models.split(",") if m]
+    runs = study_runs(args.alpha_dir, references, args.reference_alpha, args.reference_beta, models)
+    text = report(args.env, runs, args.regions)
     atomic_write_text(Path(args.alpha_dir) / "alpha_table.md", text)
     print(text)
     return 0

@@ -5,7 +5,8 @@ python benchmarks/reports.py [--results benchmarks/results] [--dry-run]
 For each sweep folder (a folder with runs/*/eval.json, made by regions.py) it runs
 ``regions.py --report-only``; for each ablation folder ``ablation.py --report-only``; for each relaxation study
 (relax_alpha/<env>, folders of variant sweeps) ``alpha_report.py`` against regions_fast/<env> and
-sample_efficiency/<env>; for each steps curve
+sample_efficiency/<env>; for each residual-beta study (residual_beta/<env>) ``alpha_report.py`` against equi and
+residual in sample_efficiency/<env>; for each steps curve
 (steps_curve/<env>) ``steps_report.py`` with the regions_fast, regions_fast_plain30k and sample_efficiency sweeps
 of that env; last,
 ``hypotheses.py`` (issue 16's hypotheses from sample_efficiency, sample_efficiency_plain30k and regions_lift). Stops at the
@@ -52,6 +53,9 @@ def report_commands(results: Path) -> list[list[str]]:
     for study in sorted(results.glob("relax_alpha/*/")):
         refs = [str(results / name / study.name) for name in ("regions_fast", "sample_efficiency")]
         commands.append(["alpha_report.py", "--env", study.name, "--alpha-dir", str(study), "--reference", ",".join(refs)])
+    for study in sorted(results.glob("residual_beta/*/")):
+        commands.append(["alpha_report.py", "--env", study.name, "--alpha-dir", str(study), "--reference",
+                         str(results / "sample_efficiency" / study.name), "--reference-models", "equi,residual"])
     for curve in sorted(results.glob("steps_curve/*/")):
         also = [results / name / curve.name for name in ("regions_fast", "regions_fast_plain30k", "sample_efficiency")]
         commands.append(["steps_report.py", "--env", curve.name, "--out", str(curve),

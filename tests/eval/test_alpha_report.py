@@ -65,6 +65,27 @@ def test_a_variant_folder_of_the_reference_setting_counts_each_seed_once(tmp_pat
     assert row.startswith("| relaxed α=1e-3 | 3 |")  # seeds 0, 1, 2: not 5 runs
 
 
+def test_residual_beta_study_shows_the_reference_residual_and_its_break_correlation(tmp_path):
+    ref, study = tmp_path / "ref", tmp_path / "study"
+    for seed in (0, 1):
+        write_run(ref, "equi", 10, seed, [10, 2, 10, 10])
+        write_run(ref, "relaxed", 10, seed, [10, 3, 10, 10])  # not asked for: left out
+        # the default beta: non-equivariant where the data are symmetric (error ranks opposite to the break ratio)
+        write_run(ref, "residual", 10, seed, [3, 3, 3, 3], [0.3, 0.01, 0.2, 0.25])
+        write_run(study / "beta1", "residual", 10, seed, [10, 4, 10, 10], [0.01, 0.2, 0.05, 0.02])
+        write_run(study / "beta1e-1", "residual", 10, seed, [6, 3, 6, 6], [0.1, 0.1, 0.1, 0.1])
+    proc = run_script("benchmarks/alpha_report.py", "--env", "push", "--alpha-dir", str(study), "--reference",
+                      str(ref), "--reference-models", "equi,residual", "--regions", "4")
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in (study / "alpha_table.md").read_text().splitlines() if line.startswith("| ")]
+    assert [line.split(" | ")[0].strip("| ") for line in lines[1:]] == [
+        "equi", "residual β=1e-2", "residual β=1", "residual β=1e-1"]  # the shipped beta, then by decreasing beta
+    default = next(line for line in lines if line.startswith("| residual β=1e-2"))
+    assert default.startswith("| residual β=1e-2 | 2 | 0.30 (") and "| -1.00 |" in default  # rho without w
+    assert "| 1.00 |" in next(line for line in lines if line.startswith("| residual β=1 |"))
+    assert "| – |" in next(line for line in lines if line.startswith("| equi"))
+
+
 def test_report_without_variant_runs_is_one_clear_error(tmp_path):
     proc = run_script("benchmarks/alpha_report.py", "--env", "push", "--alpha-dir", str(tmp_path / "none"),
                       "--reference", str(tmp_path))
