@@ -74,13 +74,15 @@ def test_results_do_not_depend_on_the_number_of_envs(checkpoints, tmp_path):
                    progress=False)
     two = evaluate([checkpoints["relaxed"]], tmp_path / "b", n_regions=2, episodes_per_region=2, n_envs=2,
                    progress=False)
-    # Batched inference is not bit-identical across batch sizes (~1e-4 in the actions), and contacts amplify that:
-    # outcomes must match exactly, puck-goal distances closely.
+    # Batched inference is not bit-identical across batch sizes (~1e-4 in the actions), and contacts can amplify that
+    # chaotically in an episode (measured: one of 4 episodes ends 0.025 apart on one machine): outcomes must match
+    # exactly, and puck-goal distances in most episodes to 1e-3 (an observation routed to the wrong env moves them all).
     dists = ("final_goal_dist", "min_goal_dist")
     a, b = one["checkpoints"][0].episodes, two["checkpoints"][0].episodes
     assert [{k: v for k, v in e.items() if k not in dists} for e in a] == \
         [{k: v for k, v in e.items() if k not in dists} for e in b]
-    assert all(abs(x[k] - y[k]) < 0.01 for x, y in zip(a, b) for k in dists)
+    gaps = sorted(max(abs(x[k] - y[k]) for k in dists) for x, y in zip(a, b))
+    assert gaps[len(gaps) // 2] < 1e-3, gaps  # the median episode
 
 
 def test_equivariance_error_zero_for_exact_positive_for_perturbed_relaxed(push_data):
