@@ -1,7 +1,7 @@
 """The relaxation study: relaxed variants (alpha, relax_lr, relax_where, ...) or residual ones (beta) on the same
-data and episodes, against equi, per demo count and region subset (broken / symmetric), with seed-aware intervals, paired tests, the learned
-weights' movement and the rank correlation between the model's equivariance error and the data's symmetry-break
-ratio.
+data and episodes, against equi, per demo count and region subset (broken / symmetric), with seed-aware intervals,
+paired tests, the learned weights' movement and the rank correlation between the model's equivariance error and the
+data's symmetry-break ratio.
 
 python benchmarks/alpha_report.py --env push-pillar --alpha-dir benchmarks/results/relax_alpha/push-pillar \
     --reference benchmarks/results/regions_fast/push-pillar
@@ -53,8 +53,8 @@ def study_runs(alpha_dir: str, references: list[str], reference_alpha: str, refe
                reference_models: Sequence[str] = REFERENCE_MODELS) -> list[dict[str, Any]]:
     """Every run of the study, relabelled: from the reference sweeps, the ``reference_models`` runs (relaxed as
     "relaxed α=<reference_alpha>", residual as "residual β=<reference_beta>") with the demo count and step budget of
-    a variant run; then each variant folder's runs under the variant's label. A run whose label, demos, seed and steps repeat an
-    earlier one (the reference setting's own variant folder) is counted once."""
+    a variant run; then each variant folder's runs under the variant's label. A run whose label, demos, seed and
+    steps repeat an earlier one (the reference setting's own variant folder) is counted once."""
     from equidiff_relaxed.eval.sweep import finished_runs
 
     folders = sorted((p for p in Path(alpha_dir).iterdir() if p.is_dir() and (p / "runs").is_dir()),
@@ -131,8 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "used where a variant has its demo count and step budget")
     parser.add_argument("--reference-models", default=",".join(REFERENCE_MODELS),
                         help="which models of the reference sweeps to show (comma-separated)")
-    parser.add_argument("--reference-alpha", default="1e-3", help="the relaxed reference runs' alpha (the default)")
-    parser.add_argument("--reference-beta", default="1e-2", help="the residual reference runs' beta (the default)")
+    parser.add_argument("--reference-alpha", default="1e-3",
+                        help="the relaxed reference runs' alpha (the sweeps' configs/fast_push_relaxed.yaml)")
+    parser.add_argument("--reference-beta", default="1e-2",
+                        help="the residual reference runs' beta (the sweeps' configs/fast_push_residual.yaml; the "
+                             "shipped default is 1)")
     parser.add_argument("--regions", type=int, default=8)
     args = parser.parse_args(argv)
     from equidiff_relaxed.data.atomic import atomic_write_text
