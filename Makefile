@@ -1,4 +1,5 @@
-# Two commands: `make test` and `make demo`. Both create .venv on first use (see scripts/setup_venv.sh).
+# `make test` (the whole suite, what CI runs), `make test-fast` (without the slow and robosuite tiers) and
+# `make demo` (the main job). Each creates .venv on first use (see scripts/setup_venv.sh).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -6,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= datasets/data
 EXTRAS ?= test,robosuite
 
-.PHONY: test demo reports venv clean
+.PHONY: test test-fast demo reports venv clean
 
 venv: $(STAMP)
 
@@ -17,6 +18,9 @@ $(STAMP): pyproject.toml requirements/cpu-constraints.txt scripts/setup_venv.sh
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not robosuite"
+
 # The main job: push-pillar demos (DART, memoryless expert; generated if missing) -> expert success per region and
 # the data symmetry-breaking map -> train the relaxed policy (MLP denoiser, 4000 steps, a progress line every 250)
 # -> evaluate per region (table, failure categories, results.json, regions.csv, regions.png, relaxation.png in
@@ -24,10 +28,10 @@ test: $(STAMP)
 demo: $(STAMP)
 	mkdir -p $(DEMO_DIR)
 	test -e $(DEMO_DIR)/push_pillar_dart.zarr || $(PY) datasets/generate.py --env push-pillar --episodes 200 --seed 0 --workers 2 --out $(DEMO_DIR)/push_pillar_dart.zarr
-	$(PY) datasets/expert_report.py --env push-pillar --episodes-per-region 10 --dataset $(DEMO_DIR)/push_pillar_dart.zarr --quiet
+	$(PY) datasets/expert_report.py --env push-pillar --episodes_per_region 10 --dataset $(DEMO_DIR)/push_pillar_dart.zarr --quiet
 	rm -rf runs/demo
-	$(PY) train.py --config configs/demo_push_pillar_relaxed.yaml --data.dataset_path $(DEMO_DIR)/push_pillar_dart.zarr
-	$(PY) eval.py --checkpoint runs/demo/checkpoints/last.ckpt --episodes-per-region 25 --n-envs 2 --out runs/demo/eval
+	$(PY) train.py --config configs/demo.yaml --data.dataset_path $(DEMO_DIR)/push_pillar_dart.zarr --out runs/demo
+	$(PY) eval.py --checkpoint runs/demo/checkpoints/last.ckpt --episodes_per_region 25 --n_envs 2 --out runs/demo/eval
 
 # Every benchmark table and figure again from the committed benchmarks/results (no training).
 reports: $(STAMP)

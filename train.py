@@ -1,27 +1,10 @@
-"""Train a diffusion policy: python train.py --config configs/push_relaxed.yaml [--ckpt_path CKPT|auto] [--init_from CKPT]
+"""Train a diffusion policy: the ``equidiff-train`` command run from this checkout (see equidiff_relaxed/cli/train.py).
 
-LightningCLI: any option can be overridden, e.g. --trainer.max_epochs 5 --data.n_demos 25 --model.relax_alpha 1e-2.
---ckpt_path resumes a run exactly (optimizer, scheduler, EMA, step, data order; from an end-of-epoch checkpoint such
-as last.ckpt); --ckpt_path auto picks the newest checkpoint of the run's folders that loads (and says which), or
-starts fresh if there is none. --init_from fine-tunes from a checkpoint's (EMA) weights, e.g. an equivariant policy
-into a relaxed one. Checkpoints are written atomically; last.ckpt is refreshed every epoch (LastCheckpoint).
+python train.py --config configs/push.yaml --data.dataset_path DATA.zarr [--model.model equi] [--out DIR]
 """
-from __future__ import annotations
-
 import sys
-import warnings
-from collections.abc import Sequence
 
-from equidiff_relaxed.errors import run_cli
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", module="escnn")
-    from equidiff_relaxed.policy.train_cli import build_cli, fit
-
-    fit(build_cli(list(argv) if argv is not None else None, description=__doc__))
-    return 0
-
+from equidiff_relaxed.cli.train import console
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(console())

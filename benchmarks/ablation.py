@@ -1,7 +1,7 @@
 """Ablation of the fixes of the "policies that solve the push tasks" work: each fix switched off in turn.
 
 python benchmarks/ablation.py --env push-pillar --model relaxed --demos 100 --seeds 0,1 --steps 3000 \
-    --config configs/fast_push_relaxed.yaml --out benchmarks/results/ablation/push-pillar [--variants full,no_dart]
+    --config configs/push.yaml --out benchmarks/results/ablation/push-pillar [--variants full,no_dart]
 
 Variants (``full`` has every fix; each other one undoes exactly one):
   full               DART data + memoryless expert, pad_after full, trailing DDIM, wide/deep encoder, per-seed
@@ -35,13 +35,16 @@ from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
+from benchmarks.lib.arguments import int_list
 from equidiff_relaxed.errors import UserError, run_cli
 
 # variant -> (generation overrides, data overrides, model overrides)
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "full": ({}, {}, {}),
     "no_dart": ({"dart_noise": 0.0, "burst_prob": 0.0, "noise_std": 0.005}, {}, {}),
-    "expert_plan_once": ({"expert_memoryless": False}, {}, {}),
+    "expert_plan_once": ({"expert_plan_once": True}, {}, {}),
     "dp_padding": ({}, {"pad_after": "diffusion_policy"}, {}),
     "leading_ddim": ({}, {}, {"ddim_spacing": "leading"}),
     "narrow_encoder": ({}, {}, {"encoder_fields": 8, "encoder_layers": 1}),
@@ -52,13 +55,6 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
 }
 
 
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
 def dataset_for(out: Path, env: str, gen: dict[str, Any], episodes: int) -> str:
     """<out>/data/<env>_<overrides>.zarr, generated (seed 0) when missing; variants with the same data share it."""
     from equidiff_relaxed.demos.generate import GenerateConfig, generate
@@ -67,7 +63,10 @@ def dataset_for(out: Path, env: str, gen: dict[str, Any], episodes: int) -> str:
     path = out / "data" / f"{env}_{tag}.zarr"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        generate(GenerateConfig(env, episodes=episodes, seed=0, **gen), path, workers=2, progress=False)
+        own = {k: v for k, v in gen.items() if k == "noise_std"}  # the rest are the env's generation options
+        options = {k: v for k, v in gen.items() if k != "noise_std"}
+        generate(GenerateConfig(env, episodes=episodes, seed=0, options=options, **own), path, workers=2,
+                 progress=False)
     return str(path)
 
 
@@ -151,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", help="YAML of the full configuration (model and data sections; not needed with "
                                          "--report-only)")
     parser.add_argument("--demos", type=int, default=100)
-    parser.add_argument("--seeds", type=_ints, default=[0, 1])
+    parser.add_argument("--seeds", type=int_list, default=[0, 1])
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--regions", type=int, default=8)

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
 from equidiff_relaxed.errors import UserError, run_cli
 
 REFERENCE_MODELS = ("equi", "relaxed", "relaxed_from_equi")
@@ -82,8 +84,8 @@ def table_lines(runs: list[dict[str, Any]], demos: int, n_regions: int, ratios: 
     """The Markdown table of one demo count: a row per model, equi first."""
     import numpy as np
 
-    from equidiff_relaxed.eval.sweep_diagnostics import error_break_correlation, mean_error_per_region
-    from equidiff_relaxed.eval.sweep_stats import cell_intervals, compare, format_difference, format_interval
+    from benchmarks.lib.sweep_diagnostics import error_break_correlation, mean_error_per_region
+    from benchmarks.lib.sweep_stats import cell_intervals, compare, format_difference, format_interval
 
     runs = [r for r in runs if r["demos"] == demos]
     cells = cell_intervals(runs, n_regions, broken)
@@ -109,8 +111,8 @@ def table_lines(runs: list[dict[str, Any]], demos: int, n_regions: int, ratios: 
 
 def report(env: str, runs: list[dict[str, Any]], n_regions: int) -> str:
     """The study's Markdown: one table per demo count."""
-    from equidiff_relaxed.eval.sweep_diagnostics import MOVED_ERROR, data_ratios
-    from equidiff_relaxed.eval.sweep_stats import broken_from_data
+    from benchmarks.lib.sweep_diagnostics import MOVED_ERROR, data_ratios
+    from benchmarks.lib.sweep_stats import broken_from_data
 
     ratios = data_ratios(runs) or []
     broken = broken_from_data(ratios)

@@ -19,6 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
 from equidiff_relaxed.data.datamodule import DemoDataModule
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.robomimic_hdf5 import convert_robomimic

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
+from benchmarks.lib.arguments import int_list
 from equidiff_relaxed.data.split import split_episodes
 from equidiff_relaxed.errors import UserError, run_cli
 from equidiff_relaxed.symmetry.regions import region_of
-from regions import _ints  # benchmarks/regions.py: the sweep's own --demos parser
 
 
 def demos_per_region(thetas: np.ndarray, n_demos: int, n_regions: int, val_ratio: float = 0.1,
@@ -35,7 +37,7 @@ def demos_per_region(thetas: np.ndarray, n_demos: int, n_regions: int, val_ratio
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("datasets", nargs="+")
-    parser.add_argument("--demos", type=_ints, default=[5, 10, 25, 50, 100])
+    parser.add_argument("--demos", type=int_list, default=[5, 10, 25, 50, 100])
     parser.add_argument("--regions", type=int, default=8)
     parser.add_argument("--out", default="benchmarks/results/demo_regions.md")
     args = parser.parse_args(argv)

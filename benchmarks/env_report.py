@@ -25,11 +25,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
 from equidiff_relaxed.data.symmetry_map import symmetry_breaking_map  # noqa: E402
 from equidiff_relaxed.demos.generate import GenerateConfig, generate  # noqa: E402
 from equidiff_relaxed.demos.report import expert_success_by_region  # noqa: E402
 from equidiff_relaxed.demos.rollout import run_expert_episode  # noqa: E402
-from equidiff_relaxed.envs import PUSH_ENVS as ENV_NAMES, PlanarPushEnv, make_env, make_expert  # noqa: E402
+from equidiff_relaxed.envs.planar_push import PlanarPushEnv  # noqa: E402
+from equidiff_relaxed.envs.push_scene import VARIANTS  # noqa: E402
+from equidiff_relaxed.envs.registry import make_env, make_expert  # noqa: E402
+
+ENV_NAMES = tuple(VARIANTS)  # the push variants
 
 
 def steps_per_second(image_size: int | None, steps: int) -> float:
@@ -66,7 +74,7 @@ def draw_variants(path: Path, size: int = 320) -> None:
         theta = env.geom.pillar_angle + 0.1
         env.reset(seed=0, options={"theta": theta})
         frame = env.render()
-        ep = run_expert_episode(env, make_expert(env), [0], theta=theta)
+        ep = run_expert_episode(env, make_expert(name, env), [0], theta=theta)
         ax.imshow(frame)
         for key, color in (("puck_pos", "red"), ("pusher_pos", "blue")):
             px = to_pixels(env, ep.data[key].astype(np.float64), size)

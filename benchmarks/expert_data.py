@@ -16,7 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from equidiff_relaxed.demos.dart import PerturbConfig
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
+from equidiff_relaxed.envs.perturb import PerturbConfig
 from equidiff_relaxed.demos.rollout import draw_theta, run_expert_episode
 from equidiff_relaxed.envs import make_env, make_expert
 
@@ -25,8 +29,8 @@ KEYS = ("pusher_pos", "puck_pos", "goal_pos")
 
 def gap_per_region(env_name: str, memoryless: bool, per_region: int, regions: int = 8) -> list[float]:
     env = make_env(env_name)
-    expert = make_expert(env, memoryless=memoryless)
-    fresh = make_expert(env, memoryless=memoryless)
+    expert = make_expert(env_name, env, memoryless=memoryless)
+    fresh = make_expert(env_name, env, memoryless=memoryless)
     out = []
     for k in range(regions):
         gaps = []
@@ -44,7 +48,7 @@ def gap_per_region(env_name: str, memoryless: bool, per_region: int, regions: in
 def recovery(env_name: str, perturb: PerturbConfig, noise: float, memoryless: bool, per_region: int,
              regions: int = 8) -> dict:
     env = make_env(env_name)
-    expert = make_expert(env, noise_std=noise, memoryless=memoryless)
+    expert = make_expert(env_name, env, noise, memoryless=memoryless)
     steps = rec = wins = 0
     for k in range(regions):
         for e in range(per_region):

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
 from equidiff_relaxed.errors import UserError, run_cli
 
 N_REGIONS = 8
@@ -77,7 +79,7 @@ def load(results: Path, env: str, folder: str | None = None) -> list[dict[str, A
 
 def diff_on(runs: list[dict[str, Any]], a: str, b: str, demos: int, regions: list[int]):
     """Paired a − b over ``regions`` (None if a cell is missing or they share no seed)."""
-    from equidiff_relaxed.eval.sweep_stats import compare
+    from benchmarks.lib.sweep_stats import compare
 
     found = compare(runs, a, b, demos, N_REGIONS, broken=regions)
     return None if found is None else found["broken"]
@@ -88,7 +90,7 @@ def evaluate(name: str, claim: str, runs: list[dict[str, Any]], checks: list[Che
     """Markdown lines of one hypothesis (a row per check and the verdict) and the verdict itself. A check whose
     ``test`` is None is only reported; ``some_above_zero``: the hypothesis also needs one difference whose interval
     lies above 0."""
-    from equidiff_relaxed.eval.sweep_stats import format_difference
+    from benchmarks.lib.sweep_stats import format_difference
 
     lines = [f"### {name}", ""] + ([claim, ""] if claim else [])
     lines += ["| check | demos | regions | a − b (95 % interval) | p (McNemar) | seeds | meets |",

@@ -54,7 +54,7 @@ while IFS= read -r line; do
   fi
   echo "$(date +%T) $NAME start $out $name $*" >> "$LOGS/progress.log"
   "$PY" benchmarks/regions.py --env "$env" --demos "$demos" --seeds "$seed" --models "$model" --steps "$steps" \
-     --episodes-per-region 25 --config-prefix fast_push ${data:+--dataset $data} --out "$out" --quiet "$@" \
+     --episodes-per-region 25 --recipe configs/push.yaml ${data:+--dataset $data} --out "$out" --quiet "$@" \
      > "$LOGS/$run_id.txt" 2>&1
   rc=$?
   ms=$("$PY" -c "import json;print(round(json.load(open('$out/runs/$name/eval.json'))['mean_success'],3))" 2>/dev/null)

@@ -1,108 +1,62 @@
-"""Sample efficiency per orientation region: train model families on nested demo subsets with the same budget and
-seeds, evaluate each per region on paired episodes, write a Markdown table and a figure.
+"""Sample efficiency per orientation region, with the study reports: ``equidiff-sweep`` (train model families on
+nested demo subsets with the same budget and seeds, evaluate each per region on paired episodes) plus the
+statistics and diagnostics of benchmarks/lib.
 
-python benchmarks/regions.py --env push-pillar --demos 10,25,50 --seeds 0,1 --models plain,equi,relaxed,residual \
-    --out benchmarks/results/regions/push-pillar [--steps 1500] [--episodes-per-region 20] [--config-prefix push]
+python benchmarks/regions.py --env push-pillar --demos 10 25 50 --seeds 0 1 --models plain equi relaxed residual \
+    --out benchmarks/results/regions/push-pillar [--steps 6000] [--episodes_per_region 20] [--recipe configs/push.yaml]
 
-The dataset (generated with the scripted expert if --dataset is not given: <out>/data.zarr, git-ignored) holds enough
-episodes for the largest demo count plus the fixed validation split. Finished runs (<out>/runs/<name>/eval.json) are
-skipped, so the script can be resumed. Writes <out>/table.md, regions.png, diagnostics.md, diagnostics.png, failures.md,
-stats.md
-(bootstrap intervals over seeds and episodes; paired comparisons with p-values; all / broken / symmetric regions)
-and subsets.png, from every finished run in <out> (also those of earlier invocations with other models or demo
-counts).
---report-only rebuilds them from the finished runs' eval.json files without training anything.
+Options are equidiff-sweep's (``--help``; hyphenated spellings such as --episodes-per-region work too) plus
+--broken_regions and --compare. Finished runs (<out>/runs/<name>/eval.json) are skipped, so the script can be
+resumed. Writes <out>/table.md, regions.png, diagnostics.md, diagnostics.png, failures.md, stats.md (bootstrap
+intervals over seeds and episodes; paired comparisons with p-values; all / broken / symmetric regions) and
+subsets.png, from every finished run in <out> (also those of earlier invocations with other models or demo counts).
+--report_only rebuilds them from the finished runs' eval.json files without training anything.
 
 Overrides: --set model.relax_alpha=1e-5 (repeatable; SECTION.KEY=VALUE, the value parsed as YAML) changes every
-family's config before the run's own settings; give such a sweep its own --out (each eval.json records them).
+family's recipe before the run's own settings; give such a sweep its own --out (each eval.json records them).
 
 Fine-tuning: a model <family>_from_<base> (e.g. relaxed_from_equi) starts from the <base> run with the same demos
-and seed (trained first if its checkpoint is not there) and trains --finetune-steps more; list equi_from_equi too to
-compare at an equal total budget:
-python benchmarks/regions.py --env push-pillar --demos 50 --models equi_from_equi,relaxed_from_equi \
-    --finetune-steps 500 --config-prefix bench_push --out benchmarks/results/regions/push-pillar
+and seed (trained first if its checkpoint is not there) and trains --finetune_steps more; list equi_from_equi too to
+compare at an equal total budget. The earlier U-Net pipeline's recipes are one file per family:
+python benchmarks/regions.py --env push-pillar --demos 50 --models equi_from_equi relaxed_from_equi \
+    --steps 1500 --finetune_steps 500 --recipe 'configs/legacy/bench_push_{model}.yaml' --out benchmarks/results/regions/push-pillar
 """
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
 
-from equidiff_relaxed.errors import UserError, run_cli
+from equidiff_relaxed.cli.sweep import SweepCommand, run, write_table_and_figure  # noqa: E402
+from equidiff_relaxed.errors import UserError, run_cli  # noqa: E402
 
 
-def _ints(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("empty list")
-    return values
+@dataclass
+class StudyCommand(SweepCommand):
+    """Options of ``benchmarks/regions.py``: equidiff-sweep's and these.
+
+    Args:
+        broken_regions: regions where the task breaks the symmetry (default: <out>/sweep.json's broken_regions, else
+            those whose data symmetry-break ratio is >= 0.5).
+        compare: paired comparisons a:b,... (default: every model vs equi, equi vs plain).
+    """
+
+    broken_regions: list[int] | None = None
+    compare: str | None = None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", required=True)
-    parser.add_argument("--demos", type=_ints, default=[10, 25, 50])
-    parser.add_argument("--seeds", type=_ints, default=[0, 1])
-    parser.add_argument("--models", default="plain,equi,relaxed,residual")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--dataset", help="existing dataset (default: generate <out>/data.zarr)")
-    parser.add_argument("--steps", type=int, default=1500, help="optimizer steps per run (the same for every run)")
-    parser.add_argument("--finetune-steps", type=int, help="steps of <model>_from_<base> runs (default --steps)")
-    parser.add_argument("--regions", type=int, default=8)
-    parser.add_argument("--episodes-per-region", type=int, default=20)
-    parser.add_argument("--n-envs", type=int, default=2)
-    parser.add_argument("--config-prefix", default="push", help="configs/<prefix>_<model>.yaml hold each family")
-    parser.add_argument("--broken-regions", type=_ints, help="regions where the task breaks the symmetry (default: "
-                        "<out>/sweep.json's broken_regions, else those whose data symmetry-break ratio is >= 0.5)")
-    parser.add_argument("--compare", help="paired comparisons a:b,... (default: every model vs equi, equi vs plain)")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a YAML value of every family's config, e.g. --set model.relax_alpha=1e-5 "
-                             "(value parsed as YAML; repeatable); use its own --out")
-    parser.add_argument("--report-only", action="store_true", help="table and figure from finished runs only")
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    from equidiff_relaxed.demos.generate import GenerateConfig, generate
-    from equidiff_relaxed.eval.sweep import finished_runs, parse_model, run_sweep
+    from equidiff_relaxed.cli.options import parse
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    for m in models:
-        parse_model(m)  # unknown names fail before anything is generated or trained
-    if (min(args.demos) < 1 or args.steps < 1 or args.episodes_per_region < 1 or args.regions < 1
-            or (args.finetune_steps is not None and args.finetune_steps < 1)):
-        raise UserError("--demos, --steps, --finetune-steps, --episodes-per-region and --regions must be >= 1")
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--set takes SECTION.KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args = parse(StudyCommand, argv, "benchmarks/regions.py", __doc__)
     t0 = time.perf_counter()
-    if args.report_only:
-        results = finished_runs(out)
-        if not results:
-            raise UserError("no finished runs (runs/*/eval.json)", out)
-        return _report(args, out, results, t0)
-    dataset = args.dataset
-    if dataset is None:
-        dataset = str(out / "data.zarr")
-        if not Path(dataset).exists():
-            episodes = math.ceil(max(args.demos) / 0.9) + 1  # room for the 10% validation split
-            generate(GenerateConfig(args.env, episodes=episodes, seed=0), dataset, workers=2, progress=not args.quiet)
-    run_sweep(args.env, dataset, out, args.demos, args.seeds, models, args.steps, args.regions,
-              args.episodes_per_region, args.n_envs, config_prefix=args.config_prefix,
-              progress=not args.quiet, finetune_steps=args.finetune_steps, overrides=overrides)
-    return _report(args, out, finished_runs(out), t0)  # every run in <out>, also those of earlier invocations
+    out, results = run(args)
+    return _report(args, out, results, t0)
 
 
 def declared_broken_regions(out: Path) -> list[int] | None:
@@ -120,7 +74,7 @@ def declared_broken_regions(out: Path) -> list[int] | None:
     return value
 
 
-def broken_regions(args: argparse.Namespace, results: list, out: Path) -> list[int]:
+def broken_regions(args: StudyCommand, results: list, out: Path) -> list[int]:
     """--broken-regions, else <out>/sweep.json's ``broken_regions``, else the regions whose data symmetry-break ratio is
     >= BREAK_RATIO (none if unknown)."""
     if args.broken_regions is not None:
@@ -128,15 +82,15 @@ def broken_regions(args: argparse.Namespace, results: list, out: Path) -> list[i
     declared = declared_broken_regions(out)
     if declared is not None:
         return sorted(set(declared))
-    from equidiff_relaxed.eval.sweep_diagnostics import data_ratios
-    from equidiff_relaxed.eval.sweep_stats import broken_from_data
+    from benchmarks.lib.sweep_diagnostics import data_ratios
+    from benchmarks.lib.sweep_stats import broken_from_data
 
     return broken_from_data(data_ratios(results))
 
 
-def _pairs(args: argparse.Namespace, results: list) -> list[tuple[str, str]]:
+def _pairs(args: StudyCommand, results: list) -> list[tuple[str, str]]:
+    from benchmarks.lib.sweep_stats import default_pairs
     from equidiff_relaxed.eval.sweep import model_order
-    from equidiff_relaxed.eval.sweep_stats import default_pairs
 
     if args.compare:
         pairs = [tuple(p.split(":")) for p in args.compare.split(",") if p.strip()]
@@ -146,17 +100,14 @@ def _pairs(args: argparse.Namespace, results: list) -> list[tuple[str, str]]:
     return default_pairs(sorted({r["model"] for r in results}, key=model_order))
 
 
-def _report(args: argparse.Namespace, out: Path, results: list, t0: float) -> int:
+def _report(args: StudyCommand, out: Path, results: list, t0: float) -> int:
+    from benchmarks.lib.sweep_diagnostics import diagnostics_table, plot_diagnostics
+    from benchmarks.lib.sweep_failures import failures_markdown, wrist_limit_markdown
+    from benchmarks.lib.sweep_stats import comparisons_markdown, intervals_markdown, plot_subset_curves
     from equidiff_relaxed.data.atomic import atomic_write_text
-    from equidiff_relaxed.eval.sweep import markdown_table, model_color, model_order, plot_sweep
-    from equidiff_relaxed.eval.sweep_diagnostics import diagnostics_table, plot_diagnostics
-    from equidiff_relaxed.eval.sweep_failures import failures_markdown, wrist_limit_markdown
-    from equidiff_relaxed.eval.sweep_stats import comparisons_markdown, intervals_markdown, plot_subset_curves
+    from equidiff_relaxed.eval.sweep import model_color, model_order
 
-    table = markdown_table(results, args.regions)
-    atomic_write_text(out / "table.md", f"{args.env}: success per region (pooled over seeds; 95% Wilson intervals)"
-                      f"\n\n{table}\n")
-    plot_sweep(results, args.regions, out / "regions.png", title=args.env)
+    table = write_table_and_figure(args, out, results)
     diag = diagnostics_table(results, args.regions)
     atomic_write_text(out / "diagnostics.md", f"{args.env}: relative equivariance error per region (mean over seeds)"
                       f", mean relaxation-weight deviation, and the data's symmetry-break ratio\n\n{diag}\n")

@@ -14,6 +14,10 @@ import json
 import sys
 from collections.abc import Sequence
 
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
 from equidiff_relaxed.errors import UserError, run_cli
 
 

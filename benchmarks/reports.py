@@ -21,6 +21,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
 from equidiff_relaxed.errors import UserError, run_cli
 
 BENCH = Path(__file__).resolve().parent
@@ -29,11 +31,11 @@ BENCH = Path(__file__).resolve().parent
 def sweep_env(folder: Path) -> str:
     """The env of a sweep folder: recorded in its first finished run or, for eval.json files from before the env
     was recorded, the nearest enclosing folder named after an env (sweeps are kept under <...>/<env>/...)."""
-    from equidiff_relaxed.envs import ENV_NAMES
+    from equidiff_relaxed.envs import env_names
     from equidiff_relaxed.eval.sweep import read_run
 
     env = read_run(min(folder.glob("runs/*/eval.json"))).get("env")
-    named = [p.name for p in (folder, *folder.parents) if p.name in ENV_NAMES]
+    named = [p.name for p in (folder, *folder.parents) if p.name in env_names()]
     if not (env or named):
         raise UserError("cannot tell the env of this sweep (no env in its eval.json, no folder named after one)",
                         folder)

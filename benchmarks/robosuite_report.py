@@ -22,6 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
 from equidiff_relaxed.data.symmetry_map import action_subfields, symmetry_breaking_map
 from equidiff_relaxed.demos.generate import GenerateConfig, generate
 from equidiff_relaxed.demos.report import expert_success_by_region
@@ -47,8 +51,7 @@ def steps_per_second(task: str, steps: int = 400, cameras: tuple[str, ...] = ())
 def expert_table(task: str, radius: float, episodes: int, grasp_symmetry: float = 90.0) -> dict:
     t0 = time.perf_counter()
     rows, buf = expert_success_by_region(task, episodes, 8, seed=0, progress=False,
-                                         env_kwargs={"layout": {"radius": radius}},
-                                         expert_kwargs={"symmetry_deg": grasp_symmetry})
+                                         options={"radius": radius, "grasp_symmetry": grasp_symmetry})
     dt = time.perf_counter() - t0
     maps = {label: [r.ratio for r in symmetry_breaking_map(buf, 8, dims=dims)] for label, dims in action_subfields(buf)}
     return {"task": task, "radius": radius, "grasp_symmetry_deg": grasp_symmetry, "episodes_per_region": episodes,

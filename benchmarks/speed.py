@@ -38,7 +38,10 @@ import yaml
 
 warnings.filterwarnings("ignore")
 
-from equidiff_relaxed.demos.generate import push_shape_meta  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
+from equidiff_relaxed.data.shape_meta import ShapeMeta  # noqa: E402
+from equidiff_relaxed.envs.planar_push import push_shape_meta_dict  # noqa: E402
 from equidiff_relaxed.nn.export import export_policy  # noqa: E402
 from equidiff_relaxed.policy.families import family_names, get_family  # noqa: E402
 from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule, make_adamw  # noqa: E402
@@ -50,7 +53,7 @@ def build(config: Path, family: str, image: bool, device: str, denoiser: str | N
     model_cfg["model"] = family
     if denoiser is not None:
         model_cfg["denoiser"] = denoiser
-    meta = push_shape_meta(88 if image else None)
+    meta = ShapeMeta.from_dict(push_shape_meta_dict(88 if image else None))
     module = DiffusionPolicyModule(**model_cfg, shape_meta=meta.to_dict(), symmetry_center=[0.0, 0.0])
     policy = module.policy
     rng = np.random.default_rng(0)

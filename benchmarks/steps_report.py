@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
 from equidiff_relaxed.errors import UserError, run_cli
 
 
@@ -39,8 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from equidiff_relaxed.data.atomic import atomic_write_text
     from equidiff_relaxed.eval.sweep import model_color, model_order
-    from equidiff_relaxed.eval.sweep_diagnostics import data_ratios
-    from equidiff_relaxed.eval.sweep_stats import (broken_from_data, cell_intervals, format_interval,
+    from benchmarks.lib.sweep_diagnostics import data_ratios
+    from benchmarks.lib.sweep_stats import (broken_from_data, cell_intervals, format_interval,
                                                    plot_subset_curves)
 
     out = Path(args.out)

@@ -31,10 +31,54 @@ def push_data():
     return buf, buf.load_arrays(["pusher_pos", "puck_pos", "action"])
 
 
+def script_main(script: str):
+    """The ``main(argv)`` a repository script runs: its own, or that of the console command it wraps."""
+    import runpy
+
+    if script not in _MAINS:
+        found = runpy.run_path(str(REPO / script), run_name="_script_under_test")
+        main = found.get("main")
+        if main is None:  # a thin wrapper: ``console`` of an equidiff_relaxed.cli module
+            main = sys.modules[found["console"].__module__].main
+        _MAINS[script] = main
+    return _MAINS[script]
+
+
+_MAINS: dict = {}
+
+
 def run_script(script: str, *args: str, cwd: Path = REPO):
-    """Run a repository script with the test interpreter; returns CompletedProcess (text)."""
+    """Run a repository script's ``main(argv)`` in this process, as its command line would (user errors as one
+    ``error:`` line and exit status 2, via ``run_cli``), in ``cwd``, with stdout and stderr captured; returns a
+    CompletedProcess (text). A crash propagates as the exception (there is no traceback to look for)."""
+    import contextlib
+    import io
+    import subprocess
+    import warnings
+
+    from equidiff_relaxed.errors import run_cli
+
+    main = script_main(script)
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        os.chdir(cwd)
+        try:
+            code = run_cli(main, list(args))
+        except SystemExit as stop:  # argparse's own errors and --help
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+            if isinstance(stop.code, str):
+                print(stop.code, file=sys.stderr)
+        finally:
+            os.chdir(here)
+    return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+
+
+def run_subprocess(script: str, *args: str, cwd: Path = REPO, env: dict | None = None):
+    """Run a repository script in a fresh interpreter (for the few smoke tests of real process start-up)."""
     import subprocess
 
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    full_env = dict(os.environ, PYTHONWARNINGS="ignore", **(env or {}))
     return subprocess.run([sys.executable, str(REPO / script), *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=300)
+                          env=full_env, timeout=300)

@@ -92,9 +92,10 @@ def test_generate_and_report_bad_input(tmp_path):
     assert_one_line_error(proc, "--regions must be >= 1")
     proc = run_script("datasets/expert_report.py", "--env", "push", "--dataset", str(tmp_path / "none.zarr"))
     assert_one_line_error(proc, "none.zarr", "no such file")
-    for flag, value, message in (("--dart-noise", "-0.01", "--dart-noise must be a finite number >= 0"),
+    for flag, value, message in (("--dart_noise", "-0.01", "--dart_noise must be a finite number >= 0"),
                                  ("--noise", "-1", "--noise must be a finite number >= 0"),
-                                 ("--burst-prob", "nan", "--burst-prob must be in [0, 1]")):
+                                 ("--burst_prob", "2", "--burst_prob must be in [0, 1]"),
+                                 ("--burst_prob", "nan", "--burst_prob: expected float, got 'nan'")):
         proc = run_script("datasets/generate.py", "--env", "push", "--episodes", "1", "--out",
                           str(tmp_path / "x.zarr"), flag, value)
         assert_one_line_error(proc, message)

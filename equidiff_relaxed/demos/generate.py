@@ -12,20 +12,18 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import gymnasium as gym
 from tqdm import tqdm
 
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.data.writer import BufferWriter
-import gymnasium as gym
-
-from equidiff_relaxed.demos.dart import PerturbConfig
 from equidiff_relaxed.demos.rollout import Episode, run_expert_episode
-from equidiff_relaxed.envs import ENV_NAMES, PUSH_ENVS, ROBOSUITE_ENVS, make_env, make_expert
-from equidiff_relaxed.envs.planar_push import push_shape_meta_dict
+from equidiff_relaxed.envs.perturb import PerturbConfig
 from equidiff_relaxed.envs.protocol import task_env
+from equidiff_relaxed.envs.registry import EnvSpec, get_env_spec, make_env, make_expert
 from equidiff_relaxed.errors import UserError
 
 
@@ -34,13 +32,11 @@ class GenerateConfig:
     """What to generate. ``n_regions``/``region`` restrict theta to one sector; ``stratify`` (with ``n_regions``
     K) draws episode i in sector i mod K, so the sectors have equal shares of the dataset (and of any prefix of
     it), and a failed attempt is retried in the same sector, up to ``max_attempts``; ``noise_std`` is the expert's
-    action noise, part of the recorded label (metres; radians too for robosuite; default: push 0, robosuite 0.005);
-    ``image_size`` adds a camera (push: top-down; robosuite: agentview). Push tasks only: DART perturbations of the
-    executed action (``dart_noise``, ``burst_prob``, ``burst_steps``, ``burst_scale``; see
-    :mod:`equidiff_relaxed.demos.dart`; default 1 cm noise and 3-step 3 cm bursts with probability 0.1 per step)
-    while the label stays the clean action. robosuite tasks only: ``action_mode`` (abs | delta) and the layout
-    ``radius`` (m) and ``grasp_symmetry`` (degrees, the object symmetry the expert's grasp yaw uses; default 90, a
-    cube; 360: the wrist follows theta and its joint limit breaks the symmetry). ``expert_memoryless=False`` (push): the older expert that plans its path once per episode."""
+    action noise, part of the recorded label (metres; radians too for robosuite; default: the env's, push 0,
+    robosuite 0.005); ``image_size`` adds a camera (push: top-down; robosuite: agentview); ``max_steps``: the
+    episode limit (default: the env's). ``options``: the env's own generation options by name (its registration's
+    ``options`` dataclass, e.g. push: DART perturbations ``dart_noise``, ``burst_prob``, ``burst_steps``,
+    ``burst_scale``, ``expert_plan_once``; robosuite: ``action_mode``, ``radius``, ``grasp_symmetry``)."""
 
     env: str
     episodes: int
@@ -50,99 +46,71 @@ class GenerateConfig:
     region: int | None = None
     stratify: bool = False
     noise_std: float | None = None
-    dart_noise: float | None = None
-    burst_prob: float | None = None
-    burst_steps: int = 3
-    burst_scale: float = 0.03
-    expert_memoryless: bool = True
     max_steps: int | None = None
     max_attempts: int = 20
-    action_mode: str = "abs"
-    radius: float | None = None
-    grasp_symmetry: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> EnvSpec:
+        return get_env_spec(self.env)
 
     def validate(self) -> None:
-        if self.env not in ENV_NAMES:
-            raise UserError(f"unknown env {self.env!r} (known: {', '.join(ENV_NAMES)})")
+        spec = self.spec  # UserError for an unknown env
         if self.episodes < 1:
             raise UserError(f"--episodes must be >= 1, got {self.episodes}")
         if self.region is not None:
             if not self.n_regions or self.n_regions < 1:
-                raise UserError("--region needs --theta-regions K >= 1")
+                raise UserError("--region needs --theta_regions K >= 1")
             if not 0 <= self.region < self.n_regions:
                 raise UserError(f"--region must be in [0, {self.n_regions}), got {self.region}")
         if self.n_regions is not None and self.n_regions < 1:
-            raise UserError(f"--theta-regions must be >= 1, got {self.n_regions}")
+            raise UserError(f"--theta_regions must be >= 1, got {self.n_regions}")
         if self.stratify and (not self.n_regions or self.region is not None):
-            raise UserError("--stratify-regions needs --theta-regions K and no --region")
+            raise UserError("--stratify_regions needs --theta_regions K and no --region")
         if self.max_attempts < 1:
-            raise UserError(f"--max-attempts must be >= 1, got {self.max_attempts}")
+            raise UserError(f"--max_attempts must be >= 1, got {self.max_attempts}")
         if self.image_size is not None and (self.image_size < 8 or self.image_size % 8):
-            raise UserError(f"--image-size must be a multiple of 8, got {self.image_size}")
+            raise UserError(f"--image_size must be a multiple of 8, got {self.image_size}")
         if self.max_steps is not None and self.max_steps < 1:
-            raise UserError(f"--max-steps must be >= 1, got {self.max_steps}")
-        if self.env in PUSH_ENVS and (self.action_mode != "abs" or self.radius is not None
-                                      or self.grasp_symmetry is not None):
-            raise UserError("--action-mode, --radius and --grasp-symmetry apply to robosuite tasks only")
-        if self.grasp_symmetry is not None and not 0 < self.grasp_symmetry <= 360:
-            raise UserError(f"--grasp-symmetry must be in (0, 360] degrees, got {self.grasp_symmetry}")
+            raise UserError(f"--max_steps must be >= 1, got {self.max_steps}")
         if self.noise_std is not None and (not math.isfinite(self.noise_std) or self.noise_std < 0):
             raise UserError(f"--noise must be a finite number >= 0, got {self.noise_std}")
-        if self.env in ROBOSUITE_ENVS and (self.dart_noise or self.burst_prob):
-            raise UserError("DART perturbations (--dart-noise, --burst-prob) apply to the push tasks only")
-        if self.env in ROBOSUITE_ENVS and not self.expert_memoryless:
-            raise UserError("--expert-plan-once applies to the push tasks only")
-        self.perturb().validate()
-        if self.env in ROBOSUITE_ENVS:
-            from equidiff_relaxed.envs.robosuite_tasks import ACTION_MODES, robosuite_available
+        if spec.make_expert is None:
+            raise UserError(f"{self.env} has no scripted expert to generate demos with")
+        self.env_options()
+        spec.check_available()
 
-            if not robosuite_available():
-                raise UserError(f"{self.env} needs robosuite: pip install -e '.[robosuite]'")
-            if self.action_mode not in ACTION_MODES:
-                raise UserError(f"unknown --action-mode {self.action_mode!r} (known: {', '.join(ACTION_MODES)})")
-            if self.radius is not None and not 0.0 <= self.radius <= 0.35:
-                raise UserError(f"--radius must be in [0, 0.35] m (the table is 0.8 m wide), got {self.radius}")
+    def env_options(self) -> Any:
+        """The env's generation options (its registration's ``options`` dataclass), validated."""
+        return self.spec.generation_options(dict(self.options))
 
     @property
     def expert_noise(self) -> float:
-        """Noise on the recorded expert action: push 0 (clean labels, DART does the exploring), robosuite 0.005."""
-        return self.noise_std if self.noise_std is not None else (0.0 if self.env in PUSH_ENVS else 0.005)
+        """Noise on the recorded expert action: ``noise_std``, else the env's default (push 0: clean labels, DART
+        does the exploring; robosuite 0.005)."""
+        return self.noise_std if self.noise_std is not None else self.spec.expert_noise
 
     def perturb(self) -> PerturbConfig:
-        """DART perturbation of executed actions (push tasks; none for robosuite)."""
-        push = self.env in PUSH_ENVS
-        noise = self.dart_noise if self.dart_noise is not None else (0.01 if push else 0.0)
-        prob = self.burst_prob if self.burst_prob is not None else (0.1 if push else 0.0)
-        return PerturbConfig(noise, prob, self.burst_steps, self.burst_scale)
+        """DART perturbation of executed actions (the env's options say; none for robosuite)."""
+        return self.env_options().perturb()
 
     def env_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``make_env`` for this configuration."""
-        if self.env in PUSH_ENVS:
-            return {"image_size": self.image_size, "max_steps": self.max_steps or 80}
-        kwargs: dict[str, Any] = {"action_mode": self.action_mode, "max_steps": self.max_steps,
-                                  "layout": {"radius": self.radius} if self.radius is not None else None}
-        if self.image_size:
-            kwargs.update(cameras=("agentview",), image_size=self.image_size)
-        return kwargs
+        return self.env_options().env_kwargs(self.image_size, self.max_steps)
+
+    def process_key(self) -> tuple:
+        """What the env and expert of a worker process depend on (not the episodes, seeds or regions)."""
+        return (self.env, self.image_size, self.noise_std, self.max_steps, tuple(sorted(self.options.items())))
 
 
-def push_shape_meta(image_size: int | None) -> ShapeMeta:
-    """shape_meta of the planar push envs (positions pos2, optional top-down image)."""
-    return ShapeMeta.from_dict(push_shape_meta_dict(image_size))
-
-
-_PROCESS_CACHE: dict[GenerateConfig, tuple] = {}
+_PROCESS_CACHE: dict[tuple, tuple] = {}
 
 
 def _env_and_expert(cfg: GenerateConfig) -> tuple[gym.Env, Any]:
-    key = GenerateConfig(**{**asdict(cfg), "episodes": 0, "seed": 0, "n_regions": None, "region": None,
-                            "stratify": False, "max_attempts": 1})
+    key = cfg.process_key()
     if key not in _PROCESS_CACHE:
         env = make_env(cfg.env, **cfg.env_kwargs())
-        extra: dict[str, Any] = {"memoryless": cfg.expert_memoryless} if cfg.env in PUSH_ENVS else {}
-        if cfg.grasp_symmetry is not None:
-            extra["symmetry_deg"] = cfg.grasp_symmetry
-        _PROCESS_CACHE[key] = (env, make_expert(env, noise_std=cfg.expert_noise, **extra))
+        _PROCESS_CACHE[key] = (env, make_expert(cfg.env, env, cfg.expert_noise, **cfg.env_options().expert_kwargs()))
     return _PROCESS_CACHE[key]
 
 
@@ -165,7 +133,7 @@ def generate_episode(cfg: GenerateConfig, index: int) -> tuple[Episode, int]:
             return ep, attempt
     where = f" (sector {region} of {cfg.n_regions})" if region is not None else ""
     raise UserError(f"the expert failed {cfg.max_attempts} times on episode {index} of {cfg.env}{where}; "
-                    "raise --max-attempts")
+                    "raise --max_attempts")
 
 
 def _task(args: tuple[GenerateConfig, int]) -> tuple[Episode, int]:
@@ -202,8 +170,8 @@ def generate(cfg: GenerateConfig, out: str | os.PathLike, workers: int = 1, over
         writer.set_attrs(
             shape_meta=ShapeMeta.from_dict(task.shape_meta_dict()),
             **task.dataset_attrs(),
-            source={"generator": "datasets/generate.py", **asdict(cfg), "expert_noise": cfg.expert_noise,
-                    "perturb": asdict(cfg.perturb()), "failed_attempts": failures},
+            source={"generator": "equidiff-generate", **asdict(cfg), "options": asdict(cfg.env_options()),
+                    "expert_noise": cfg.expert_noise, "perturb": asdict(cfg.perturb()), "failed_attempts": failures},
         )
         writer.flush()
         buf = writer.buffer
@@ -214,4 +182,4 @@ def generate(cfg: GenerateConfig, out: str | os.PathLike, workers: int = 1, over
     return summary
 
 
-__all__ = ["GenerateConfig", "episode_region", "generate", "generate_episode", "push_shape_meta"]
+__all__ = ["GenerateConfig", "episode_region", "generate", "generate_episode"]

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.demos.rollout import draw_theta, run_expert_episode
-from equidiff_relaxed.envs import make_env, make_expert
+from equidiff_relaxed.envs.registry import get_env_spec, make_env, make_expert
 from equidiff_relaxed.envs.protocol import task_env
 from equidiff_relaxed.symmetry.regions import region_bounds
 
@@ -32,13 +32,15 @@ class RegionSuccess:
 
 
 def expert_success_by_region(env_name: str, episodes_per_region: int, n_regions: int = 8, seed: int = 0,
-                             noise_std: float = 0.005, progress: bool = True, env_kwargs: dict[str, Any] | None = None,
-                             expert_kwargs: dict[str, Any] | None = None) -> tuple[list[RegionSuccess], ReplayBuffer]:
+                             noise_std: float = 0.005, progress: bool = True,
+                             options: dict[str, Any] | None = None) -> tuple[list[RegionSuccess], ReplayBuffer]:
     """Run the expert ``episodes_per_region`` times in each sector; also return all episodes as a buffer
-    (actions, observations and per-episode theta; no simulator states). Envs with ``wrist_angle(state)`` (the
-    robosuite arm) also report each region's wrist joint range."""
-    env = make_env(env_name, **(env_kwargs or {}))
-    expert = make_expert(env, noise_std=noise_std, **(expert_kwargs or {}))
+    (actions, observations and per-episode theta; no simulator states). ``options``: the env's generation options
+    (its registration's dataclass; only the env and expert settings apply, no DART). Envs with
+    ``wrist_angle(state)`` (the robosuite arm) also report each region's wrist joint range."""
+    env_options = get_env_spec(env_name).generation_options(dict(options or {}))
+    env = make_env(env_name, **env_options.env_kwargs(None, None))
+    expert = make_expert(env_name, env, noise_std, **env_options.expert_kwargs())
     wrist = getattr(env, "wrist_angle", None)
     buf = ReplayBuffer.create_empty()
     rows = []

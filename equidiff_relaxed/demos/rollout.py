@@ -12,7 +12,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from equidiff_relaxed.demos.dart import PerturbConfig, Perturber
+from equidiff_relaxed.demos.dart import Perturber
+from equidiff_relaxed.envs.perturb import PerturbConfig
 from equidiff_relaxed.envs.protocol import task_env
 from equidiff_relaxed.symmetry.regions import region_bounds
 

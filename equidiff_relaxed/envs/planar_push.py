@@ -9,14 +9,19 @@ float32 world xy, and with ``image_size`` an ``image`` (H, W, 3) uint8 top-down 
 Each episode draws its layout in a canonical frame (puck on the +x axis, goal further out, pusher near the centre,
 all jittered) and rotates it about the centre by theta: ``reset(seed=..., options={"theta": theta})``, otherwise
 theta ~ U[0, 2pi). ``info`` has ``theta``, ``region`` (of ``n_regions`` equal sectors) and ``is_success``, and for
-failure analysis (``equidiff_relaxed.eval.failures``) the world xy ``pusher_pos``, ``puck_pos``, ``goal_pos`` (float64)
+failure analysis (:mod:`equidiff_relaxed.envs.push_failures`) the world xy ``pusher_pos``, ``puck_pos``, ``goal_pos`` (float64)
 and the sizes ``puck_radius``, ``pusher_radius``, ``success_tolerance`` (metres); ``push-pillar`` adds ``pillar_pos``
 and ``pillar_radius``.
 Reward = 1 on success, else 0; the episode terminates on success and truncates after ``max_steps``.
+
+The three variants (``push``, ``push-pillar``, ``push-drift``) are registered at the end of this module with their
+generation options (:class:`PushOptions`: DART), the scripted expert and the push failure analysis.
 """
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from equidiff_relaxed.envs.common import SYMMETRY_CENTER, default_mujoco_gl
@@ -27,7 +32,11 @@ import gymnasium as gym  # noqa: E402
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
+from equidiff_relaxed.envs.perturb import PerturbConfig  # noqa: E402
+from equidiff_relaxed.envs.push_expert import ExpertConfig, PushExpert  # noqa: E402
+from equidiff_relaxed.envs.push_failures import PUSH_ANALYSIS  # noqa: E402
 from equidiff_relaxed.envs.push_scene import VARIANTS, PushGeometry, build_mjcf  # noqa: E402
+from equidiff_relaxed.envs.registry import EnvSpec, register_env  # noqa: E402
 from equidiff_relaxed.symmetry.actions import transform_field  # noqa: E402
 from equidiff_relaxed.symmetry.regions import region_of  # noqa: E402
 from equidiff_relaxed.symmetry.rotations import rotate_xy, wrap_to_2pi  # noqa: E402
@@ -272,3 +281,54 @@ class PlanarPushEnv(gym.Env):
         for r in self._renderers.values():
             r.close()
         self._renderers.clear()
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    """Demo generation options of the push tasks.
+
+    Args:
+        dart_noise: push tasks: Gaussian std (m) added to the EXECUTED action; the recorded label stays clean.
+        burst_prob: push tasks: per-step probability of a perturbation burst (0: no bursts).
+        burst_steps: push tasks: steps per burst.
+        burst_scale: push tasks: burst offset in metres.
+        expert_plan_once: push tasks: the older expert that plans its path once per episode (hidden state; for
+            ablations).
+    """
+
+    dart_noise: float = 0.01
+    burst_prob: float = 0.1
+    burst_steps: int = 3
+    burst_scale: float = 0.03
+    expert_plan_once: bool = False
+
+    def validate(self) -> None:
+        self.perturb().validate()
+
+    def env_kwargs(self, image_size: int | None, max_steps: int | None) -> dict[str, Any]:
+        return {"image_size": image_size, "max_steps": max_steps or 80}
+
+    def expert_kwargs(self) -> dict[str, Any]:
+        return {"memoryless": not self.expert_plan_once}
+
+    def perturb(self) -> PerturbConfig:
+        return PerturbConfig(self.dart_noise, self.burst_prob, self.burst_steps, self.burst_scale)
+
+
+def make_push_expert(env: PlanarPushEnv, noise_std: float = 0.0, **kwargs: Any) -> PushExpert:
+    """The push expert for ``env`` (``kwargs``: :class:`~equidiff_relaxed.envs.push_expert.ExpertConfig` fields)."""
+    return PushExpert(env.geom, env.variant, ExpertConfig(noise_std=noise_std, **kwargs))
+
+
+def push_kwargs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``make`` kwargs from a push dataset's ``env`` attrs: the recorded kwargs and scene geometry."""
+    kwargs = dict(attrs.get("kwargs") or {})
+    if attrs.get("geometry"):  # JSON lists back to the dataclass's tuples
+        kwargs["geometry"] = {k: tuple(v) if isinstance(v, list) else v for k, v in attrs["geometry"].items()}
+    return kwargs
+
+
+for _variant in VARIANTS.values():
+    register_env(EnvSpec(_variant.name, functools.partial(PlanarPushEnv, _variant.name), _variant.description,
+                         make_expert=make_push_expert, options=PushOptions, expert_noise=0.0, analysis=PUSH_ANALYSIS,
+                         recreate=push_kwargs))

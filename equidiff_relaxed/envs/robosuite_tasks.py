@@ -18,13 +18,17 @@ Actions, ``action_mode``:
 
 ``reset(seed=..., options={"theta": theta})``; otherwise theta ~ U[0, 2pi) (or ``next_theta`` when set, as vector
 envs do). ``info`` has ``theta``, ``region``, ``is_success`` and, for the failure analysis of pick episodes
-(``eval.pick_failures``): ``grip_pos`` (3, world grip site), ``object_pos`` (3, world, the first object), ``wrist_angle``
+(:mod:`equidiff_relaxed.envs.pick_failures`): ``grip_pos`` (3, world grip site), ``object_pos`` (3, world, the first object), ``wrist_angle``
 (Panda joint 7, rad), ``wrist_limits`` (2, its range) and, for Lift, ``success_z`` (the height, world z, the cube must
 pass: robosuite's table top + 0.04 m). Reward 1 on success; the episode terminates on success and truncates after
 ``max_steps``. All randomness (theta, jitter, joint noise) comes from the reset seed.
+
+``lift`` and ``stack`` are registered at the end of this module with their generation options
+(:class:`PickOptions`), the pick-and-place expert and the pick failure analysis.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -37,6 +41,9 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
+from equidiff_relaxed.envs.perturb import PerturbConfig  # noqa: E402
+from equidiff_relaxed.envs.pick_failures import PICK_ANALYSIS  # noqa: E402
+from equidiff_relaxed.envs.registry import EnvSpec, register_env  # noqa: E402
 from equidiff_relaxed.errors import UserError  # noqa: E402
 from equidiff_relaxed.symmetry.regions import region_of  # noqa: E402
 from equidiff_relaxed.symmetry.rotations import rot6d_to_matrix, wrap_to_2pi  # noqa: E402
@@ -380,3 +387,58 @@ class RobosuiteTaskEnv(gym.Env):
 
     def close(self) -> None:
         self.rs.close()
+
+
+@dataclass(frozen=True)
+class PickOptions:
+    """Demo generation options of the robosuite tasks.
+
+    Args:
+        action_mode: robosuite tasks: abs (10-D pose) or delta (7-D OSC delta).
+        radius: robosuite tasks: object circle radius in m (default 0.15).
+        grasp_symmetry: robosuite tasks: the object symmetry in degrees the expert's grasp yaw uses (default 90, a
+            cube; 360: the wrist follows theta and its joint limit breaks the symmetry).
+    """
+
+    action_mode: str = "abs"
+    radius: float | None = None
+    grasp_symmetry: float | None = None
+
+    def validate(self) -> None:
+        if self.action_mode not in ACTION_MODES:
+            raise UserError(f"unknown --action_mode {self.action_mode!r} (known: {', '.join(ACTION_MODES)})")
+        if self.radius is not None and not 0.0 <= self.radius <= 0.35:
+            raise UserError(f"--radius must be in [0, 0.35] m (the table is 0.8 m wide), got {self.radius}")
+        if self.grasp_symmetry is not None and not 0 < self.grasp_symmetry <= 360:
+            raise UserError(f"--grasp_symmetry must be in (0, 360] degrees, got {self.grasp_symmetry}")
+
+    def env_kwargs(self, image_size: int | None, max_steps: int | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"action_mode": self.action_mode, "max_steps": max_steps,
+                                  "layout": {"radius": self.radius} if self.radius is not None else None}
+        if image_size:
+            kwargs.update(cameras=("agentview",), image_size=image_size)
+        return kwargs
+
+    def expert_kwargs(self) -> dict[str, Any]:
+        return {"symmetry_deg": self.grasp_symmetry} if self.grasp_symmetry is not None else {}
+
+    def perturb(self) -> PerturbConfig:
+        return PerturbConfig()
+
+
+def make_pick_expert(env: RobosuiteTaskEnv, noise_std: float = 0.0, **kwargs: Any) -> Any:
+    """The pick-and-place expert (``kwargs``: :class:`~equidiff_relaxed.envs.robosuite_expert.PickExpertConfig`)."""
+    from equidiff_relaxed.envs.robosuite_expert import PickExpertConfig, PickPlaceExpert
+
+    return PickPlaceExpert(env, PickExpertConfig(noise_std=noise_std, **kwargs))
+
+
+def _robosuite_missing() -> str | None:
+    return None if robosuite_available() else "robosuite: pip install -e '.[robosuite]' (robosuite 1.5.x)"
+
+
+for _task, _spec in TASKS.items():
+    register_env(EnvSpec(_task, functools.partial(RobosuiteTaskEnv, _task), f"robosuite {_spec.robosuite_name} "
+                         "(Panda), the object layout turned by theta", make_expert=make_pick_expert,
+                         options=PickOptions, expert_noise=0.005, analysis=PICK_ANALYSIS,
+                         requires=_robosuite_missing))

@@ -11,7 +11,7 @@ import numpy as np
 from equidiff_relaxed.data.datamodule import window_to_tensors
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.symmetry_map import symmetry_breaking_map
-from equidiff_relaxed.envs import ENV_NAMES
+from equidiff_relaxed.envs.registry import get_env_spec
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.diagnostics import equivariance_error, relaxation_weights
 from equidiff_relaxed.eval.plan import episode_plan
@@ -48,13 +48,14 @@ def load_for_eval(path: str) -> tuple[Any, dict[str, Any], str | None]:
 
 
 def env_of(recorded: dict[str, Any], override: str | None, path: str) -> tuple[str, dict[str, Any]]:
+    """(env name, ``make`` kwargs) to evaluate a policy in: the env its dataset records, recreated with every
+    recorded setting (its registration's ``recreate``: kwargs and, for push, the scene geometry), or ``override``
+    (then with its defaults unless it names the recorded env)."""
     name = override or recorded.get("name")
     if not name:
         raise UserError("the checkpoint records no env; pass --env", path)
-    if name not in ENV_NAMES:
-        raise UserError(f"unknown env {name!r} (known: {', '.join(ENV_NAMES)})")
-    kwargs = dict((recorded.get("kwargs") or {}) if not override or override == recorded.get("name") else {})
-    return name, kwargs
+    spec = get_env_spec(name)  # UserError listing the known envs
+    return name, spec.recreate(recorded) if not override or override == recorded.get("name") else {}
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: int = 10) -> None:
@@ -86,11 +87,11 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
     if n_regions < 1:
         raise UserError(f"--regions must be >= 1, got {n_regions}")
     if episodes_per_region < 1:
-        raise UserError(f"--episodes-per-region must be >= 1, got {episodes_per_region}")
+        raise UserError(f"--episodes_per_region must be >= 1, got {episodes_per_region}")
     if n_envs < 1:
-        raise UserError(f"--n-envs must be >= 1, got {n_envs}")
+        raise UserError(f"--n_envs must be >= 1, got {n_envs}")
     if video_failures < 0:
-        raise UserError(f"--video-failures must be >= 0, got {video_failures}")
+        raise UserError(f"--video_failures must be >= 0, got {video_failures}")
     out_dir = check_output_dir(out)
     loaded = {p: load_for_eval(p) for p in checkpoints}  # fail early on any bad file
     plan = episode_plan(n_regions, episodes_per_region, seed)
@@ -102,7 +103,7 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
     for path, (policy, recorded_env, dataset) in loaded.items():
         env_name, env_kwargs = env_of(recorded_env, env, path)
         if ddim_steps is not None and not 1 <= ddim_steps <= policy.infer_scheduler.config.num_train_timesteps:
-            raise UserError(f"--ddim-steps must be in [1, {policy.infer_scheduler.config.num_train_timesteps}]")
+            raise UserError(f"--ddim_steps must be in [1, {policy.infer_scheduler.config.num_train_timesteps}]")
         env_kwargs.update(policy_env_kwargs(policy, n_regions))
         if video or video_failures:
             env_kwargs.update(render_mode="rgb_array")
@@ -115,7 +116,8 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
         try:
             result = rollout(policy, env_factory(env_name, **env_kwargs), plan, n_envs, ddim_steps, video,
                              progress=progress, desc=f"{Path(path).name} on {env_name}",
-                             video_failures=video_failures, on_failure_video=save_failure)
+                             video_failures=video_failures, on_failure_video=save_failure,
+                             analysis=get_env_spec(env_name).analysis)
         except NonFiniteActionError as err:
             raise UserError(str(err), path) from None
         eq = {k: equivariance_error(policy, [window_to_tensors(w, policy.meta) for w in result.obs_samples.get(k, [])],

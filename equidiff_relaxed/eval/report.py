@@ -15,8 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from equidiff_relaxed.eval.failures import (CATEGORIES, ENV_ERROR, NONFINITE_STATE, PICK_CATEGORIES,  # noqa: E402
-                                            PUSH_CATEGORIES, UNKNOWN)
+from equidiff_relaxed.envs.outcomes import FAULTS, UNKNOWN  # noqa: E402
+from equidiff_relaxed.envs.registry import analyses, failure_categories, failure_columns  # noqa: E402
 from equidiff_relaxed.eval.rollouts import EpisodeResult  # noqa: E402
 from equidiff_relaxed.eval.stats import RegionStats  # noqa: E402
 from equidiff_relaxed.symmetry.regions import region_bounds  # noqa: E402
@@ -32,39 +32,38 @@ def region_stats(results: list[EpisodeResult], n_regions: int) -> list[RegionSta
 
 
 def failure_counts(results: list[EpisodeResult], n_regions: int) -> list[dict[str, int]]:
-    """Per region, the number of failed episodes in each category of ``failures.CATEGORIES`` (all keys present)."""
-    counts = [{c: 0 for c in CATEGORIES} for _ in range(n_regions)]
+    """Per region, the number of failed episodes in each registered category (``registry.failure_categories``;
+    all keys present)."""
+    counts = [{c: 0 for c in failure_categories()} for _ in range(n_regions)]
     for r in results:
         if r.failure is not None:
             counts[r.spec.region][r.failure] += 1
     return counts
 
 
-FAILURE_COLUMNS = {"never_reached_puck": "reach", "pushed_past_goal": "past", "stuck_at_pillar": "pillar",
-                   "timed_out_moving": "moving", "wrist_at_limit": "wrist", "never_reached_object": "noreach",
-                   "grasp_missed": "nograsp", "dropped": "drop", "lifted_too_low": "low", UNKNOWN: "unknown",
-                   ENV_ERROR: "enverr", NONFINITE_STATE: "nonfin"}
-OPTIONAL_COLUMNS = (UNKNOWN, ENV_ERROR, NONFINITE_STATE)  # shown only when some episode has them
+OPTIONAL_COLUMNS = (UNKNOWN, *FAULTS)  # shown only when some episode has them
 
 
 def shown_categories(counts: list[list[dict[str, int]]]) -> list[str]:
-    """Columns of a failure table: the push or the pick categories (those whose scene kind has failures; push when
-    neither has), plus ``unknown`` and the env faults where any episode has them."""
+    """Columns of a failure table: the categories of each registered failure analysis that has failures here (the
+    first analysis's when none has), plus ``unknown`` and the env faults where any episode has them."""
     def seen(group: tuple[str, ...]) -> bool:
         return any(row.get(c, 0) for t in counts for row in t for c in group)
 
-    groups = [g for g in (PUSH_CATEGORIES, PICK_CATEGORIES) if seen(g)] or [PUSH_CATEGORIES]
-    return [c for c in CATEGORIES if any(c in g for g in groups) or (c in OPTIONAL_COLUMNS and seen((c,)))]
+    kinds = [a.names for a in analyses()]
+    groups = [g for g in kinds if seen(g)] or kinds[:1]
+    return [c for c in failure_categories() if any(c in g for g in groups) or (c in OPTIONAL_COLUMNS and seen((c,)))]
 
 
 def format_failure_table(names: list[str], counts: list[list[dict[str, int]]]) -> str:
     """Failed episodes per region and category, one column group per checkpoint (columns: :func:`shown_categories`)."""
     cats = shown_categories(counts)
+    columns = failure_columns()
     width = 6 + 7 * len(cats)
-    legend = ", ".join(f"{FAILURE_COLUMNS[c]} = {c}" for c in cats)
+    legend = ", ".join(f"{columns[c]} = {c}" for c in cats)
     lines = [f"failed episodes per region ({legend})",
              f"{'region':>6} " + " ".join(f"{n[-width:]:>{width}}" for n in names),
-             f"{'':>6} " + " ".join(f"{'fail':>6}" + "".join(f"{FAILURE_COLUMNS[c]:>7}" for c in cats) for _ in names)]
+             f"{'':>6} " + " ".join(f"{'fail':>6}" + "".join(f"{columns[c]:>7}" for c in cats) for _ in names)]
     lines.append("-" * len(lines[-1]))
 
     def row(label: str, cells: list[dict[str, int]]) -> str:
@@ -73,7 +72,7 @@ def format_failure_table(names: list[str], counts: list[list[dict[str, int]]]) -
 
     for k in range(len(counts[0])):
         lines.append(row(str(k), [t[k] for t in counts]))
-    lines.append(row("all", [{c: sum(r.get(c, 0) for r in t) for c in CATEGORIES} for t in counts]))
+    lines.append(row("all", [{c: sum(r.get(c, 0) for r in t) for c in failure_categories()} for t in counts]))
     return "\n".join(lines)
 
 

@@ -11,19 +11,18 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from equidiff_relaxed.eval.metrics import episode_metrics, region_means
 from equidiff_relaxed.eval.report import failure_counts, mean_success, region_stats
 from equidiff_relaxed.eval.rollouts import EpisodeResult
 from equidiff_relaxed.eval.stats import RegionStats
 
 
 def episode_dict(r: EpisodeResult) -> dict[str, Any]:
-    """One entry of ``episodes``: plan position, outcome, failure analysis (``wrist_margin``: pick episodes only) and,
-    for an env fault (``env_error``, ``nonfinite_state``), its one-line ``failure_reason``."""
-    m = r.metrics
+    """One entry of ``episodes``: plan position, outcome, every registered metric (:mod:`equidiff_relaxed.eval.
+    metrics`; e.g. ``wrist_margin``: pick episodes only), the failure category and, for an env fault
+    (``env_error``, ``nonfinite_state``), its one-line ``failure_reason``."""
     return {"region": r.spec.region, "index": r.spec.index, "theta": r.spec.theta, "success": r.success,
-            "steps": r.steps, "final_goal_dist": m.final_goal_dist if m else None,
-            "min_goal_dist": m.min_goal_dist if m else None, "steps_to_contact": m.steps_to_contact if m else None,
-            "wrist_margin": m.wrist_margin if m else None, "failure": r.failure, "failure_reason": r.reason}
+            "steps": r.steps, **episode_metrics(r), "failure": r.failure, "failure_reason": r.reason}
 
 
 @dataclass
@@ -59,9 +58,11 @@ class EvalResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: results.json's ``checkpoints`` entry (each region row carries its failure counts)."""
         totals = {c: sum(f[c] for f in self.failures) for c in (self.failures[0] if self.failures else {})}
+        means = region_means(self.episodes, len(self.regions))
         return {"checkpoint": self.checkpoint, "model": self.model, "group_order": self.group_order,
                 "group": self.group, "env": self.env, "mean_success": self.mean_success,
-                "regions": [{**r.to_dict(), "failures": f} for r, f in zip(self.regions, self.failures)],
+                "regions": [{**r.to_dict(), "failures": f, "metrics": m}
+                            for r, f, m in zip(self.regions, self.failures, means)],
                 "failures": totals, "episodes": self.episodes,
                 "equivariance_error_per_region": self.equivariance_error_per_region,
                 "relaxation": self.relaxation, "dataset": self.dataset, "failure_videos": self.failure_videos}

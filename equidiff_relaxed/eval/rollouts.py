@@ -13,8 +13,9 @@ again before the next batch. As every episode starts from its own reset seed and
 no other episode (plans stay paired). Non-finite *actions* are the policy's fault: they raise
 :class:`NonFiniteActionError`.
 
-Envs that report positions in ``info`` (push envs: pusher, puck, goal; pick envs: grip site, object, wrist; see
-``scene_trace``) get a failure analysis per episode (``failures``, ``pick_failures``); others get ``unknown``. With
+With the env's failure analysis (its registration's :class:`~equidiff_relaxed.envs.outcomes.FailureAnalysis`), the
+``info`` entries it names are recorded at every step (push envs: pusher, puck, goal; pick envs: grip site, object,
+wrist) and each episode gets its metrics and failure category; without one, failures are ``unknown``. With
 ``video_failures = N`` every episode of a region that still lacks N failure videos is filmed; the frames of a failed
 one go to ``on_failure_video`` at once (the first N failures of each region, in plan order), the others are dropped,
 so at most ``n_envs`` episodes of frames are held.
@@ -31,10 +32,10 @@ import torch
 from tqdm import tqdm
 
 from equidiff_relaxed.data.datamodule import window_to_tensors
+from equidiff_relaxed.envs.outcomes import (ENV_ERROR, NONFINITE_STATE, UNKNOWN, EpisodeMetrics, FailureAnalysis,
+                                            Scene, Trace, trace_row)
 from equidiff_relaxed.eval.envpool import EnvFault, EnvPool
-from equidiff_relaxed.eval.failures import ENV_ERROR, NONFINITE_STATE, UNKNOWN, EpisodeMetrics
 from equidiff_relaxed.eval.plan import EpisodeSpec
-from equidiff_relaxed.eval.scene_trace import TRACE_KEYS, SceneTrace, episode_metrics, scene_trace
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 
 
@@ -45,10 +46,11 @@ class EpisodeResult:
     steps: int
     metrics: EpisodeMetrics | None = None  # failure analysis (None: not measured)
     reason: str | None = None  # one line, for env faults (``env_error``, ``nonfinite_state``): what went wrong
+    trace: Trace | None = None  # the analysis's info entries, (T, ...) per key (None: not recorded)
 
     @property
     def failure(self) -> str | None:
-        """Failure category (``failures.CATEGORIES``) of a failed episode, None for a success."""
+        """Failure category (``registry.failure_categories()``) of a failed episode, None for a success."""
         if self.success:
             return None
         return self.metrics.failure if self.metrics is not None else UNKNOWN
@@ -73,11 +75,11 @@ def policy_input(histories: list[list[dict[str, np.ndarray]]], policy: Diffusion
     return {k: torch.stack([w[k] for w in windows]).to(device) for k in policy.meta.obs}
 
 
-def nonfinite_field(obs: dict[str, Any], info: dict[str, Any]) -> str | None:
-    """The first observation or reported position (``scene_trace.TRACE_KEYS`` of ``info``) holding NaN or inf, else
-    None."""
+def nonfinite_field(obs: dict[str, Any], info: dict[str, Any], traced: tuple[str, ...] = ()) -> str | None:
+    """The first observation or traced ``info`` entry (``traced``: the failure analysis's keys) holding NaN or inf,
+    else None."""
     fields = [(f"observation {k!r}", v) for k, v in obs.items()]
-    fields += [(f"state {k!r}", info[k]) for k in TRACE_KEYS if k in info]
+    fields += [(f"state {k!r}", info[k]) for k in traced if k in info]
     for name, value in fields:
         a = np.asarray(value)
         if np.issubdtype(a.dtype, np.inexact) and not np.isfinite(a).all():
@@ -99,9 +101,10 @@ class _Episode:
 
     spec: EpisodeSpec
     gen: torch.Generator
+    analysis: FailureAnalysis | None = None
     hist: list[dict[str, np.ndarray]] = field(default_factory=list)  # empty until a clean reset
-    trace: list[np.ndarray | None] = field(default_factory=list)
-    scene: SceneTrace | None = None
+    rows: list[dict[str, np.ndarray]] = field(default_factory=list)  # the traced info entries per state
+    scene: Scene | None = None
     frames: list[np.ndarray] | None = None  # None: not filmed
     steps: int = 0
     done: bool = False
@@ -121,18 +124,25 @@ class _Episode:
         obs, info = reply[0], reply[-1]
         if self.hist:
             self.steps += 1
-        bad = nonfinite_field(obs, info)
+        keys = self.analysis.trace_keys if self.analysis is not None else ()
+        bad = nonfinite_field(obs, info, keys)
         if bad is not None:
             self.fail(NONFINITE_STATE, f"non-finite {bad} after {after}")
             return
         obs = {k: np.array(v) for k, v in obs.items()}
-        if not self.hist:
-            self.hist, self.scene = [obs] * n_obs_steps, scene_trace(info)
-            self.trace = [self.scene.state(info) if self.scene else None]
-            return
-        self.hist.append(obs)
-        self.trace.append(self.scene.state(info) if self.scene else None)
-        if reply[2] or reply[3]:
+        reset = not self.hist
+        if reset:
+            self.hist = [obs] * n_obs_steps
+            self.scene = self.analysis.scene(info) if self.analysis is not None else None
+        else:
+            self.hist.append(obs)
+        if self.scene is not None:
+            row = trace_row(info, keys)
+            if row is None:  # the info stopped reporting what the analysis needs: no analysis of this episode
+                self.scene, self.rows = None, []
+            else:
+                self.rows.append(row)
+        if not reset and (reply[2] or reply[3]):
             self.done, self.success = True, bool(reply[2])
 
     def film(self, reply: Any) -> None:
@@ -142,10 +152,13 @@ class _Episode:
             self.frames.append(reply)
 
     def result(self) -> EpisodeResult:
-        metrics = episode_metrics(self.trace, self.scene, self.success)
+        if self.analysis is not None:
+            metrics, trace = self.analysis.metrics(self.scene, self.rows, self.success)
+        else:
+            metrics, trace = EpisodeMetrics(failure=None if self.success else UNKNOWN), None
         if self.fault is not None:
             metrics = replace(metrics, failure=self.fault)
-        return EpisodeResult(self.spec, self.success, self.steps, metrics, self.reason)
+        return EpisodeResult(self.spec, self.success, self.steps, metrics, self.reason, trace)
 
 
 def _film(pool: EnvPool, eps: list[_Episode], slots: list[int]) -> None:
@@ -159,13 +172,15 @@ def _film(pool: EnvPool, eps: list[_Episode], slots: list[int]) -> None:
 def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[EpisodeSpec], n_envs: int = 2,
             ddim_steps: int | None = None, video: bool = False, samples_per_region: int = 8,
             progress: bool = True, desc: str = "evaluating", video_failures: int = 0,
-            on_failure_video: Callable[[EpisodeResult, list[np.ndarray]], None] | None = None) -> RolloutOutput:
+            on_failure_video: Callable[[EpisodeResult, list[np.ndarray]], None] | None = None,
+            analysis: FailureAnalysis | None = None) -> RolloutOutput:
     """Run every planned episode; returns per-episode results, observation samples per region, optional videos.
 
     ``video``: keep the frames of each region's first episode (``RolloutOutput.videos``). ``video_failures``: hand
     the frames of the first ``video_failures`` failed episodes of each region to ``on_failure_video``. Both need an
-    env made with ``render_mode="rgb_array"``. Env faults end their episode as a failure (see the module
-    docstring); non-finite policy actions raise :class:`NonFiniteActionError`.
+    env made with ``render_mode="rgb_array"``. ``analysis``: the env's failure analysis (None: failures are
+    ``unknown``). Env faults end their episode as a failure (see the module docstring); non-finite policy actions
+    raise :class:`NonFiniteActionError`.
     """
     if video_failures < 0:
         raise ValueError(f"video_failures must be >= 0, got {video_failures}")
@@ -182,7 +197,7 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
         for start in range(0, len(plan), n_envs):
             batch = plan[start : start + n_envs]
             pool.revive()  # fresh envs where a fault broke one; every episode starts from its own reset seed
-            eps = [_Episode(s, torch.Generator().manual_seed(s.noise_seed)) for s in batch]
+            eps = [_Episode(s, torch.Generator().manual_seed(s.noise_seed), analysis) for s in batch]
             for ep in eps:
                 if (video and ep.spec.index == 0) or fail_videos.get(ep.spec.region, 0) < video_failures:
                     ep.frames = []
@@ -192,7 +207,7 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
                 ep.observe(resets[i], policy.n_obs_steps)
             _film(pool, eps, slots)
             # The policy batch always has n_envs rows, as with a vector env: padding rows repeat the last episode.
-            pads = [_Episode(batch[-1], torch.Generator().manual_seed(batch[-1].noise_seed), eps[-1].hist)
+            pads = [_Episode(batch[-1], torch.Generator().manual_seed(batch[-1].noise_seed), None, eps[-1].hist)
                     for _ in range(n_envs - len(batch))]
             rows = eps + pads
             while not all(ep.done for ep in eps):
@@ -241,7 +256,7 @@ def policy_env_kwargs(policy: DiffusionPolicy, n_regions: int) -> dict[str, Any]
 
 
 def env_factory(name: str, **kwargs: Any) -> Callable[[], gym.Env]:
-    """A picklable constructor for (vector) envs."""
-    from equidiff_relaxed.envs import make_env
+    """A picklable constructor for (vector) envs (resolved through the env registry in each worker process)."""
+    from equidiff_relaxed.envs.registry import make_env
 
     return functools.partial(make_env, name, **kwargs)

@@ -1,5 +1,7 @@
-"""Sample-efficiency sweep: train model families on nested demo subsets with the same budget and seeds, evaluate each
-per orientation region on paired episodes, and pool the results.
+"""Sample-efficiency sweep (``equidiff-sweep``): train model families on nested demo subsets with the same budget and
+seeds, evaluate each per orientation region on paired episodes, and pool the results into a table and a figure.
+The study statistics over such sweeps (intervals over seeds, paired tests, diagnostics tables) are benchmark
+tooling, in ``benchmarks/lib``.
 
 One run = (model, demos, seed). Its folder ``<out>/runs/<model>_n<demos>_s<seed>/`` holds ``last.ckpt`` (ignored by
 git) and ``eval.json``: the run's :class:`~equidiff_relaxed.eval.result.EvalResult` (per-episode results, diagnostics)
@@ -10,15 +12,15 @@ continues from it (exactly: the checkpoints are end-of-epoch), a run cut off dur
 ``last.ckpt`` and is only evaluated again, and ``eval.json`` is renamed into place only once complete.
 
 Budget: every run takes the same number of optimizer steps (``steps``), whatever the demo count. Each run is trained
-exactly as ``train.py --config configs/<config_prefix>_<model>.yaml`` would train it (model, data and trainer
-sections: EMA, gradient clipping, ...), with the few overrides listed in :func:`run_config`.
+exactly as ``equidiff-train --config <recipe> --model.model <model>`` would train it (model, data and trainer
+sections: EMA, gradient clipping, ...), with the few overrides listed in :func:`run_config`; a recipe path holding
+``{model}`` names one file per family (the legacy recipes).
 The dataset split is the same for every run (split seed 0): validation episodes are fixed and the training subsets
 are nested (10 demos are the first 10 of the 25); ``seed`` changes the network initialisation and data order.
 """
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import math
 import os
@@ -32,7 +34,7 @@ from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.result import EvalResult
 from equidiff_relaxed.eval.stats import wilson_interval
 from equidiff_relaxed.policy.families import family_names, get_family
-from equidiff_relaxed.policy.train_cli import LINKED_TO_MODEL
+from equidiff_relaxed.policy.train_cli import LINKED_TO_MODEL, is_checkpoint_entry
 
 
 @dataclass(frozen=True)
@@ -84,16 +86,22 @@ def model_color(label: str) -> str:
     return f"C{names.index(family)}" if base is None else f"C{len(names) + names.index(family)}"
 
 
-def family_config(model: str, config_dir: str | os.PathLike = "configs", prefix: str = "push") -> dict[str, Any]:
-    """The whole train.py YAML ``configs/<prefix>_<model>.yaml`` (plain YAML, no code): the sweep trains each run
-    from it, trainer section included, with only :func:`run_config`'s overrides."""
-    path = Path(config_dir) / f"{prefix}_{model}.yaml"
+DEFAULT_RECIPE = "configs/push.yaml"
+
+
+def family_config(model: str, config: str | os.PathLike = DEFAULT_RECIPE) -> dict[str, Any]:
+    """The whole train YAML of recipe ``config`` (a path or a shipped recipe's name; ``{model}`` in it is replaced by
+    the family) as plain values (no code): the sweep trains each run of ``model`` from it, trainer section
+    included, with only :func:`run_config`'s overrides (which set ``model.model``)."""
+    from equidiff_relaxed.cli.train import recipe_path
+
+    path = Path(recipe_path(str(config).replace("{model}", model)))
     if not path.exists():
-        raise UserError(f"no config for model {model!r} (expected {path})")
+        raise UserError(f"no recipe for model {model!r} (expected {path})")
     with open(path) as f:
         cfg = yaml.safe_load(f) or {}
     if not isinstance(cfg, dict) or not isinstance(cfg.get("model") or {}, dict):
-        raise UserError("not a train.py config (expected model:, data:, trainer: sections)", path)
+        raise UserError("not a train config (expected model:, data:, trainer: sections)", path)
     return cfg
 
 
@@ -122,19 +130,6 @@ SWEEP_TRAINER = {"max_epochs": -1, "logger": False, "enable_model_summary": Fals
 LAST_CHECKPOINT = "equidiff_relaxed.policy.checkpointing.LastCheckpoint"
 
 
-def _is_checkpoint_callback(entry: Any) -> bool:
-    """True for a YAML callback entry (``{"class_path": ...}``) whose class is a Lightning Checkpoint."""
-    from lightning.pytorch.callbacks import Checkpoint
-
-    path = str(entry.get("class_path", "")) if isinstance(entry, dict) else ""
-    module, _, name = path.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module or "lightning.pytorch.callbacks"), name, None)
-    except ImportError:
-        return False
-    return isinstance(cls, type) and issubclass(cls, Checkpoint)
-
-
 def run_config(config: dict[str, Any], spec: RunSpec, dataset: str, run_dir: Path, steps: int,
                progress: bool = False) -> dict[str, Any]:
     """train.py's config for one sweep run: ``config`` (a family's YAML) with these overrides and nothing else:
@@ -152,7 +147,7 @@ def run_config(config: dict[str, Any], spec: RunSpec, dataset: str, run_dir: Pat
                "enable_progress_bar": progress}
     callbacks = trainer.get("callbacks") or []
     callbacks = [callbacks] if isinstance(callbacks, dict) else list(callbacks)
-    trainer["callbacks"] = [cb for cb in callbacks if not _is_checkpoint_callback(cb)] + [
+    trainer["callbacks"] = [cb for cb in callbacks if not is_checkpoint_entry(cb)] + [
         {"class_path": LAST_CHECKPOINT, "init_args": {"dirpath": str(run_dir), "every_n_epochs": SAVE_EVERY_N_EPOCHS}}]
     return {**cfg, "seed_everything": spec.seed, "trainer": trainer, "data": data,
             "model": {**model, "model": spec.model}}
@@ -196,7 +191,7 @@ def finished_training(run_dir: Path, spec: RunSpec, steps: int) -> Path | None:
 
 def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], seeds: list[int], models: list[str],
               steps: int, n_regions: int = 8, episodes_per_region: int = 20, n_envs: int = 2,
-              config_dir: str | os.PathLike = "configs", config_prefix: str = "push", progress: bool = True,
+              config: str | os.PathLike = DEFAULT_RECIPE, progress: bool = True,
               log: Any = print, finetune_steps: int | None = None,
               overrides: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Train and evaluate every (model, demos, seed) not done yet; returns every run's result (done before or now).
@@ -211,7 +206,7 @@ def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], 
 
     parsed = [parse_model(m) for m in models]
     families = {m for pair in parsed for m in pair if m is not None}
-    configs = {m: set_dotted(family_config(m, config_dir, config_prefix), overrides or {}) for m in sorted(families)}
+    configs = {m: set_dotted(family_config(m, config), overrides or {}) for m in sorted(families)}
     finetune_steps = steps if finetune_steps is None else finetune_steps
     results = []
     specs = [RunSpec(m, n, s, base) for n in demos for s in seeds for m, base in parsed]

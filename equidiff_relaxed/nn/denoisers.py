@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,9 +16,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from escnn import nn as enn
+from equidiff_relaxed._escnn import enn
 
 from equidiff_relaxed.data.shape_meta import FieldMeta
 from equidiff_relaxed.nn.fields import IrrepLayout

@@ -7,15 +7,11 @@ feature seen by group copy h). Which keys exist and how they transform is read f
 """
 from __future__ import annotations
 
-import warnings
 
 import torch
 from torch import nn
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from escnn import gspaces
-    from escnn import nn as enn
+from equidiff_relaxed._escnn import enn, gspaces
 
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.nn.fields import IrrepLayout

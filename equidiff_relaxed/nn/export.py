@@ -15,7 +15,6 @@ it is for inference only (no penalty, no symmetry diagnostics). The original pol
 from __future__ import annotations
 
 import copy
-import warnings
 
 import torch
 from torch import nn
@@ -23,9 +22,7 @@ from torch import nn
 from equidiff_relaxed.nn.encoders import EquivariantImageNet
 from equidiff_relaxed.nn.group_linear import GroupLinear
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from escnn import nn as enn
+from equidiff_relaxed._escnn import enn
 
 
 def group_linear_to_linear(layer: GroupLinear) -> nn.Linear:

@@ -10,14 +10,11 @@ a double cover: no linear action), ``angle`` to (cos, sin); both are observation
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import torch
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    import escnn.group as egroup
+from equidiff_relaxed._escnn import egroup
 
 from equidiff_relaxed.data.shape_meta import FieldMeta
 from equidiff_relaxed.symmetry.group import SymmetryGroup

@@ -23,16 +23,13 @@ initialise relaxed models (see :func:`expand_equivariant_state`).
 """
 from __future__ import annotations
 
-import warnings
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from escnn import nn as enn
+from equidiff_relaxed._escnn import enn
 
 KINDS = ("equivariant", "relaxed", "residual")
 

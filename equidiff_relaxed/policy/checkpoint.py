@@ -1,5 +1,9 @@
 """Checkpoints: safe loading (weights_only), the policy (EMA) weights, and fine-tuning with a key-by-key report.
 
+The one reader of Lightning ``.ckpt`` files, and a leaf: it rebuilds the :class:`DiffusionPolicy` from the stored
+hyperparameters (the :class:`PolicyConfig` fields, shape_meta, symmetry centre and reflection axis) without Lightning
+or the training module, so loading a checkpoint for evaluation needs neither.
+
 An exactly equivariant checkpoint initialises a relaxed model: every relaxed bank gets the equivariant layer's
 weights and w_l(h) = 1/L, so the relaxed model starts with identical outputs (see group_linear).
 """
@@ -10,8 +14,10 @@ from typing import Any
 
 import torch
 
+from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.nn.group_linear import expand_equivariant_state
+from equidiff_relaxed.policy.config import PolicyConfig
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 
 
@@ -58,19 +64,28 @@ def load_policy(path: str | os.PathLike, use_ema: bool = True) -> DiffusionPolic
 def policy_from_checkpoint(ckpt: dict, path: str | os.PathLike, use_ema: bool = True) -> DiffusionPolicy:
     """:func:`load_policy` for a checkpoint already read with :func:`load_checkpoint` (``path`` names it in
     errors), so callers that also need its other entries read the file once."""
-    from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
-
-    hp = {k: v for k, v in ckpt["hyper_parameters"].items() if not k.startswith("_")}
-    if not hp.get("shape_meta"):
-        raise UserError("checkpoint records no shape_meta", path)
-    hp = {**LEGACY_HPARAMS, **hp}
-    module = DiffusionPolicyModule(**hp)
-    assert module.policy is not None
-    missing, unexpected = module.policy.load_state_dict(policy_state(ckpt, use_ema), strict=False)
+    policy = policy_from_hparams(ckpt["hyper_parameters"], path)
+    missing, unexpected = policy.load_state_dict(policy_state(ckpt, use_ema), strict=False)
     if unexpected or [k for k in missing if not k.startswith("normalizer.")]:
         raise UserError(f"checkpoint weights do not fit the model ({len(missing)} missing, {len(unexpected)} unexpected)",
                         path)
-    return module.policy.eval()
+    return policy.eval()
+
+
+def policy_from_hparams(hparams: dict, path: str | os.PathLike) -> DiffusionPolicy:
+    """A fresh :class:`DiffusionPolicy` built as a checkpoint's hyperparameters say: its :class:`PolicyConfig`
+    fields (:data:`LEGACY_HPARAMS` for options it predates), shape_meta, symmetry centre and reflection axis. The
+    training-only entries (lr, warm-up, seed, env) are not needed."""
+    hp = {**LEGACY_HPARAMS, **{k: v for k, v in hparams.items() if not k.startswith("_")}}
+    if not hp.get("shape_meta"):
+        raise UserError("checkpoint records no shape_meta", path)
+    try:
+        config = PolicyConfig.from_dict({k: v for k, v in hp.items() if k in PolicyConfig.names()})
+        meta = ShapeMeta.from_dict(hp["shape_meta"], source=str(path))
+        return DiffusionPolicy(meta, config, symmetry_center=hp.get("symmetry_center") or [0.0, 0.0],
+                               reflection_axis=hp.get("reflection_axis") or 0.0)
+    except ValueError as err:
+        raise UserError(f"bad model config: {err}", path) from None
 
 
 def init_policy_from(policy: DiffusionPolicy, path: str | os.PathLike, use_ema: bool = True) -> list[str]:

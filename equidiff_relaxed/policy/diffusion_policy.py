@@ -245,17 +245,3 @@ class DiffusionPolicy(nn.Module):
         start = self.n_obs_steps - 1
         return chunk[:, start : start + self.n_action_steps]
 
-    # ------------------------------------------------------------------ policy folder
-    def save_pretrained(self, directory: str, env: dict[str, Any] | None = None) -> Any:
-        """Write this policy as a folder (config.json + model.safetensors; see
-        :mod:`equidiff_relaxed.policy.pretrained`). Returns the folder's path."""
-        from equidiff_relaxed.policy.pretrained import save_pretrained
-
-        return save_pretrained(self, directory, env)
-
-    @classmethod
-    def from_pretrained(cls, directory: str, device: str | torch.device = "cpu") -> "DiffusionPolicy":
-        """Load a policy folder written by :meth:`save_pretrained` (no Lightning, no code executed)."""
-        from equidiff_relaxed.policy.pretrained import load_pretrained
-
-        return load_pretrained(directory, device)

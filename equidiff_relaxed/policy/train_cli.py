@@ -5,6 +5,13 @@ LightningCLI and instantiates the module, the datamodule and the trainer from it
 :func:`fit` trains them crash-safely and writes the policy folder. T, To and Ta (``horizon``, ``n_obs_steps``,
 ``n_action_steps``) are declared once, in the ``data:`` section: the parser links them into the model's
 :class:`~equidiff_relaxed.policy.config.PolicyConfig`, as it links ``seed_everything`` into ``model.seed``.
+
+One run folder holds everything a run writes (:func:`run_folder`): ``--out DIR`` (the same as
+``--trainer.default_root_dir DIR``; default ``runs/<config name>-<model>``) gets ``checkpoints/last.ckpt``, the
+policy folder ``checkpoints/policy/``, ``logs/version_N/`` (CSV metrics and the resolved ``config.yaml``) and
+``loss_curves.png``. Checkpoint callbacks without a ``dirpath`` write to ``DIR/checkpoints``; without a logger in the
+config the run logs CSV to ``DIR/logs`` (``--trainer.logger false``: none; any Lightning logger given explicitly is
+kept as it is).
 """
 from __future__ import annotations
 
@@ -14,6 +21,51 @@ from typing import Any, Callable
 from equidiff_relaxed.errors import UserError
 
 LINKED_TO_MODEL = ("horizon", "n_obs_steps", "n_action_steps")  # data.<name> -> model.<name>
+CSV_LOGGER = "lightning.pytorch.loggers.CSVLogger"
+
+
+def run_folder(config: Any) -> str:
+    """The run folder of a parsed train config: ``out``, else ``trainer.default_root_dir``, else
+    ``runs/<first config file's name>-<model>`` (``runs/train-<model>`` without a config file)."""
+    if config.get("out"):
+        return str(config["out"])
+    if config.get("trainer.default_root_dir"):
+        return str(config["trainer.default_root_dir"])
+    files = config.get("config") or []
+    stem = Path(str(files[0])).stem if files else "train"
+    return str(Path("runs") / f"{stem}-{config.get('model.model') or 'relaxed'}")
+
+
+def place_run_outputs(config: Any) -> None:
+    """Point the trainer, its default logger and its checkpoint callbacks without a ``dirpath`` at the run folder
+    (:func:`run_folder`), in the parsed config, before anything is built."""
+    from jsonargparse import Namespace
+
+    root = run_folder(config)
+    config["trainer.default_root_dir"] = root
+    if config.get("trainer.logger") in (None, True):
+        config["trainer.logger"] = Namespace(class_path=CSV_LOGGER, init_args=Namespace(save_dir=root, name="logs"))
+    for cb in config.get("trainer.callbacks") or []:
+        args = cb.get("init_args") if isinstance(cb, Namespace) else None
+        if args is not None and "dirpath" in args and args.get("dirpath") is None and is_checkpoint_entry(cb):
+            args["dirpath"] = str(Path(root) / "checkpoints")
+
+
+def is_checkpoint_entry(entry: Any) -> bool:
+    """True for a config callback entry (a dict or Namespace with ``class_path``) whose class is a Lightning
+    Checkpoint."""
+    import importlib
+
+    from lightning.pytorch.callbacks import Checkpoint
+
+    if not hasattr(entry, "get"):
+        return False
+    module, _, name = str(entry.get("class_path", "")).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module or "lightning.pytorch.callbacks"), name, None)
+    except ImportError:
+        return False
+    return isinstance(cls, type) and issubclass(cls, Checkpoint)
 
 
 def build_cli(args: list[str] | dict[str, Any] | None, description: str | None = None) -> Any:
@@ -28,11 +80,19 @@ def build_cli(args: list[str] | dict[str, Any] | None, description: str | None =
 
     class TrainCLI(LightningCLI):
         def add_arguments_to_parser(self, parser):  # type: ignore[no-untyped-def]
-            parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume this run exactly")
-            parser.add_argument("--init_from", type=str | None, default=None, help="initialise weights from")
+            parser.add_argument("--ckpt_path", type=str | None, default=None,
+                                help="resume this run exactly from a checkpoint (auto: the run's newest valid one)")
+            parser.add_argument("--init_from", type=str | None, default=None,
+                                help="initialise the weights from a checkpoint's (EMA) weights and train anew")
+            parser.add_argument("--out", type=str | None, default=None,
+                                help="the run folder: checkpoints/, checkpoints/policy/, logs/, loss_curves.png "
+                                     "(default: trainer.default_root_dir, else runs/<config name>-<model>)")
             for name in LINKED_TO_MODEL:
                 parser.link_arguments(f"data.{name}", f"model.{name}")
             parser.link_arguments("seed_everything", "model.seed")
+
+        def before_instantiate_classes(self) -> None:
+            place_run_outputs(self.config)
 
     return TrainCLI(DiffusionPolicyModule, DemoDataModule, run=False, args=args, seed_everything_default=0,
                     save_config_kwargs={"overwrite": True}, parser_kwargs={"description": description})
@@ -116,4 +176,5 @@ def fit(cli: Any, log: Callable[[str], Any] = print) -> list[Path]:
     return written
 
 
-__all__ = ["LINKED_TO_MODEL", "build_cli", "fit", "make_crash_safe", "resolve_auto_resume"]
+__all__ = ["LINKED_TO_MODEL", "build_cli", "fit", "make_crash_safe", "place_run_outputs", "resolve_auto_resume",
+           "run_folder"]

@@ -14,7 +14,6 @@ and h = N + k the reflection followed by that rotation.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Sequence
@@ -22,12 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    import escnn.group as egroup
-    from escnn import gspaces
-    from escnn import nn as enn
-    from escnn.group.representation import build_from_discrete_group_representation
+from equidiff_relaxed._escnn import build_from_discrete_group_representation, egroup, enn, gspaces
 
 from equidiff_relaxed.symmetry.actions import act_on_block, transform_field
 from equidiff_relaxed.symmetry.representations import BLOCK_SIZES, SubField

@@ -1,6 +1,5 @@
 """Damaged chunk files (deleted, truncated, garbled) are found and named, and the check never writes."""
 import hashlib
-import runpy
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ from equidiff_relaxed.data.integrity import verify_chunks
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.synthetic import CENTER, push_episode, push_shape_meta
 from equidiff_relaxed.errors import UserError, run_cli
-from tests.conftest import REPO
+from tests.conftest import REPO, script_main
 
 LENGTHS = (5, 9, 12, 3, 20, 7)  # 56 steps: data/action has 8-step chunks 0.0 ... 6.0
 N_CHUNKS = 7 * 3 + 4 + 1 + 1  # three low-dim arrays, image (16 frames a chunk), episode_ends, episode_theta
@@ -28,7 +27,7 @@ def digest(path: Path) -> str:
 
 def describe_cli(*args: str) -> int:
     """datasets/describe.py run in-process exactly as its __main__ does (through run_cli)."""
-    main = runpy.run_path(str(REPO / "datasets/describe.py"))["main"]
+    main = script_main("datasets/describe.py")
     return run_cli(main, list(args))
 
 

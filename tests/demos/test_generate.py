@@ -47,7 +47,7 @@ def test_dart_defaults_record_recovery(tmp_path):
     assert rec.shape == (6,) and rec.sum() > 0
     assert math.isclose(summary["recovery_share"], rec.sum() / buf.n_steps)
     assert buf.attrs["source"]["perturb"]["noise_std"] == 0.01
-    off = generate(GenerateConfig("push", episodes=6, seed=2, dart_noise=0.0, burst_prob=0.0), tmp_path / "o.zarr",
+    off = generate(GenerateConfig("push", episodes=6, seed=2, options={"dart_noise": 0.0, "burst_prob": 0.0}), tmp_path / "o.zarr",
                    progress=False)
     assert off["recovery_share"] < summary["recovery_share"]
 
@@ -81,7 +81,7 @@ def test_failed_attempts_are_retried_in_the_same_sector(monkeypatch):
 
     monkeypatch.setattr(gen, "run_expert_episode", failing_expert)
     cfg = GenerateConfig("push", episodes=8, n_regions=4, stratify=True, max_attempts=3)
-    with pytest.raises(UserError, match=r"failed 3 times on episode 6 of push \(sector 2 of 4\); raise --max-attempts"):
+    with pytest.raises(UserError, match=r"failed 3 times on episode 6 of push \(sector 2 of 4\); raise --max_attempts"):
         gen.generate_episode(cfg, 6)
     assert regions == [(2, 0), (2, 1), (2, 2)]
 
@@ -99,17 +99,18 @@ def test_same_seed_same_data_whatever_the_workers(tmp_path):
 @pytest.mark.parametrize("cfg, message", [
     (GenerateConfig("pushh", episodes=1), "unknown env 'pushh'"),
     (GenerateConfig("push", episodes=0), "--episodes must be >= 1"),
-    (GenerateConfig("push", episodes=1, region=2), "--region needs --theta-regions"),
+    (GenerateConfig("push", episodes=1, region=2), "--region needs --theta_regions"),
     (GenerateConfig("push", episodes=1, n_regions=4, region=4), r"--region must be in \[0, 4\)"),
-    (GenerateConfig("push", episodes=1, stratify=True), "--stratify-regions needs --theta-regions K and no --region"),
-    (GenerateConfig("push", episodes=1, n_regions=4, region=1, stratify=True), "--stratify-regions needs"),
-    (GenerateConfig("push", episodes=1, max_attempts=0), "--max-attempts must be >= 1"),
+    (GenerateConfig("push", episodes=1, stratify=True), "--stratify_regions needs --theta_regions K and no --region"),
+    (GenerateConfig("push", episodes=1, n_regions=4, region=1, stratify=True), "--stratify_regions needs"),
+    (GenerateConfig("push", episodes=1, max_attempts=0), "--max_attempts must be >= 1"),
     (GenerateConfig("push", episodes=1, image_size=84), "multiple of 8"),
     (GenerateConfig("push", episodes=1, noise_std=-0.1), "--noise must be a finite number >= 0"),
-    (GenerateConfig("push", episodes=1, dart_noise=-0.01), "--dart-noise must be a finite number >= 0"),
-    (GenerateConfig("push", episodes=1, burst_prob=2.0), r"--burst-prob must be in \[0, 1\]"),
-    (GenerateConfig("push", episodes=1, grasp_symmetry=360), "--grasp-symmetry apply to robosuite tasks only"),
-    (GenerateConfig("lift", episodes=1, grasp_symmetry=0), r"--grasp-symmetry must be in \(0, 360\]"),
+    (GenerateConfig("push", episodes=1, options={"dart_noise": -0.01}), "--dart_noise must be a finite number >= 0"),
+    (GenerateConfig("push", episodes=1, options={"burst_prob": 2.0}), r"--burst_prob must be in \[0, 1\]"),
+    (GenerateConfig("push", episodes=1, options={"grasp_symmetry": 360}),
+     r"--grasp_symmetry is not an option of push \(its options: --dart_noise"),
+    (GenerateConfig("lift", episodes=1, options={"grasp_symmetry": 0}), r"--grasp_symmetry must be in \(0, 360\]"),
 ])
 def test_bad_configs(tmp_path, cfg, message):
     with pytest.raises(UserError, match=message):
@@ -122,5 +123,5 @@ def test_grasp_symmetry_reaches_the_robosuite_expert():
     from equidiff_relaxed.demos.generate import _env_and_expert
 
     for symmetry in (None, 360.0):
-        env, expert = _env_and_expert(GenerateConfig("lift", episodes=1, grasp_symmetry=symmetry))
+        env, expert = _env_and_expert(GenerateConfig("lift", episodes=1, options={"grasp_symmetry": symmetry}))
         assert expert.cfg.symmetry_deg == (symmetry or 90.0)

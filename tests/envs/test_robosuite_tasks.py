@@ -9,7 +9,8 @@ pytest.importorskip("robosuite")
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 from equidiff_relaxed.data.shape_meta import ShapeMeta  # noqa: E402
-from equidiff_relaxed.envs import make_env, make_expert  # noqa: E402
+from equidiff_relaxed.envs import make_env  # noqa: E402
+from equidiff_relaxed.envs.robosuite_tasks import make_pick_expert  # noqa: E402
 from equidiff_relaxed.envs.robosuite_expert import nearest_equivalent_yaw  # noqa: E402
 from equidiff_relaxed.errors import UserError  # noqa: E402
 from equidiff_relaxed.symmetry.rotations import matrix_to_rot6d  # noqa: E402
@@ -30,7 +31,7 @@ def stack():
 
 
 def run_expert(env, theta: float, seed: int, noise: float = 0.002) -> tuple[bool, int]:
-    expert = make_expert(env, noise_std=noise)
+    expert = make_pick_expert(env, noise)
     obs, _ = env.reset(seed=seed, options={"theta": theta})
     expert.reset(np.random.default_rng(seed))
     for t in range(env.max_steps):
@@ -201,7 +202,7 @@ def test_wrist_follows_theta_into_its_limit_only_without_object_symmetry(lift):
     """Region 6 (theta ~ 290 deg): grasping as if the object had no rotational symmetry drives the wrist (joint 7)
     to its +2.897 rad limit; the cube's 90-degree symmetry lets the expert stay far from it."""
     def wrist_max(symmetry_deg: float) -> float:
-        expert = make_expert(lift, noise_std=0.0, symmetry_deg=symmetry_deg)
+        expert = make_pick_expert(lift, 0.0, symmetry_deg=symmetry_deg)
         obs, _ = lift.reset(seed=11, options={"theta": math.radians(290)})
         expert.reset(np.random.default_rng(0))
         angles = []

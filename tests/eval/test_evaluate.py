@@ -125,7 +125,7 @@ def test_bad_inputs(checkpoints, tmp_path):
         evaluate([good], tmp_path / "o", env="maze")
     with pytest.raises(UserError, match="--regions must be >= 1"):
         evaluate([good], tmp_path / "o", n_regions=0)
-    with pytest.raises(UserError, match="--episodes-per-region must be >= 1"):
+    with pytest.raises(UserError, match="--episodes_per_region must be >= 1"):
         evaluate([good], tmp_path / "o", episodes_per_region=0)
     blocker = tmp_path / "file"
     blocker.write_text("")

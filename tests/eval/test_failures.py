@@ -8,9 +8,9 @@ import pytest
 from equidiff_relaxed.envs import make_env
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.evaluate import evaluate
-from equidiff_relaxed.eval.failures import (NEVER_REACHED_PUCK, PUSHED_PAST_GOAL, STUCK_AT_PILLAR, TIMED_OUT_MOVING,
-                                            UNKNOWN, SceneGeometry, analyse_episode)
-from equidiff_relaxed.eval.scene_trace import PushTrace, episode_metrics, scene_trace
+from equidiff_relaxed.envs.outcomes import UNKNOWN, trace_row
+from equidiff_relaxed.envs.push_failures import (NEVER_REACHED_PUCK, PUSH_ANALYSIS, PUSHED_PAST_GOAL, STUCK_AT_PILLAR,
+                                                 TIMED_OUT_MOVING, PushScene, SceneGeometry, analyse_episode)
 from tests.conftest import run_script
 from tests.eval.tiny_policy import save_tiny_push_policy
 from tests.test_cli import assert_one_line_error
@@ -110,31 +110,33 @@ def test_timed_out_moving():
 def test_env_info_feeds_the_analysis_and_envs_without_it_are_unknown():
     env = make_env("push-pillar", max_steps=3)
     _, info = env.reset(seed=0, options={"theta": 0.0})
-    scene = scene_trace(info)
-    assert isinstance(scene, PushTrace)
+    scene = PUSH_ANALYSIS.scene(info)
+    assert isinstance(scene, PushScene)
     assert scene.geom.pillar_radius == env.geom.pillar_radius and np.allclose(scene.pillar, env.geom.pillar_pos)
-    trace = [scene.state(info)]
+    keys = PUSH_ANALYSIS.trace_keys
+    rows = [trace_row(info, keys)]
     for _ in range(3):
         *_, info = env.step(info["pusher_pos"])  # stay put
-        trace.append(scene.state(info))
+        rows.append(trace_row(info, keys))
     env.close()
-    assert episode_metrics(trace, scene, False).failure == NEVER_REACHED_PUCK
-    assert scene.state({"theta": 0.0}) is None and scene_trace({"theta": 0.0}) is None
-    assert episode_metrics([None], None, False).failure == UNKNOWN
-    assert episode_metrics([None], None, True).failure is None
+    metrics, trace = PUSH_ANALYSIS.metrics(scene, rows, False)
+    assert metrics.failure == NEVER_REACHED_PUCK and trace["puck_pos"].shape == (4, 2)
+    assert trace_row({"theta": 0.0}, keys) is None and PUSH_ANALYSIS.scene({"theta": 0.0}) is None
+    assert PUSH_ANALYSIS.metrics(None, [], False)[0].failure == UNKNOWN
+    assert PUSH_ANALYSIS.metrics(None, [], True)[0].failure is None
 
 
 def test_straight_push_into_the_pillar_in_the_env_is_stuck_at_pillar():
     env = make_env("push-pillar", max_steps=30)
     _, info = env.reset(seed=0, options={"theta": env.geom.pillar_angle})  # the pillar lies on the way to the goal
-    scene = scene_trace(info)
-    trace, done = [scene.state(info)], False
+    scene = PUSH_ANALYSIS.scene(info)
+    rows, done = [trace_row(info, PUSH_ANALYSIS.trace_keys)], False
     while not done:
         _, _, term, trunc, info = env.step(info["goal_pos"])  # head straight for the goal
-        trace.append(scene.state(info))
+        rows.append(trace_row(info, PUSH_ANALYSIS.trace_keys))
         done = term or trunc
     env.close()
-    m = episode_metrics(trace, scene, bool(term))
+    m, _ = PUSH_ANALYSIS.metrics(scene, rows, bool(term))
     assert m.failure == STUCK_AT_PILLAR and m.steps_to_contact == 1 and m.final_goal_dist > 0.1
 
 
@@ -177,8 +179,8 @@ def test_failure_counts_and_videos_of_failures_only(random_checkpoint, tmp_path)
 
 
 def test_negative_video_failures_is_a_user_error(random_checkpoint, tmp_path):
-    with pytest.raises(UserError, match="--video-failures must be >= 0"):
+    with pytest.raises(UserError, match="--video_failures must be >= 0"):
         evaluate([random_checkpoint], tmp_path / "o", video_failures=-1)
     proc = run_script("eval.py", "--checkpoint", random_checkpoint, "--video-failures", "-2", "--out",
                       str(tmp_path / "o2"))
-    assert_one_line_error(proc, "--video-failures must be >= 0, got -2")
+    assert_one_line_error(proc, "--video_failures must be >= 0, got -2")

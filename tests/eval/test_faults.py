@@ -6,7 +6,6 @@ import functools
 import json
 import math
 import os
-import runpy
 import warnings
 
 import gymnasium as gym
@@ -15,7 +14,7 @@ import pytest
 
 from equidiff_relaxed.envs import make_env
 from equidiff_relaxed.eval.plan import episode_plan
-from tests.conftest import REPO
+from tests.conftest import REPO, script_main
 from tests.eval.tiny_policy import save_tiny_push_policy
 
 REGIONS, EPISODES = 2, 3
@@ -149,7 +148,7 @@ def test_nan_actions_stop_the_evaluation_naming_the_checkpoint(tmp_path, capsys)
     with pytest.raises(UserError) as err:
         evaluate([path], tmp_path / "out", n_regions=REGIONS, episodes_per_region=EPISODES, n_envs=1, progress=False)
     assert str(err.value) == message
-    main = runpy.run_path(str(REPO / "eval.py"))["main"]
+    main = script_main("eval.py")
     with warnings.catch_warnings():  # eval.py's main silences warnings globally: keep that from leaking
         code = run_cli(main, ["--checkpoint", path, "--regions", "2", "--episodes-per-region", "1", "--n-envs", "1",
                               "--out", str(tmp_path / "cli"), "--quiet"])

@@ -4,11 +4,11 @@ import math
 import numpy as np
 import pytest
 
-from equidiff_relaxed.eval.failures import (DROPPED, GRASP_MISSED, LIFTED_TOO_LOW, NEVER_REACHED_OBJECT, UNKNOWN,
-                                            WRIST_AT_LIMIT)
-from equidiff_relaxed.eval.pick_failures import DROP_TOL, LIFTED, REACH_TOL, WRIST_MARGIN, PickGeometry, analyse_pick
+from equidiff_relaxed.envs.outcomes import UNKNOWN, trace_row
+from equidiff_relaxed.envs.pick_failures import (DROP_TOL, DROPPED, GRASP_MISSED, LIFTED, LIFTED_TOO_LOW,
+                                                 NEVER_REACHED_OBJECT, PICK_ANALYSIS, REACH_TOL, WRIST_AT_LIMIT,
+                                                 WRIST_MARGIN, PickGeometry, PickScene, analyse_pick)
 from equidiff_relaxed.eval.report import format_failure_table
-from equidiff_relaxed.eval.scene_trace import PickTrace, episode_metrics, scene_trace
 
 GEOM = PickGeometry(wrist_limits=(-2.9, 2.9), success_z=0.84)
 CUBE0 = np.array([0.1, 0.05, 0.82])  # resting on the table: centre 0.02 m below success_z
@@ -95,17 +95,17 @@ def test_lift_info_feeds_the_analysis_and_the_wrist_limit_shows_in_region_6():
     try:
         found = {}
         for symmetry in (360.0, 90.0):
-            expert = make_expert(env, noise_std=0.0, symmetry_deg=symmetry)
+            expert = make_expert("lift", env, 0.0, symmetry_deg=symmetry)
             obs, info = env.reset(seed=11, options={"theta": math.radians(290)})
             expert.reset(np.random.default_rng(0))
-            scene = scene_trace(info)
-            assert isinstance(scene, PickTrace) and scene.geom.success_z == pytest.approx(0.84)
-            trace, done = [scene.state(info)], False
+            scene = PICK_ANALYSIS.scene(info)
+            assert isinstance(scene, PickScene) and scene.geom.success_z == pytest.approx(0.84)
+            rows, done = [trace_row(info, PICK_ANALYSIS.trace_keys)], False
             while not done:
                 obs, _, term, trunc, info = env.step(expert.act(obs))
-                trace.append(scene.state(info))
+                rows.append(trace_row(info, PICK_ANALYSIS.trace_keys))
                 done = term or trunc
-            found[symmetry] = episode_metrics(trace, scene, bool(term))
+            found[symmetry] = PICK_ANALYSIS.metrics(scene, rows, bool(term))[0]
     finally:
         env.close()
     assert found[360.0].failure == WRIST_AT_LIMIT and found[360.0].wrist_margin <= WRIST_MARGIN

@@ -33,10 +33,8 @@ DRIVER = textwrap.dedent("""
         return fit(self, *a, **k)
 
     L.Trainer.fit = fit_with_killer
-    sys.argv = ["regions.py", *sys.argv[1:]]
-    sys.path.insert(0, {bench!r})
-    import regions
-    sys.exit(regions.main())
+    from equidiff_relaxed.cli import sweep as command
+    sys.exit(command.main(sys.argv[1:]))
 """)
 
 
@@ -60,15 +58,15 @@ def test_killed_sweep_resumes_training_and_matches_a_straight_sweep(tmp_path, mo
     dataset = tmp_path / "push.zarr"
     generate(GenerateConfig("push", episodes=6, seed=0, max_steps=30), dataset, progress=False)
     kwargs = dict(demos=[3], seeds=[0], models=["relaxed"], steps=STEPS, n_regions=2, episodes_per_region=1, n_envs=1,
-                  config_prefix="bench_push", progress=False, log=lambda *_: None)
+                  config=str(REPO / "configs/legacy/bench_push_{model}.yaml"), progress=False, log=lambda *_: None)
     monkeypatch.setattr(sweep, "SAVE_EVERY_N_EPOCHS", 2)
     straight = sweep.run_sweep("push", str(dataset), tmp_path / "straight", **kwargs)[0]
 
     out = tmp_path / "killed"
     cli = ["--env", "push", "--dataset", str(dataset), "--demos", "3", "--seeds", "0", "--models", "relaxed",
            "--steps", str(STEPS), "--regions", "2", "--episodes-per-region", "1", "--n-envs", "1",
-           "--config-prefix", "bench_push", "--out", str(out), "--quiet"]
-    driver = DRIVER.format(repo=str(REPO), bench=str(REPO / "benchmarks"), kill_at=7)
+           "--recipe", str(REPO / "configs/legacy/bench_push_{model}.yaml"), "--out", str(out), "--quiet"]
+    driver = DRIVER.format(repo=str(REPO), kill_at=7)
     proc = subprocess.run([sys.executable, "-c", driver, *cli], capture_output=True, text=True, cwd=REPO,
                           env=dict(os.environ, PYTHONWARNINGS="ignore"), timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
@@ -85,10 +83,9 @@ def test_killed_sweep_resumes_training_and_matches_a_straight_sweep(tmp_path, mo
     assert close(same_run(json.loads((run_dir / "eval.json").read_text())),
                  same_run(json.loads((tmp_path / "straight" / "runs" / "relaxed_n3_s0" / "eval.json").read_text())))
     assert not list(run_dir.glob(".*tmp*"))  # no temporary files left behind
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    import regions
+    from equidiff_relaxed.cli import sweep as command
 
     for folder in (out, tmp_path / "straight"):  # the report files too
-        assert regions.main(["--env", "push", "--out", str(folder), "--regions", "2", "--report-only"]) == 0
-    for name in ("table.md", "diagnostics.md"):
+        assert command.main(["--env", "push", "--out", str(folder), "--regions", "2", "--report-only"]) == 0
+    for name in ("table.md",):
         assert (out / name).read_text() == (tmp_path / "straight" / name).read_text()

@@ -172,14 +172,13 @@ def test_lightning_module_passes_the_denoiser_options(push_data):
 
 
 @pytest.mark.parametrize("family", ["plain", "equi", "relaxed", "residual"])
-def test_shipped_mlp_configs_build_the_mlp_denoiser(repo, family):
+def test_the_push_recipe_builds_the_mlp_denoiser(repo, family):
     import yaml
 
-    from equidiff_relaxed.demos.generate import push_shape_meta
+    from equidiff_relaxed.data.synthetic import push_shape_meta
 
-    model = yaml.safe_load((repo / f"configs/fast_push_{family}.yaml").read_text())["model"]
+    model = {**yaml.safe_load((repo / "configs/push.yaml").read_text())["model"], "model": family}
     module = DiffusionPolicyModule(**model, shape_meta=push_shape_meta(None).to_dict(), symmetry_center=[0.0, 0.0])
-    assert model["model"] == family
     assert isinstance(module.policy.denoiser, PlainMLPDenoiser if family == "plain" else EquivariantMLPDenoiser)
 
 
@@ -188,7 +187,7 @@ def test_train_cli_reports_an_unknown_denoiser_in_one_line(repo, tmp_path):
     from tests.conftest import run_script
 
     make_push_buffer(3, seed=2).save(tmp_path / "push.zarr")
-    proc = run_script("train.py", "--config", "configs/push_plain.yaml", "--data.dataset_path",
+    proc = run_script("train.py", "--config", "configs/push.yaml", "--model.model", "plain", "--data.dataset_path",
                       str(tmp_path / "push.zarr"), "--trainer.default_root_dir", str(tmp_path / "run"),
                       "--trainer.logger", "false", "--model.denoiser", "foo")
     assert proc.returncode == 2, proc.stderr[-2000:]

@@ -12,7 +12,7 @@ from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.evaluate import evaluate
 from equidiff_relaxed.policy.config import PolicyConfig
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
-from equidiff_relaxed.policy.pretrained import FORMAT_VERSION, checkpoint_to_folder, load_pretrained
+from equidiff_relaxed.policy.pretrained import FORMAT_VERSION, checkpoint_to_folder, load_pretrained, save_pretrained
 from tests.conftest import run_script
 from tests.eval.tiny_policy import save_tiny_push_policy
 from tests.policy.conftest import CENTER, make_policy, obs_batch
@@ -31,7 +31,7 @@ def test_round_trip_gives_the_same_actions(push_data, family, tmp_path):
     with torch.no_grad():
         for _, layer in policy.relaxed_layers():  # learned symmetry breaking must survive the round trip
             layer.relax_weights.add_(0.2 * torch.randn_like(layer.relax_weights))
-    folder = policy.save_pretrained(str(tmp_path / "policy"), env={"name": "push", "kwargs": {}})
+    folder = save_pretrained(policy, tmp_path / "policy", env={"name": "push", "kwargs": {}})
     assert sorted(p.name for p in Path(folder).iterdir()) == ["config.json", "model.safetensors"]
     config = json.loads((Path(folder) / "config.json").read_text())
     assert config["format_version"] == FORMAT_VERSION and config["family"] == family
@@ -39,7 +39,7 @@ def test_round_trip_gives_the_same_actions(push_data, family, tmp_path):
     assert config["symmetry"] == {"center": list(CENTER), "reflection_axis": policy.reflection_axis}
     assert set(config["normalizer"]) == {"pusher_pos", "puck_pos", "action"}
     assert not any(k.startswith("normalizer.") for k in load_file(str(Path(folder) / "model.safetensors")))
-    loaded = DiffusionPolicy.from_pretrained(folder)
+    loaded = load_pretrained(folder)
     assert loaded.config == policy.config and loaded.group == policy.group
     assert torch.equal(predictions(loaded, push_data), predictions(policy, push_data))
 
@@ -60,7 +60,7 @@ def make_golden_policy(push_data, out: Path = GOLDEN) -> None:
     with torch.no_grad():
         for _, layer in policy.relaxed_layers():
             layer.relax_weights.add_(0.2 * torch.randn_like(layer.relax_weights))
-    policy.save_pretrained(str(out))
+    save_pretrained(policy, out)
     (out / "expected_actions.json").write_text(json.dumps(predictions(policy, push_data).tolist()))
 
 
@@ -106,7 +106,7 @@ def test_eval_takes_a_policy_folder_with_the_checkpoints_results(tmp_path):
 
 
 def broken_folders(push_data, root: Path) -> dict[str, tuple[Path, str]]:
-    good = make_policy(push_data, "equi").save_pretrained(str(root / "good"))
+    good = save_pretrained(make_policy(push_data, "equi"), root / "good")
     cases = {}
 
     def variant(name: str, edit) -> Path:

@@ -25,7 +25,7 @@ def dataset(tmp_path_factory):
 
 
 def args(dataset: str, root, epochs: int = EPOCHS, *extra: str) -> list[str]:
-    return ["--config", str(REPO / "configs/bench_push_equi.yaml"), "--data.dataset_path", dataset,
+    return ["--config", str(REPO / "configs/legacy/bench_push_equi.yaml"), "--data.dataset_path", dataset,
             "--trainer.default_root_dir", str(root), "--trainer.logger", "false",
             "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
             "--model.down_dims", "[8,16]", "--model.encoder_fields", "4", "--model.lift_fields", "4",
@@ -33,10 +33,9 @@ def args(dataset: str, root, epochs: int = EPOCHS, *extra: str) -> list[str]:
 
 
 def train(argv: list[str]) -> None:
-    sys.path.insert(0, str(REPO))
-    import train as train_script
+    from equidiff_relaxed.cli import train as command
 
-    assert train_script.main(argv) == 0
+    assert command.main(argv) == 0
 
 
 def last_state(root) -> dict:
@@ -99,8 +98,8 @@ KILL_DRIVER = textwrap.dedent("""
         return fit(self, *a, **k)
 
     L.Trainer.fit = fit_with_killer
-    import train
-    train.main(sys.argv[1:])
+    from equidiff_relaxed.cli import train as command
+    command.main(sys.argv[1:])
 """)
 
 

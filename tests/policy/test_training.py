@@ -149,7 +149,7 @@ def test_rotation_augmentation_is_consistent(push_data):
      "'pusher_pos' is stored with per-step shape (2,)"),
 ])
 def test_bad_config_values_fail_with_one_line(dataset, tmp_path, override, message):
-    proc = run_script("train.py", "--config", "configs/push_relaxed.yaml", "--data.dataset_path", dataset,
+    proc = run_script("train.py", "--config", "configs/push.yaml", "--data.dataset_path", dataset,
                       "--trainer.default_root_dir", str(tmp_path), "--trainer.logger", "false", *override)
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [l for l in proc.stderr.strip().splitlines() if l.startswith("error:")]
