@@ -1,25 +1,25 @@
 """Model size and speed per family: parameters, training samples/s, inference ms per action chunk.
 
 python benchmarks/speed.py [--device cpu|cuda] [--out benchmarks/results/speed_cpu.json] [--no-images]
-                           [--mlp-only] [--no-mlp] [--ddim-steps 8]
+                           [--mlp-only] [--no-mlp] [--ddim-steps 8] [--families plain,equi] [--quick]
 
-Models are built from the shipped configs (configs/push_<family>.yaml, configs/push_image_<family>.yaml) on synthetic
-data of the push-pillar layout (low-dim: 3 x pos2 obs, pos2 action; image: + 88 px RGB). Training: batch 64
-(32 for images), steps of train.py's AdamW (fused on CPU/CUDA) after 3 warm-up steps, the median rate of 5 timed
-chunks of 10 steps (2 for images).
-Inference: batch 1, one action chunk (DDIM steps of the config) in three modes for the equivariant families:
+Every registered family (or those of --families) is built from the shipped recipes, the family chosen as
+--model.model chooses it, on synthetic data of the push-pillar layout (low-dim: 3 x pos2 obs, pos2 action;
+image: + 88 px RGB). Sections:
+  low_dim_mlp   configs/push.yaml (the push recipe: MLP denoiser, T=8)
+  low_dim_unet  the same with the 1D U-Net denoiser (down_dims [32, 64, 128] per group copy), to compare with the MLP
+  image         configs/push_image.yaml (C_N families; images have no reflection action, so no D_N family)
+Training: batch 64 (32 for images), steps of the training optimizer (AdamW, fused on CPU/CUDA) after 3 warm-up
+steps, the median rate of 5 timed chunks of 10 steps (2 for images).
+Inference: batch 1, one action chunk (DDIM steps of the recipe) in three modes for the equivariant families:
   no_cache  train mode: escnn expands its steerable basis into matrices (and relaxed banks are folded) on every call;
   cached    eval mode (what evaluation uses): every group-linear layer builds its matrix once and keeps it;
   exported  equidiff_relaxed.nn.export.export_policy: every escnn layer folded into plain nn.Linear / nn.Conv2d
             (relaxed banks summed into one matrix).
-Ratios are to the plain model measured in the same run (train: samples/s ratio, higher is faster; inference: time
-ratio, lower is faster).
-
-Low-dim families are also measured with the MLP denoiser (section ``low_dim_mlp``, configs/fast_push_<family>.yaml)
-and with the U-Net at the same horizon (section ``low_dim_unet_t8``, configs/bench_push_<family>.yaml: the U-Net of
-the push benchmarks and of the old make demo, T=8), with ``mlp_train_speed_vs_unet`` (samples/s ratio) and
-``mlp_infer_time_vs_unet`` (cached ms ratio) of the MLP to that U-Net of the same family. ``--mlp-only`` skips the U-Net and image models, ``--no-mlp`` the MLP ones; ``--ddim-steps`` sets the
-DDIM steps of every inference measurement (default: each config's).
+Ratios are to the plain and to the equi model measured in the same run (train: samples/s ratio, higher is faster;
+inference: time ratio, lower is faster); low_dim_mlp rows also carry mlp_train_speed_vs_unet and
+mlp_infer_time_vs_unet against the same family's low_dim_unet row. --mlp-only measures low_dim_mlp only, --no-mlp
+skips it; --quick takes one step and one repetition of everything (a smoke run of every family, not a measurement).
 """
 from __future__ import annotations
 
@@ -30,29 +30,35 @@ import platform
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
-import yaml
-
-warnings.filterwarnings("ignore")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
 
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
 from equidiff_relaxed.data.shape_meta import ShapeMeta  # noqa: E402
 from equidiff_relaxed.envs.planar_push import push_shape_meta_dict  # noqa: E402
+from equidiff_relaxed.errors import UserError, run_cli  # noqa: E402
 from equidiff_relaxed.nn.export import export_policy  # noqa: E402
 from equidiff_relaxed.policy.families import family_names, get_family  # noqa: E402
 from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule, make_adamw  # noqa: E402
 
+RECIPES = Path(__file__).resolve().parents[1] / "configs"
+UNET = {"denoiser": "unet", "down_dims": [32, 64, 128]}
+# (section, image?, recipe, model overrides)
+SECTIONS = (("low_dim_unet", False, "push.yaml", UNET), ("low_dim_mlp", False, "push.yaml", {}),
+            ("image", True, "push_image.yaml", {}))
 
 
-def build(config: Path, family: str, image: bool, device: str, denoiser: str | None = None):
-    model_cfg = yaml.safe_load(config.read_text())["model"]
-    model_cfg["model"] = family
-    if denoiser is not None:
-        model_cfg["denoiser"] = denoiser
+def build(recipe: Path, family: str, image: bool, device: str, overrides: dict | None = None):
+    """The policy of ``recipe``'s model section with ``model: family`` (and ``overrides``), for synthetic data."""
+    cfg = yaml.safe_load(recipe.read_text())
+    linked = {k: cfg["data"][k] for k in ("horizon", "n_obs_steps", "n_action_steps")}
+    model_cfg = {**cfg["model"], **linked, **(overrides or {}), "model": family}
     meta = ShapeMeta.from_dict(push_shape_meta_dict(88 if image else None))
     module = DiffusionPolicyModule(**model_cfg, shape_meta=meta.to_dict(), symmetry_center=[0.0, 0.0])
     policy = module.policy
@@ -84,8 +90,9 @@ def sync(device: str) -> None:
 
 
 def train_rate(policy, meta, b: int, device: str, steps: int, chunks: int = 5) -> float:
-    """Training samples/s: AdamW steps on one fixed batch after 3 warm-up steps, timed in ``chunks`` chunks of
-    ``steps`` steps; the median chunk's rate (robust to a background process stealing a core for a moment)."""
+    """Training samples/s: AdamW steps on one fixed batch after 3 warm-up steps (1 for a one-step run), timed in
+    ``chunks`` chunks of ``steps`` steps; the median chunk's rate (robust to a background process stealing a core
+    for a moment)."""
     policy.train()
     opt = make_adamw(policy.parameters(), 1e-4, 1e-6, torch.device(device))  # the optimizer train.py uses
     data = batch(meta, b, device, policy.horizon)
@@ -96,7 +103,7 @@ def train_rate(policy, meta, b: int, device: str, steps: int, chunks: int = 5) -
         loss.backward()
         opt.step()
 
-    for _ in range(3):
+    for _ in range(3 if steps > 1 else 1):
         step()
     rates = []
     for _ in range(chunks):
@@ -125,23 +132,34 @@ def infer_ms(policy, meta, device: str, mode: str, reps: int, ddim_steps: int | 
     return (time.perf_counter() - t0) / reps * 1000
 
 
-def measure(policy, meta, family: str, image: bool, device: str, ddim_steps: int | None) -> dict:
+def measure(policy, meta, family: str, image: bool, device: str, ddim_steps: int | None, quick: bool = False) -> dict:
+    """Parameters, training samples/s and inference ms per chunk (cached; no_cache and exported for the symmetric
+    families). ``quick``: one step and one repetition of each (a smoke run, not a measurement)."""
+    b = 32 if image else 64
+    steps, chunks = (1, 1) if quick else (2 if image else 10, 5)
+    reps = (lambda n: 1) if quick else (lambda n: n)
     row = {"params": sum(p.numel() for p in policy.parameters()),
-           "train_samples_per_s": train_rate(policy, meta, 32 if image else 64, device, 2 if image else 10),
-           "infer_ms_per_chunk": infer_ms(policy, meta, device, "cached", 5 if image else 20, ddim_steps)}
+           "train_samples_per_s": train_rate(policy, meta, 4 if quick else b, device, steps, chunks),
+           "infer_ms_per_chunk": infer_ms(policy, meta, device, "cached", reps(5 if image else 20), ddim_steps)}
     if get_family(family).symmetric:
-        row["infer_ms_per_chunk_no_cache"] = infer_ms(policy, meta, device, "no_cache", 3 if image else 10, ddim_steps)
-        row["infer_ms_per_chunk_exported"] = infer_ms(policy, meta, device, "exported", 5 if image else 20, ddim_steps)
+        row["infer_ms_per_chunk_no_cache"] = infer_ms(policy, meta, device, "no_cache", reps(3 if image else 10),
+                                                      ddim_steps)
+        row["infer_ms_per_chunk_exported"] = infer_ms(policy, meta, device, "exported", reps(5 if image else 20),
+                                                      ddim_steps)
     return row
 
 
-def ratios_to_plain(section: dict) -> None:
-    plain = section["plain"]
-    for row in section.values():
-        row["train_speed_vs_plain"] = row["train_samples_per_s"] / plain["train_samples_per_s"]
-        for mode in ("", "_no_cache", "_exported"):
-            if f"infer_ms_per_chunk{mode}" in row:
-                row[f"infer_time{mode}_vs_plain"] = row[f"infer_ms_per_chunk{mode}"] / plain["infer_ms_per_chunk"]
+def ratios(section: dict) -> None:
+    """Each row's speed and inference-time ratios to the plain and the equi rows of its section."""
+    for ref in ("plain", "equi"):
+        base = section.get(ref)
+        if base is None:
+            continue
+        for row in section.values():
+            row[f"train_speed_vs_{ref}"] = row["train_samples_per_s"] / base["train_samples_per_s"]
+            for mode in ("", "_no_cache", "_exported"):
+                if f"infer_ms_per_chunk{mode}" in row:
+                    row[f"infer_time{mode}_vs_{ref}"] = row[f"infer_ms_per_chunk{mode}"] / base["infer_ms_per_chunk"]
 
 
 def print_mlp_summary(results: dict) -> None:
@@ -151,50 +169,55 @@ def print_mlp_summary(results: dict) -> None:
         return f"{value:{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
 
     header = ["family", "unet smp/s", "mlp smp/s", "ratio", "unet ms", "mlp ms", "mlp exp ms"]
-    print("\n" + f"{header[0]:<9} " + " ".join(f"{h:>{w}}" for h, w in zip(header[1:], (10, 10, 6, 8, 7, 10))))
+    print("\n" + f"{header[0]:<16} " + " ".join(f"{h:>{w}}" for h, w in zip(header[1:], (10, 10, 6, 8, 7, 10))))
     for family, row in results["low_dim_mlp"].items():
-        unet = results["low_dim_unet_t8"].get(family, {})
-        print(f"{family:<9} {cell(unet.get('train_samples_per_s'), 10, 0)} {cell(row['train_samples_per_s'], 10, 0)} "
+        unet = results.get("low_dim_unet", {}).get(family, {})
+        print(f"{family:<16} {cell(unet.get('train_samples_per_s'), 10, 0)} {cell(row['train_samples_per_s'], 10, 0)} "
               f"{cell(row.get('mlp_train_speed_vs_unet'), 6, 1)} {cell(unet.get('infer_ms_per_chunk'), 8, 1)} "
               f"{cell(row['infer_ms_per_chunk'], 7, 1)} {cell(row.get('infer_ms_per_chunk_exported'), 10, 1)}")
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", default=None)
+    parser.add_argument("--out", default=None, help="results JSON (default benchmarks/results/speed_<device>.json)")
     parser.add_argument("--no-images", action="store_true")
     parser.add_argument("--mlp-only", action="store_true", help="only the low-dim MLP-denoiser models")
     parser.add_argument("--no-mlp", action="store_true", help="skip the MLP-denoiser models")
-    parser.add_argument("--ddim-steps", type=int, default=None, help="DDIM steps per chunk (default: the config's)")
-    args = parser.parse_args()
+    parser.add_argument("--ddim-steps", type=int, default=None, help="DDIM steps per chunk (default: the recipe's)")
+    parser.add_argument("--families", help="comma-separated families (default: every registered one)")
+    parser.add_argument("--quick", action="store_true", help="one step / repetition of each: a smoke run")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
     if args.mlp_only and args.no_mlp:
-        parser.error("--mlp-only and --no-mlp exclude each other")
+        raise UserError("--mlp-only and --no-mlp exclude each other")
+    families = [f.strip() for f in args.families.split(",")] if args.families else list(family_names())
+    for family in families:
+        try:
+            get_family(family)
+        except ValueError as err:
+            raise UserError(str(err)) from None
     if args.device == "cpu":
         torch.set_num_threads(min(2, os.cpu_count() or 1))
     out = Path(args.out or f"benchmarks/results/speed_{args.device}.json")
     hw = torch.cuda.get_device_name() if args.device == "cuda" else f"{cpu_name()}, {torch.get_num_threads()} threads"
     results: dict = {"hardware": hw, "torch": torch.__version__, "command": "python benchmarks/speed.py "
-                     + " ".join(sys.argv[1:]), "ddim_steps": args.ddim_steps or "config", "low_dim": {}, "image": {}}
-    # (section, image?, denoiser override, config per family); the MLP is compared with the U-Net at its horizon (T=8)
-    sections = []
-    if not args.mlp_only:
-        sections.append(("low_dim", False, None, "configs/push_{}.yaml"))
-    if not args.no_mlp:
-        sections += [("low_dim_unet_t8", False, None, "configs/bench_push_{}.yaml"),
-                     ("low_dim_mlp", False, "mlp", "configs/fast_push_{}.yaml")]
-    if not (args.mlp_only or args.no_images):
-        sections.append(("image", True, None, "configs/push_image_{}.yaml"))
-    for name, image, denoiser, config in sections:
+                     + " ".join(sys.argv[1:] if argv is None else argv), "ddim_steps": args.ddim_steps or "recipe",
+                     "quick": args.quick}
+    for name, image, recipe, overrides in SECTIONS:
+        if (args.mlp_only and name != "low_dim_mlp") or (args.no_mlp and name == "low_dim_mlp") or (
+                image and args.no_images):
+            continue
         section = results.setdefault(name, {})
-        for family in family_names() if not image else ("plain", "equi", "relaxed"):
-            cfg = Path(config.format(family))
-            policy, meta = build(cfg, family, image, args.device, denoiser)
-            row = section[family] = measure(policy, meta, family, image, args.device, args.ddim_steps)
+        for family in families:
+            if image and get_family(family).reflections:
+                continue  # images carry no reflection action (D_N families are low-dim only)
+            policy, meta = build(RECIPES / recipe, family, image, args.device, overrides)
+            row = section[family] = measure(policy, meta, family, image, args.device, args.ddim_steps, args.quick)
             print(f"{name} {family}", {k: round(v, 2) for k, v in row.items()}, flush=True)
-        ratios_to_plain(section)
+        ratios(section)
     for family, row in results.get("low_dim_mlp", {}).items():
-        unet = results["low_dim_unet_t8"].get(family)
+        unet = results.get("low_dim_unet", {}).get(family)
         if unet:
             row["mlp_train_speed_vs_unet"] = row["train_samples_per_s"] / unet["train_samples_per_s"]
             row["mlp_infer_time_vs_unet"] = row["infer_ms_per_chunk"] / unet["infer_ms_per_chunk"]
@@ -203,7 +226,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))

@@ -6,7 +6,7 @@ equidiff-train --config configs/push.yaml --data.dataset_path DATA.zarr [--model
 --config takes a path or the name of a shipped recipe (push, push_image, lift, demo, legacy/bench_push_equi, ...).
 Any option can be overridden, e.g. --trainer.max_steps 2000 --data.n_demos 25 --model.relax_alpha 1e-2.
 --out DIR (default runs/<config name>-<model>) holds the run: checkpoints/last.ckpt, the policy folder
-checkpoints/policy/, logs/ and loss_curves.png. --ckpt_path resumes a run exactly (optimizer, scheduler, EMA, step,
+checkpoints/policy/, checkpoints/loss_curves.png and logs/. --ckpt_path resumes a run exactly (optimizer, scheduler, EMA, step,
 data order; from an end-of-epoch checkpoint such as last.ckpt); --ckpt_path auto picks the newest checkpoint of the
 run folder that loads (and says which), or starts fresh if there is none. --init_from fine-tunes from a
 checkpoint's (EMA) weights, e.g. an equivariant policy into a relaxed one. Checkpoints are written atomically.
@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from equidiff_relaxed.cli.options import normalise_argv
 
     warnings.filterwarnings("ignore", module="escnn")
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")  # we pass sys.argv ourselves
     args = resolve_config_args(normalise_argv(list(sys.argv[1:] if argv is None else argv)))
     from equidiff_relaxed.policy.train_cli import build_cli, fit
 

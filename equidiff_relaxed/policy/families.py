@@ -4,7 +4,8 @@ A family is a name a config selects (``model: relaxed``) plus how its group-line
 (:data:`equidiff_relaxed.nn.group_linear.KINDS`, checked when the layers are built), or ``None`` for networks with
 no symmetry. This module imports nothing heavy, so reports and sweeps can read it without loading torch/escnn. The policy, the sweep
 (names, order, colours), diagnostics and benchmarks read this registry; adding a family is one :func:`register`
-call (and, if it needs a new kind of layer, that layer).
+call (and, if it needs a new kind of layer, that layer); a family of another package registers when its module is
+imported, e.g. as a plug-in (:mod:`equidiff_relaxed.plugins`).
 """
 from __future__ import annotations
 
@@ -67,12 +68,18 @@ def unregister(name: str) -> None:
 
 
 def family_names() -> tuple[str, ...]:
-    """Registered family names, in registration order (the order of tables, legends and colours)."""
+    """Registered family names, in registration order (the order of tables, legends and colours); plug-ins
+    (:mod:`equidiff_relaxed.plugins`) are imported first."""
+    from equidiff_relaxed.plugins import load_plugins
+
+    load_plugins()
     return tuple(_REGISTRY)
 
 
 def get_family(name: str) -> Family:
     """The family called ``name``; ValueError naming the known ones otherwise."""
+    if name not in _REGISTRY:
+        family_names()  # a plug-in may register it
     try:
         return _REGISTRY[name]
     except KeyError:

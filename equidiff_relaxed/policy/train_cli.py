@@ -9,7 +9,7 @@ LightningCLI and instantiates the module, the datamodule and the trainer from it
 One run folder holds everything a run writes (:func:`run_folder`): ``--out DIR`` (the same as
 ``--trainer.default_root_dir DIR``; default ``runs/<config name>-<model>``) gets ``checkpoints/last.ckpt``, the
 policy folder ``checkpoints/policy/``, ``logs/version_N/`` (CSV metrics and the resolved ``config.yaml``) and
-``loss_curves.png``. Checkpoint callbacks without a ``dirpath`` write to ``DIR/checkpoints``; without a logger in the
+``checkpoints/loss_curves.png``. Checkpoint callbacks without a ``dirpath`` write to ``DIR/checkpoints``; without a logger in the
 config the run logs CSV to ``DIR/logs`` (``--trainer.logger false``: none; any Lightning logger given explicitly is
 kept as it is).
 """
@@ -85,7 +85,7 @@ def build_cli(args: list[str] | dict[str, Any] | None, description: str | None =
             parser.add_argument("--init_from", type=str | None, default=None,
                                 help="initialise the weights from a checkpoint's (EMA) weights and train anew")
             parser.add_argument("--out", type=str | None, default=None,
-                                help="the run folder: checkpoints/, checkpoints/policy/, logs/, loss_curves.png "
+                                help="the run folder: checkpoints/ (last.ckpt, policy/, loss_curves.png) and logs/ "
                                      "(default: trainer.default_root_dir, else runs/<config name>-<model>)")
             for name in LINKED_TO_MODEL:
                 parser.link_arguments(f"data.{name}", f"model.{name}")

@@ -208,3 +208,27 @@ def test_relax_lr_sets_the_learning_rate_of_the_relaxation_weights_only(dataset,
 def _shape_and_center(dm: DemoDataModule):
     dm.setup("fit")
     return dm.shape_meta, list(dm.symmetry_center)
+
+
+TINY_RECIPE = ["--model.denoiser_width", "16", "--model.denoiser_depth", "1", "--model.encoder_fields", "2",
+               "--model.lift_fields", "2", "--model.encoder_hidden", "16", "--trainer.max_steps", "3",
+               "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--data.n_demos", "4"]
+
+
+def test_one_out_folder_holds_the_whole_run_and_the_default_names_recipe_and_family(dataset, tmp_path, repo):
+    proc = run_script("train.py", "--config", "configs/push.yaml", "--data.dataset_path", dataset, "--out",
+                      str(tmp_path / "mine"), *TINY_RECIPE)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = tmp_path / "mine"
+    assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "checkpoints" / "policy" / "config.json").is_file()
+    assert (run / "logs" / "version_0" / "hparams.yaml").is_file() and (run / "logs" / "version_0" / "config.yaml").is_file()
+    assert (run / "checkpoints" / "loss_curves.png").is_file()
+    # --trainer.default_root_dir is the same option; without either, runs/<recipe>-<family> under the working dir
+    proc = run_script("train.py", "--config", str(repo / "configs/push.yaml"), "--data.dataset_path", dataset,
+                      "--model.model", "equi", *TINY_RECIPE, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "runs" / "push-equi" / "checkpoints" / "last.ckpt").is_file()
+    proc = run_script("train.py", "--config", "push", "--data.dataset_path", dataset, "--trainer.default_root_dir",
+                      str(tmp_path / "root"), "--trainer.logger", "false", *TINY_RECIPE)  # a recipe by name
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "root" / "checkpoints" / "last.ckpt").is_file() and not (tmp_path / "root" / "logs").exists()
