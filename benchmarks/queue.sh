@@ -5,6 +5,8 @@
 #   bash benchmarks/queue.sh benchmarks/queue/issue16.txt B &
 #
 # Each line of the job file is one benchmarks/regions.py run:  OUT ENV DEMOS SEED MODEL STEPS [more regions.py args]
+# (the recipe is configs/push.yaml unless the line passes --recipe; residual lines pin --set model.residual_beta=1e-2,
+# the value the committed residual runs used, since the push recipe's default is now 1)
 # (# starts a comment). Workers share the file: a worker claims a run (mkdir in $CLAIMS, one claim per OUT and run
 # name, so two workers never run the same run, even one that two job files list; a killed worker's claims go to the
 # next worker that reaches them), skips runs whose OUT/runs/<model>_n<demos>_s<seed>/eval.json exists, waits for

@@ -82,3 +82,23 @@ def run_subprocess(script: str, *args: str, cwd: Path = REPO, env: dict | None =
     full_env = dict(os.environ, PYTHONWARNINGS="ignore", **(env or {}))
     return subprocess.run([sys.executable, str(REPO / script), *args], capture_output=True, text=True, cwd=cwd,
                           env=full_env, timeout=300)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark tests that need the [robosuite] extra (the module or the test asks for robosuite) as ``robosuite``, so
+    ``make test-fast`` (``-m "not slow and not robosuite"``) can leave them out."""
+    import inspect
+
+    sources: dict = {}
+    for item in items:
+        module = item.module
+        if module not in sources:
+            sources[module] = inspect.getsource(module)
+        text = sources[module]
+        module_level = 'pytest.importorskip("robosuite")\n' in text.split("\ndef ", 1)[0]
+        try:
+            own = 'importorskip("robosuite")' in inspect.getsource(item.function)
+        except (OSError, TypeError):
+            own = False
+        if module_level or own:
+            item.add_marker(pytest.mark.robosuite)

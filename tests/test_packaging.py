@@ -80,6 +80,7 @@ def test_shipped_recipes_are_package_data_and_found_by_name():
     assert recipe_path("nothing_like_it") == "nothing_like_it"  # left for LightningCLI's own error
 
 
+@pytest.mark.slow
 def test_missing_escnn_is_one_clear_line():
     code = ("import sys; sys.modules['escnn'] = None\n"
             "from equidiff_relaxed.errors import run_cli\n"
@@ -93,6 +94,7 @@ def test_missing_escnn_is_one_clear_line():
         "error: escnn is not installed: pip install --no-deps escnn==1.0.11 (docs/installation.md)"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["datasets/describe.py", "benchmarks/regions.py", "train.py"])
 def test_repository_scripts_run_this_checkouts_package(tmp_path, script):
     """A different equidiff_relaxed earlier on the path (an installed copy) must not be the one a script runs."""

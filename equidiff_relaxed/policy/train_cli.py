@@ -165,13 +165,14 @@ def fit(cli: Any, log: Callable[[str], Any] = print) -> list[Path]:
         ckpt_path = resolve_auto_resume(trainer)
     trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    log(f"done: logs and checkpoints in {trainer.log_dir}" + (f"; best {best}" if best else ""))
+    log(f"done: run folder {trainer.default_root_dir}" + (f" (logs in {trainer.log_dir})" if trainer.loggers else "")
+        + (f"; best {best}" if best and not best.endswith("last.ckpt") else ""))
     written = []
     for cb in trainer.callbacks:
         last = Path(cb.dirpath or "") / f"{cb.filename}.ckpt" if isinstance(cb, LastCheckpoint) else None
         if last is not None and last.is_file() and trainer.is_global_zero:
             folder = checkpoint_to_folder(last, last.parent / "policy")
-            log(f"policy folder: {folder} (python eval.py --checkpoint {folder} ...)")
+            log(f"policy folder: {folder} (evaluate it: equidiff-eval --checkpoint {folder} --out DIR)")
             written.append(last)
     return written
 

@@ -11,6 +11,7 @@ from tests.conftest import REPO, run_script
 from tests.test_cli import assert_one_line_error
 
 
+@pytest.mark.slow
 def test_tiny_sweep_runs_resumes_and_reports(tmp_path):
     dataset = tmp_path / "push.zarr"
     generate(GenerateConfig("push", episodes=6, seed=0, max_steps=30), dataset, progress=False)
@@ -60,6 +61,7 @@ def test_tiny_sweep_runs_resumes_and_reports(tmp_path):
     assert empty.returncode == 2 and "no finished runs" in empty.stderr and "Traceback" not in empty.stderr
 
 
+@pytest.mark.slow
 def test_finetuned_run_starts_from_its_base_run(tmp_path):
     dataset = tmp_path / "push.zarr"
     generate(GenerateConfig("push", episodes=6, seed=0, max_steps=30), dataset, progress=False)

@@ -44,6 +44,7 @@ def checkpoints(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_tiny_policies_evaluate_end_to_end(checkpoints, tmp_path):
     paths = [checkpoints["plain"], checkpoints["relaxed"]]
     payload = evaluate(paths, tmp_path / "out", n_regions=2, episodes_per_region=2, n_envs=1, video=True,
@@ -69,6 +70,7 @@ def test_tiny_policies_evaluate_end_to_end(checkpoints, tmp_path):
     assert "rate" in payload["table"] and "mean" in payload["table"]
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_the_number_of_envs(checkpoints, tmp_path):
     one = evaluate([checkpoints["relaxed"]], tmp_path / "a", n_regions=2, episodes_per_region=2, n_envs=1,
                    progress=False)

@@ -11,6 +11,7 @@ from tests.conftest import run_script  # noqa: E402
 from tests.eval.test_evaluate import fit  # noqa: E402
 
 
+@pytest.mark.slow
 def test_tiny_lift_policy_evaluates_per_region_on_two_envs(tmp_path):
     dataset = str(tmp_path / "lift.zarr")
     generate(GenerateConfig("lift", episodes=4, seed=0, max_steps=60), dataset, progress=False)

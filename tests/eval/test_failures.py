@@ -148,6 +148,7 @@ def random_checkpoint(tmp_path_factory):
     return save_tiny_push_policy(tmp_path_factory.mktemp("ckpt") / "tiny.ckpt", env_kwargs, n_action_steps=4)
 
 
+@pytest.mark.slow
 def test_failure_counts_and_videos_of_failures_only(random_checkpoint, tmp_path):
     out = tmp_path / "out"
     # n_envs=2: envs (and their GL contexts) in fresh processes; in-process rendering fails after the robosuite tests

@@ -124,6 +124,7 @@ def test_env_errors_and_nan_states_fail_their_episode_only(monkeypatch, checkpoi
     assert table.splitlines()[-1].split()[0] == "all"
 
 
+@pytest.mark.slow
 def test_a_crashed_worker_fails_its_episode_and_is_replaced(monkeypatch, checkpoint, clean, tmp_path):
     # os._exit kills the worker of episode 2 (region 0) mid-episode: episode 3 goes on in the other worker, and
     # episode 4 (next batch) runs in a fresh worker in the dead one's slot

@@ -1,5 +1,6 @@
 """The sweep survives SIGKILL: a run killed during training continues from its last.ckpt (not retrained from
 scratch) and the restarted sweep writes the same results as one that never stopped."""
+import pytest
 import json
 import math
 import os
@@ -54,6 +55,7 @@ def same_run(result: dict) -> dict:
     return {k: v for k, v in result.items() if k != "checkpoint"}
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_training_and_matches_a_straight_sweep(tmp_path, monkeypatch):
     dataset = tmp_path / "push.zarr"
     generate(GenerateConfig("push", episodes=6, seed=0, max_steps=30), dataset, progress=False)

@@ -153,3 +153,23 @@ def test_bad_policy_folders_give_one_clear_error(push_data, tmp_path):
     proc = run_script("eval.py", "--checkpoint", str(folder), "--out", str(tmp_path / "o"))
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+
+
+@pytest.mark.slow
+def test_loading_a_checkpoint_or_a_policy_folder_needs_no_lightning(tmp_path):
+    """checkpoint.py is a leaf reader: it rebuilds the policy from the stored config, not a LightningModule."""
+    import subprocess
+    import sys
+
+    ckpt = save_tiny_push_policy(tmp_path / "tiny.ckpt", {"max_steps": 20}, 4)
+    folder = checkpoint_to_folder(ckpt, tmp_path / "policy")
+    code = ("import sys\n"
+            "from equidiff_relaxed.policy.checkpoint import load_policy\n"
+            "from equidiff_relaxed.policy.pretrained import load_pretrained\n"
+            f"a, b = load_policy({str(ckpt)!r}), load_pretrained({str(folder)!r})\n"
+            "assert a.config == b.config and not a.training\n"
+            "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning'))\n"
+            "print(loaded)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"

@@ -103,6 +103,7 @@ KILL_DRIVER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", ["mid_epoch", "epoch_end", "checkpoint_write"])
 def test_sigkill_then_auto_resume_matches_uninterrupted_run(dataset, straight, tmp_path, moment):
     root = tmp_path / "run"
@@ -122,6 +123,7 @@ def test_sigkill_then_auto_resume_matches_uninterrupted_run(dataset, straight, t
     assert sorted(p.name for p in (root / "checkpoints").glob("last*.ckpt")) == ["last.ckpt"]
 
 
+@pytest.mark.slow
 def test_clean_stop_then_resume_and_extend(dataset, straight, tmp_path, capsys):
     root = tmp_path / "run"
     train(args(dataset, root, 2))

@@ -61,6 +61,7 @@ def trainer(root, epochs: int, recorder: LossRecorder | None = None, stop_after:
                      enable_model_summary=False, callbacks=callbacks, gradient_clip_val=1.0, **kw)
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_two_episodes():
     buf = make_push_buffer(2, lengths=[12, 12], seed=3)
     data = buf.load_arrays(["pusher_pos", "puck_pos", "action"])
