@@ -74,11 +74,11 @@ def time_conversion(tmp: Path, episodes: int, image_size: int | None) -> dict[st
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--out", default="benchmarks/results/data_throughput.json")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(2)
     results: dict = {"hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
                      "torch_threads": torch.get_num_threads()}
@@ -96,7 +96,8 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

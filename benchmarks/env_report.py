@@ -88,12 +88,12 @@ def draw_variants(path: Path, size: int = 320) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes-per-region", type=int, default=25)
     parser.add_argument("--out", default="benchmarks/results/env_report.json")
     parser.add_argument("--figure", default="docs/img/push_variants.png")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     results: dict = {"hardware": f"{platform.machine()}, {os.cpu_count()} cores", "expert": {}}
     for name in ENV_NAMES:
         t0 = time.perf_counter()
@@ -118,7 +118,8 @@ def main() -> None:
     Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
     draw_variants(Path(args.figure))
     print(json.dumps(results, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -62,12 +62,12 @@ def recovery(env_name: str, perturb: PerturbConfig, noise: float, memoryless: bo
     return {"expert_success": wins / n, "mean_steps": steps / n, "recovery_share": rec / steps}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="push-pillar")
     parser.add_argument("--episodes-per-region", type=int, default=10)
     parser.add_argument("--out", default="benchmarks/results/expert_data.json")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     n = args.episodes_per_region
     result = {
         "env": args.env, "episodes_per_region": n,
@@ -85,7 +85,8 @@ def main() -> None:
               f"recovery share {r['recovery_share']:.1%}")
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

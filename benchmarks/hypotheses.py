@@ -1,4 +1,4 @@
-"""Issue 16's hypotheses H1-H6, computed from the committed sweep results: per hypothesis the paired differences
+"""The sample-efficiency study's hypotheses H1-H6, computed from the committed sweep results: per hypothesis the paired differences
 (95 % bootstrap intervals over seeds and episodes, McNemar p), whether each holds, and which cells are still missing.
 
 python benchmarks/hypotheses.py [--results benchmarks/results]     # writes <results>/hypotheses.md
@@ -148,7 +148,7 @@ def hypotheses_markdown(results: Path) -> str:
     allr = list(range(N_REGIONS))
     symmetric = [k for k in allr if k not in (1, 2, 3)]
     push, pillar, lift = load(results, "push"), load(results, "push-pillar"), load(results, "lift")
-    out = ["# Issue 16: hypotheses, from the committed results", "",
+    out = ["# The sample-efficiency study's hypotheses, from the committed results", "",
            "a − b: mean success difference on the same episodes (seeds both have). Every family at the shared step "
            f"budget of `{MAIN}/` (Lift: `regions_lift/`); "
            f"`{PLAIN30K}`: plain at its converged budget (30000 steps). Rebuilt by `python benchmarks/hypotheses.py`.",

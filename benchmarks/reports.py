@@ -9,7 +9,7 @@ sample_efficiency/<env>; for each residual-beta study (residual_beta/<env>) ``al
 residual in sample_efficiency/<env>; for each steps curve
 (steps_curve/<env>) ``steps_report.py`` with the regions_fast, regions_fast_plain30k and sample_efficiency sweeps
 of that env; last,
-``hypotheses.py`` (issue 16's hypotheses from sample_efficiency, sample_efficiency_plain30k and regions_lift). Stops at the
+``hypotheses.py`` (the sample-efficiency study's hypotheses from sample_efficiency, sample_efficiency_plain30k and regions_lift). Stops at the
 first report that fails, naming it.
 """
 from __future__ import annotations

@@ -68,11 +68,11 @@ def generation_rate(task: str, episodes: int, workers: int) -> float:
         return episodes / (time.perf_counter() - t0)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes-per-region", type=int, default=10)
     parser.add_argument("--out", default="benchmarks/results/robosuite_report.json")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     result = {"hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, no GPU",
               "steps_per_second": {t: steps_per_second(t) for t in ("lift", "stack")}}
     result["steps_per_second"]["lift_agentview84"] = steps_per_second("lift", 100, ("agentview",))
@@ -94,7 +94,8 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -48,7 +48,7 @@ class PolicyConfig:
     denoiser_depth: int = 3
     relax_banks: int = 2
     relax_alpha: float = 1e-3
-    residual_beta: float = 1.0  # 1e-2 until issue 16: too weak at 10 demos (BENCHMARKS, the residual family's β)
+    residual_beta: float = 1.0  # 1e-2 was too weak at 10 demos (docs/results/residual_beta.md)
     relax_where: str = "all"
     num_train_timesteps: int = 100
     ddim_steps: int = 16
