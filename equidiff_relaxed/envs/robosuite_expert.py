@@ -8,7 +8,7 @@ carries the cube above cubeB, lowers it onto it and opens.
 Grasp yaw: a cube looks the same every 90 degrees, so the expert turns the gripper by the object's yaw reduced to
 [-45, 45) degrees from its home yaw — the least wrist rotation. The demonstrations therefore do *not* turn the
 gripper with theta beyond 45 degrees: their wrist motion is periodic in theta, a symmetry break of the data (see
-README, robosuite section). In delta mode the same commanded pose is turned into a clipped OSC delta.
+docs/envs.md). In delta mode the same commanded pose is turned into a clipped OSC delta.
 """
 from __future__ import annotations
 

@@ -94,8 +94,16 @@ def build_cli(args: list[str] | dict[str, Any] | None, description: str | None =
         def before_instantiate_classes(self) -> None:
             place_run_outputs(self.config)
 
-    return TrainCLI(DiffusionPolicyModule, DemoDataModule, run=False, args=args, seed_everything_default=0,
-                    save_config_kwargs={"overwrite": True}, parser_kwargs={"description": description})
+    from jsonargparse import ArgumentError
+
+    from equidiff_relaxed.cli.options import parse_error_line
+
+    try:
+        return TrainCLI(DiffusionPolicyModule, DemoDataModule, run=False, args=args, seed_everything_default=0,
+                        save_config_kwargs={"overwrite": True},
+                        parser_kwargs={"description": description, "exit_on_error": False})
+    except ArgumentError as err:  # an unknown option or a bad value: one line, like every command
+        raise UserError(f"equidiff-train: {parse_error_line(str(err))}") from None
 
 
 def make_crash_safe(trainer) -> None:  # type: ignore[no-untyped-def]

@@ -233,3 +233,13 @@ def test_one_out_folder_holds_the_whole_run_and_the_default_names_recipe_and_fam
                       str(tmp_path / "root"), "--trainer.logger", "false", *TINY_RECIPE)  # a recipe by name
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "root" / "checkpoints" / "last.ckpt").is_file() and not (tmp_path / "root" / "logs").exists()
+
+
+def test_unknown_options_and_bad_values_are_one_line(dataset, tmp_path):
+    for extra, message in ((["--model.relax_alphaa", "3"], "unrecognized arguments: --model.relax_alphaa 3"),
+                           (["--model.relax_alpha", "abc"], "--model.relax_alpha: expected float, got 'abc'")):
+        proc = run_script("train.py", "--config", "configs/push.yaml", "--data.dataset_path", dataset, "--out",
+                          str(tmp_path / "run"), *extra)
+        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        assert proc.returncode == 2 and lines == [f"error: equidiff-train: {message}"], proc.stderr[-2000:]
+    assert not (tmp_path / "run").exists()
