@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= datasets/data
 EXTRAS ?= test,robosuite
+# pytest-xdist workers: one per core (each test process uses one torch thread)
+TEST_WORKERS ?= auto
 
 .PHONY: test test-fast demo reports venv clean
 
@@ -16,10 +18,10 @@ $(STAMP): pyproject.toml requirements/cpu-constraints.txt scripts/setup_venv.sh
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow and not robosuite"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow and not robosuite"
 
 # The main job: push-pillar demos (DART, memoryless expert; generated if missing) -> expert success per region and
 # the data symmetry-breaking map -> train the relaxed policy (MLP denoiser, 4000 steps, a progress line every 250)

@@ -9,6 +9,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# One torch thread per test process: the tiny models of the tests gain nothing from intra-op threads, and `make test`
+# runs one pytest worker per core (pytest-xdist), whose threads would otherwise compete. Subprocesses inherit it.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 
 @pytest.fixture
 def repo() -> Path:
