@@ -42,13 +42,13 @@ class ConvertCommand:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from equidiff_relaxed.cli.options import parse
+    from equidiff_relaxed.cli.options import parse, split_items
 
     args = parse(ConvertCommand, argv, "equidiff-convert", __doc__)
     from equidiff_relaxed.data.robomimic_hdf5 import convert_robomimic
     from equidiff_relaxed.data.shape_meta import ShapeMeta
 
-    keys = [k.strip() for item in args.keys for k in item.split(",") if k.strip()] if args.keys is not None else None
+    keys = split_items(args.keys)
     if args.keys is not None and not keys:
         raise UserError("--keys is empty")
     center = tuple(args.center) if args.center is not None else (0.0, 0.0)

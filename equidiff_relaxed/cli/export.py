@@ -33,12 +33,12 @@ class ExportCommand:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from equidiff_relaxed.cli.options import parse
+    from equidiff_relaxed.cli.options import parse, split_items
 
     args = parse(ExportCommand, argv, "equidiff-export", __doc__)
     from equidiff_relaxed.data.robomimic_export import export_robomimic
 
-    keys = [k.strip() for item in args.keys for k in item.split(",") if k.strip()] if args.keys is not None else None
+    keys = split_items(args.keys)
     if args.keys is not None and not keys:
         raise UserError("--keys is empty")
     t0 = time.perf_counter()

@@ -40,6 +40,13 @@ class ExtendList(argparse.Action):
         setattr(namespace, self.dest, (list(current) if isinstance(current, list) else []) + list(values))
 
 
+def split_items(values: Iterable[object] | None) -> list[str] | None:
+    """A list option's values with commas also separating them (``--keys a,b c`` -> [a, b, c]); None stays None."""
+    if values is None:
+        return None
+    return [v.strip() for item in values for v in str(item).split(",") if v.strip()]
+
+
 def _arg_docs(cls: type) -> dict[str, str]:
     from docstring_parser import parse as parse_docstring
 
@@ -145,4 +152,4 @@ def parse(cls: type[T], argv: Sequence[str] | None, prog: str, description: str 
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
-__all__ = ["add_dataclass_options", "make_parser", "normalise_argv", "parse", "parse_namespace"]
+__all__ = ["add_dataclass_options", "make_parser", "normalise_argv", "parse", "parse_namespace", "split_items"]

@@ -68,7 +68,9 @@ class SweepCommand:
 
     def items(self, name: str) -> list[str]:
         """A list option's values, commas also separating them."""
-        return [v.strip() for item in getattr(self, name) for v in str(item).split(",") if v.strip()]
+        from equidiff_relaxed.cli.options import split_items
+
+        return split_items(getattr(self, name)) or []
 
     def ints(self, name: str) -> list[int]:
         try:

@@ -33,7 +33,7 @@ import yaml
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.result import EvalResult
 from equidiff_relaxed.eval.stats import wilson_interval
-from equidiff_relaxed.policy.families import family_names, get_family
+from equidiff_relaxed.policy.families import family_names
 from equidiff_relaxed.policy.train_cli import LINKED_TO_MODEL, is_checkpoint_entry
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from equidiff_relaxed.data.split import split_episodes
 from equidiff_relaxed.demos.generate import GenerateConfig, generate
-from tests.conftest import REPO, run_script
+from tests.conftest import run_script
 from tests.test_cli import assert_one_line_error
 
 from benchmarks.demo_regions import demos_per_region  # noqa: E402

@@ -10,7 +10,7 @@ from equidiff_relaxed.data.integrity import verify_chunks
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.synthetic import CENTER, push_episode, push_shape_meta
 from equidiff_relaxed.errors import UserError, run_cli
-from tests.conftest import REPO, script_main
+from tests.conftest import script_main
 
 LENGTHS = (5, 9, 12, 3, 20, 7)  # 56 steps: data/action has 8-step chunks 0.0 ... 6.0
 N_CHUNKS = 7 * 3 + 4 + 1 + 1  # three low-dim arrays, image (16 frames a chunk), episode_ends, episode_theta

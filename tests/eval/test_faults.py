@@ -14,7 +14,7 @@ import pytest
 
 from equidiff_relaxed.envs import make_env
 from equidiff_relaxed.eval.plan import episode_plan
-from tests.conftest import REPO, script_main
+from tests.conftest import script_main
 from tests.eval.tiny_policy import save_tiny_push_policy
 
 REGIONS, EPISODES = 2, 3
