@@ -11,10 +11,10 @@ all jittered) and rotates it about the centre by theta: ``reset(seed=..., option
 theta ~ U[0, 2pi). ``info`` has ``theta``, ``region`` (of ``n_regions`` equal sectors) and ``is_success``, and for
 failure analysis (:mod:`equidiff_relaxed.envs.push_failures`) the world xy ``pusher_pos``, ``puck_pos``, ``goal_pos`` (float64)
 and the sizes ``puck_radius``, ``pusher_radius``, ``success_tolerance`` (metres); ``push-pillar`` adds ``pillar_pos``
-and ``pillar_radius``.
+and ``pillar_radius``, ``push-wall`` ``wall_ends`` (2, 2) and ``wall_half_thickness``.
 Reward = 1 on success, else 0; the episode terminates on success and truncates after ``max_steps``.
 
-The three variants (``push``, ``push-pillar``, ``push-drift``) are registered at the end of this module with their
+The four variants (``push``, ``push-pillar``, ``push-drift``, ``push-wall``) are registered at the end of this module with their
 generation options (:class:`PushOptions`: DART), the scripted expert and the push failure analysis.
 """
 from __future__ import annotations
@@ -34,9 +34,10 @@ import numpy as np  # noqa: E402
 
 from equidiff_relaxed.envs.perturb import PerturbConfig  # noqa: E402
 from equidiff_relaxed.envs.push_expert import ExpertConfig, PushExpert  # noqa: E402
-from equidiff_relaxed.envs.push_failures import PUSH_ANALYSIS  # noqa: E402
+from equidiff_relaxed.envs.push_failures import PUSH_ANALYSIS, WALL_ANALYSIS  # noqa: E402
 from equidiff_relaxed.envs.push_scene import VARIANTS, PushGeometry, build_mjcf  # noqa: E402
 from equidiff_relaxed.envs.registry import EnvSpec, register_env  # noqa: E402
+from equidiff_relaxed.errors import UserError  # noqa: E402
 from equidiff_relaxed.symmetry.actions import transform_field  # noqa: E402
 from equidiff_relaxed.symmetry.regions import region_of  # noqa: E402
 from equidiff_relaxed.symmetry.rotations import rotate_xy, wrap_to_2pi  # noqa: E402
@@ -52,7 +53,7 @@ def push_shape_meta_dict(image_size: int | None = None) -> dict[str, Any]:
 
 
 class PlanarPushEnv(gym.Env):
-    """See the module docstring. ``variant``: push | push-pillar | push-drift."""
+    """See the module docstring. ``variant``: push | push-pillar | push-drift | push-wall."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
@@ -118,6 +119,8 @@ class PlanarPushEnv(gym.Env):
         Recorded in the dataset's ``symmetry`` attrs; D_N policies reflect across it."""
         if self.variant.pillar:
             return float(self.geom.pillar_angle)
+        if self.variant.wall:
+            return float(self.geom.wall_angle)
         if self.variant.drift:
             return float(math.atan2(self.geom.drift_force[1], self.geom.drift_force[0]))
         return 0.0
@@ -262,6 +265,9 @@ class PlanarPushEnv(gym.Env):
         if self.variant.pillar:
             info["pillar_pos"] = np.array(g.pillar_pos, dtype=np.float64)
             info["pillar_radius"] = g.pillar_radius
+        if self.variant.wall and g.wall_half_length > 0:
+            info["wall_ends"] = np.array(g.wall_ends, dtype=np.float64)
+            info["wall_half_thickness"] = g.wall_half_thickness
         return info
 
     # ------------------------------------------------------------------ rendering
@@ -315,6 +321,27 @@ class PushOptions:
         return PerturbConfig(self.dart_noise, self.burst_prob, self.burst_steps, self.burst_scale)
 
 
+@dataclass(frozen=True)
+class WallOptions(PushOptions):
+    """Demo generation options of push-wall: the push tasks' and the wall's strength.
+
+    Args:
+        wall_strength: push-wall: the wall's length as a fraction of its full 24 cm (0: no wall, the symmetric push
+            task; 1: every straight push of region 2 and of the nearer halves of regions 1 and 3 is blocked).
+    """
+
+    wall_strength: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        if not (isinstance(self.wall_strength, (int, float)) and math.isfinite(self.wall_strength)
+                and 0.0 <= self.wall_strength <= 1.0):
+            raise UserError(f"--wall_strength must be a number in [0, 1], got {self.wall_strength!r}")
+
+    def env_kwargs(self, image_size: int | None, max_steps: int | None) -> dict[str, Any]:
+        return {**super().env_kwargs(image_size, max_steps), "geometry": {"wall_strength": float(self.wall_strength)}}
+
+
 def make_push_expert(env: PlanarPushEnv, noise_std: float = 0.0, **kwargs: Any) -> PushExpert:
     """The push expert for ``env`` (``kwargs``: :class:`~equidiff_relaxed.envs.push_expert.ExpertConfig` fields)."""
     return PushExpert(env.geom, env.variant, ExpertConfig(noise_std=noise_std, **kwargs))
@@ -330,5 +357,6 @@ def push_kwargs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 for _variant in VARIANTS.values():
     register_env(EnvSpec(_variant.name, functools.partial(PlanarPushEnv, _variant.name), _variant.description,
-                         make_expert=make_push_expert, options=PushOptions, expert_noise=0.0, analysis=PUSH_ANALYSIS,
+                         make_expert=make_push_expert, options=WallOptions if _variant.wall else PushOptions,
+                         expert_noise=0.0, analysis=WALL_ANALYSIS if _variant.wall else PUSH_ANALYSIS,
                          recreate=push_kwargs))

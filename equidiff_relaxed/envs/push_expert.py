@@ -53,6 +53,23 @@ def _tangent_angle(p: np.ndarray, o: np.ndarray, radius: float, side: float) -> 
     return math.atan2(v[1], v[0]) - side * math.acos(min(1.0, radius / d))
 
 
+def _paths_around_disc(p: np.ndarray, g: np.ndarray, o: np.ndarray, radius: float,
+                       arc_step: float = 0.2) -> list[tuple[float, np.ndarray]]:
+    """(length, path) of the tangent -> arc -> tangent path from ``p`` to ``g`` around the disc (o, radius) on
+    either side (counter-clockwise first)."""
+    out = []
+    for side in (1.0, -1.0):
+        a0 = _tangent_angle(p, o, radius, side)
+        a1 = _tangent_angle(g, o, radius, -side)  # the tangent from the goal, approached in the same turning sense
+        sweep = (side * (a1 - a0)) % (2 * math.pi)
+        n = max(1, int(math.ceil(sweep / arc_step)))
+        angles = a0 + side * sweep * np.arange(n + 1) / n
+        arc = o + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        path = np.vstack([p, arc, g])
+        out.append((float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum()), path))
+    return out
+
+
 def path_around_disc(p: np.ndarray, g: np.ndarray, o: np.ndarray, radius: float, arc_step: float = 0.2) -> np.ndarray:
     """(P, 2) shortest polyline from ``p`` to ``g`` that keeps out of the disc (o, radius): straight when the segment
     clears it, else tangent -> arc (sampled every ``arc_step`` rad) -> tangent, on the shorter side.
@@ -64,19 +81,67 @@ def path_around_disc(p: np.ndarray, g: np.ndarray, o: np.ndarray, radius: float,
     if _segment_distance(o, p, g) >= radius:
         return np.stack([p, g])
     best: tuple[float, np.ndarray] | None = None
-    for side in (1.0, -1.0):
-        a0 = _tangent_angle(p, o, radius, side)
-        a1 = _tangent_angle(g, o, radius, -side)  # the tangent from the goal, approached in the same turning sense
-        sweep = (side * (a1 - a0)) % (2 * math.pi)
-        n = max(1, int(math.ceil(sweep / arc_step)))
-        angles = a0 + side * sweep * np.arange(n + 1) / n
-        arc = o + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-        path = np.vstack([p, arc, g])
-        length = float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum())
+    for length, path in _paths_around_disc(p, g, o, radius, arc_step):
         if best is None or length < best[0] - 1e-9:
             best = (length, path)
     assert best is not None
     return best[1]
+
+
+def _wrap_paths(p: np.ndarray, g: np.ndarray, o: np.ndarray, radius: float,
+                arc_step: float = 0.2) -> list[tuple[float, np.ndarray]]:
+    """(length, path) of the paths from ``p`` to ``g`` that wrap the circle (o, radius) counter-clockwise and
+    clockwise: the tangent from ``p`` in that turning sense, the arc, and the tangent to ``g`` in the same sense."""
+    out = []
+    for sense in (1.0, -1.0):  # +1: counter-clockwise about o
+        vp, vg = p - o, g - o
+        dp = max(float(np.linalg.norm(vp)), radius * (1 + 1e-9))
+        dg = max(float(np.linalg.norm(vg)), radius * (1 + 1e-9))
+        a0 = math.atan2(vp[1], vp[0]) + sense * math.acos(min(1.0, radius / dp))
+        a1 = math.atan2(vg[1], vg[0]) - sense * math.acos(min(1.0, radius / dg))
+        sweep = (sense * (a1 - a0)) % (2 * math.pi)
+        n = max(1, int(math.ceil(sweep / arc_step)))
+        angles = a0 + sense * sweep * np.arange(n + 1) / n
+        path = np.vstack([p, o + radius * np.stack([np.cos(angles), np.sin(angles)], axis=1), g])
+        out.append((float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum()), path))
+    return out
+
+
+def segments_distance(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> float:
+    """Smallest distance between the segments ab and cd (0 when they cross)."""
+    def cross(o: np.ndarray, p: np.ndarray, q: np.ndarray) -> float:
+        return float((p[0] - o[0]) * (q[1] - o[1]) - (p[1] - o[1]) * (q[0] - o[0]))
+
+    d1, d2, d3, d4 = cross(c, d, a), cross(c, d, b), cross(a, b, c), cross(a, b, d)
+    if d1 * d2 < 0 and d3 * d4 < 0:
+        return 0.0
+    return min(_segment_distance(a, c, d), _segment_distance(b, c, d), _segment_distance(c, a, b),
+               _segment_distance(d, a, b))
+
+
+def path_clearance(path: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Smallest distance of the polyline ``path`` from the segment ab."""
+    return min(segments_distance(path[i], path[i + 1], a, b) for i in range(len(path) - 1))
+
+
+def path_around_segment(p: np.ndarray, g: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float) -> np.ndarray:
+    """(P, 2) short polyline from ``p`` to ``g`` that keeps out of the capsule of points within ``radius`` of the
+    segment ab (a wall): straight when the segment pg clears it, else the shortest tangent -> arc -> tangent path
+    around the disc of either end, in either turning sense, that stays clear of the whole capsule (the shortest path
+    around the capsule when ``p`` and ``g`` are outside it, so re-planning from a point on it gives its remainder).
+    A start already inside the keep-out (a puck that has come round the end) may stay as close as it is; when no
+    path clears, the one that keeps farthest from the wall."""
+    # 3 %: the sampled arcs' chords cut 0.1 % into the disc, and a puck on the boundary must not flip its plan
+    needed = min(radius, _segment_distance(p, a, b)) * 0.97
+    if path_clearance(np.stack([p, g]), a, b) >= needed:
+        return np.stack([p, g])
+    scored = []
+    for end in (a, b):
+        for length, path in _wrap_paths(p, g, end, radius, arc_step=0.1):
+            scored.append((path_clearance(path, a, b) < needed, length, -path_clearance(path, a, b), path))
+    valid = [c for c in scored if not c[0]]
+    best = min(valid, key=lambda c: c[1]) if valid else min(scored, key=lambda c: c[2])
+    return best[3]
 
 
 class PushExpert:
@@ -87,6 +152,7 @@ class PushExpert:
         self.geom = geom
         self.cfg = config or ExpertConfig()
         self.pillar = np.asarray(geom.pillar_pos) if variant.pillar else None
+        self.wall = np.asarray(geom.wall_ends) if variant.wall and geom.wall_half_length > 0 else None
         self.rng = rng or np.random.default_rng(0)
         self.path: np.ndarray | None = None
         self.repositioning = False  # whether the last action moved the pusher back behind the puck (not pushing)
@@ -99,10 +165,14 @@ class PushExpert:
     # ------------------------------------------------------------------ planning
     def plan(self, puck: np.ndarray, goal: np.ndarray) -> np.ndarray:
         """(P, 2) polyline for the puck centre from ``puck`` to ``goal``, around the pillar if needed (memoryless:
-        the shortest path around the pillar's keep-out disc; else the older two-via-point detour)."""
+        the shortest path around the pillar's keep-out disc; else the older two-via-point detour), around the wall's
+        keep-out capsule for push-wall."""
+        g, c = self.geom, self.cfg
+        if self.wall is not None:
+            keep = g.wall_half_thickness + g.puck_radius + c.pillar_clearance + g.pusher_radius / 2
+            return path_around_segment(puck, goal, self.wall[0], self.wall[1], keep)
         if self.pillar is None:
             return np.stack([puck, goal])
-        g, c = self.geom, self.cfg
         keep = g.pillar_radius + g.puck_radius + c.pillar_clearance
         if c.memoryless:
             return path_around_disc(puck, goal, self.pillar, keep + g.pusher_radius / 2)
@@ -177,9 +247,19 @@ class PushExpert:
         for direction, arc in ((shorter, abs(delta)), (-shorter, 2 * math.pi - abs(delta))):
             ang = cur + direction * min(arc, c.move_step / radius)
             waypoint = puck + radius * np.array([math.cos(ang), math.sin(ang)])
-            if self.pillar is None or np.linalg.norm(waypoint - self.pillar) > g.pillar_radius + g.pusher_radius + 0.01:
+            if self._clear(waypoint):
                 return waypoint
         return self._step_toward(pusher, behind)
+
+    def _clear(self, point: np.ndarray) -> bool:
+        """Whether the pusher at ``point`` keeps 1 cm clear of the pillar and the wall."""
+        g = self.geom
+        if self.pillar is not None and np.linalg.norm(point - self.pillar) <= g.pillar_radius + g.pusher_radius + 0.01:
+            return False
+        if self.wall is not None and _segment_distance(point, self.wall[0], self.wall[1]) <= (
+                g.wall_half_thickness + g.pusher_radius + 0.01):
+            return False
+        return True
 
     def _step_toward(self, pusher: np.ndarray, target: np.ndarray) -> np.ndarray:
         d = target - pusher

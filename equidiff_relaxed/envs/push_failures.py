@@ -14,6 +14,9 @@ control in the push envs). Thresholds come from the scene geometry (``PushGeomet
   ``STILL_TOL`` (1 cm) of its final position over the last ``STILL_STEPS`` (10) steps (1 s). The pusher counts too
   because a straight push into the pillar typically ends with the pusher jammed against it and the puck, deflected,
   resting 3-7 cm beside it.
+- ``blocked_by_wall`` (only when a wall is given, push-wall): the same test against the wall (the puck's or the
+  pusher's rim within ``PILLAR_NEAR`` of the wall's face, the puck still over the last ``STILL_STEPS`` steps): a push
+  that ran into the wall instead of going round its end.
 - ``pushed_past_goal``: the puck came close to the goal and ended farther away than its closest approach (by more than
   ``RECEDE_TOL``, 5 mm). "Came close": the puck's path, sampled points joined by straight segments (so a fast puck
   that skips over the goal between two samples counts), passed within ``NEAR_FACTOR * success_tolerance`` (2 x 0.025 =
@@ -41,6 +44,7 @@ from equidiff_relaxed.envs.outcomes import EpisodeMetrics, FailureAnalysis, Trac
 NEVER_REACHED_PUCK = "never_reached_puck"
 PUSHED_PAST_GOAL = "pushed_past_goal"
 STUCK_AT_PILLAR = "stuck_at_pillar"
+BLOCKED_BY_WALL = "blocked_by_wall"
 TIMED_OUT_MOVING = "timed_out_moving"
 PUSH_CATEGORIES = (NEVER_REACHED_PUCK, PUSHED_PAST_GOAL, STUCK_AT_PILLAR, TIMED_OUT_MOVING)
 
@@ -61,6 +65,7 @@ class SceneGeometry:
     pusher_radius: float
     success_tolerance: float
     pillar_radius: float | None = None
+    wall_half_thickness: float | None = None
 
 
 def _points(a: np.ndarray, n: int, name: str) -> np.ndarray:
@@ -115,12 +120,27 @@ def _came_close(puck: np.ndarray, goal: np.ndarray, geom: SceneGeometry) -> bool
     return bool(np.any((along >= 0) & (side < 2 * near)))
 
 
+def _blocked_by_wall(pusher: np.ndarray, puck: np.ndarray, wall: np.ndarray, geom: SceneGeometry) -> bool:
+    half = geom.wall_half_thickness or 0.0
+    puck_gap = _point_segment_distance(puck[-1], wall[0], wall[1]) - geom.puck_radius - half
+    pusher_gap = _point_segment_distance(pusher[-1], wall[0], wall[1]) - geom.pusher_radius - half
+    wander = float(np.linalg.norm(puck[-STILL_STEPS - 1:] - puck[-1], axis=1).max())
+    return min(puck_gap, pusher_gap) <= PILLAR_NEAR and wander <= STILL_TOL
+
+
+def _point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    ab = b - a
+    t = float(np.clip(np.dot(p - a, ab) / max(float(np.dot(ab, ab)), 1e-18), 0.0, 1.0))
+    return float(np.linalg.norm(p - (a + t * ab)))
+
+
 def analyse_episode(pusher: np.ndarray, puck: np.ndarray, goal: np.ndarray, success: bool, geom: SceneGeometry,
-                    pillar: np.ndarray | None = None) -> EpisodeMetrics:
+                    pillar: np.ndarray | None = None, wall: np.ndarray | None = None) -> EpisodeMetrics:
     """Distances, first contact and failure category of one episode.
 
     ``pusher``, ``puck``: (T, 2) world xy per state (index 0 = after reset); ``goal``: (T, 2) or (2,) (the goal is
-    fixed; the last row is used); ``pillar``: (2,) xy of the pillar, or None for scenes without one.
+    fixed; the last row is used); ``pillar``: (2,) xy of the pillar, or None for scenes without one; ``wall``: (2, 2)
+    xy of the wall's two ends, or None.
     """
     puck = np.asarray(puck, dtype=np.float64)
     if puck.ndim != 2 or puck.shape[1] != 2 or len(puck) == 0:
@@ -135,6 +155,8 @@ def analyse_episode(pusher: np.ndarray, puck: np.ndarray, goal: np.ndarray, succ
             failure = NEVER_REACHED_PUCK
         elif pillar is not None and _stuck_at_pillar(pusher, puck, np.asarray(pillar, dtype=np.float64), geom):
             failure = STUCK_AT_PILLAR
+        elif wall is not None and _blocked_by_wall(pusher, puck, np.asarray(wall, dtype=np.float64), geom):
+            failure = BLOCKED_BY_WALL
         elif _came_close(puck, goal, geom) and dist[-1] > path_distance(puck, goal[-1]) + RECEDE_TOL:
             failure = PUSHED_PAST_GOAL
         else:
@@ -152,22 +174,31 @@ class PushScene:
 
     geom: SceneGeometry
     pillar: np.ndarray | None = None
+    wall: np.ndarray | None = None  # (2, 2) the wall's ends
 
     @classmethod
     def from_info(cls, info: dict[str, Any]) -> "PushScene | None":
         if not all(k in info for k in PUSH_GEOMETRY_KEYS + PUSH_KEYS):
             return None
         has_pillar = "pillar_pos" in info and "pillar_radius" in info
+        has_wall = "wall_ends" in info and "wall_half_thickness" in info
         geom = SceneGeometry(*(float(info[k]) for k in PUSH_GEOMETRY_KEYS),
-                             pillar_radius=float(info["pillar_radius"]) if has_pillar else None)
-        return cls(geom, np.asarray(info["pillar_pos"], dtype=np.float64) if has_pillar else None)
+                             pillar_radius=float(info["pillar_radius"]) if has_pillar else None,
+                             wall_half_thickness=float(info["wall_half_thickness"]) if has_wall else None)
+        return cls(geom, np.asarray(info["pillar_pos"], dtype=np.float64) if has_pillar else None,
+                   np.asarray(info["wall_ends"], dtype=np.float64).reshape(2, 2) if has_wall else None)
 
     def analyse(self, trace: Trace, success: bool) -> EpisodeMetrics:
         return analyse_episode(trace["pusher_pos"], trace["puck_pos"], trace["goal_pos"], success, self.geom,
-                               self.pillar)
+                               self.pillar, self.wall)
 
 
 PUSH_ANALYSIS = FailureAnalysis(
     categories=((NEVER_REACHED_PUCK, "reach"), (PUSHED_PAST_GOAL, "past"), (STUCK_AT_PILLAR, "pillar"),
                 (TIMED_OUT_MOVING, "moving")),
     trace_keys=PUSH_KEYS, scene=PushScene.from_info)
+
+WALL_ANALYSIS = FailureAnalysis(
+    categories=((NEVER_REACHED_PUCK, "reach"), (PUSHED_PAST_GOAL, "past"), (STUCK_AT_PILLAR, "pillar"),
+                (BLOCKED_BY_WALL, "wall"), (TIMED_OUT_MOVING, "moving")),
+    trace_keys=PUSH_KEYS, scene=PushScene.from_info)  # push-wall: the push categories and blocked_by_wall

@@ -13,6 +13,9 @@ import math
 from dataclasses import asdict, dataclass
 
 
+WALL_FULL_HALF_LENGTH = 0.12  # m: the wall at strength 1 (24 cm long)
+
+
 @dataclass(frozen=True)
 class PushGeometry:
     """Sizes (metres), masses (kg) and gains of the push scene; all variants share it."""
@@ -40,10 +43,30 @@ class PushGeometry:
     pillar_angle: float = 5 * math.pi / 8   # centre of region 2 of 8 (90..135 degrees)
     # push-drift: a weak constant world-frame force on the puck (below static friction)
     drift_force: tuple[float, float] = (0.0, 0.12)
+    # push-wall: a fixed wall across the straight push of a sector (think: a shelf side), not in the observation; it
+    # stands at wall_distance from the centre, centred on the ray at wall_angle, tangential to the circle there.
+    # wall_strength in [0, 1] scales its half-length up to WALL_FULL_HALF_LENGTH (0: no wall, the symmetric task;
+    # 1: every straight push whose path crosses the ray's sector of +-33 degrees is blocked, region 2 of 8 entirely)
+    wall_strength: float = 1.0
+    wall_distance: float = 0.19
+    wall_angle: float = 5 * math.pi / 8
+    wall_half_thickness: float = 0.01
 
     @property
     def substeps(self) -> int:
         return int(round(1.0 / (self.control_hz * self.timestep)))
+
+    @property
+    def wall_half_length(self) -> float:
+        return WALL_FULL_HALF_LENGTH * self.wall_strength
+
+    @property
+    def wall_ends(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """World xy of the two ends of the wall's centre line."""
+        cx, cy = self.wall_distance * math.cos(self.wall_angle), self.wall_distance * math.sin(self.wall_angle)
+        tx, ty = -math.sin(self.wall_angle), math.cos(self.wall_angle)
+        h = self.wall_half_length
+        return (cx - h * tx, cy - h * ty), (cx + h * tx, cy + h * ty)
 
     @property
     def pillar_pos(self) -> tuple[float, float]:
@@ -60,6 +83,7 @@ class VariantSpec:
     name: str
     pillar: bool = False
     drift: bool = False
+    wall: bool = False
     description: str = ""
 
 
@@ -69,6 +93,9 @@ VARIANTS: dict[str, VariantSpec] = {
                                description="a fixed column blocks the straight push in a sector of orientations"),
     "push-drift": VariantSpec("push-drift", drift=True,
                               description="a weak constant world-frame force on the puck: mildly orientation dependent"),
+    "push-wall": VariantSpec("push-wall", wall=True,
+                             description="a fixed wall blocks every straight push of a sector and forces a detour "
+                                         "around its end (strength: its length)"),
 }
 
 
@@ -83,6 +110,11 @@ def build_mjcf(geom: PushGeometry, variant: VariantSpec, image_size: int | None 
         px, py = geom.pillar_pos
         pillar = (f'<geom name="pillar" type="cylinder" size="{geom.pillar_radius} 0.05" pos="{px} {py} 0.05" '
                   f'rgba="0.25 0.25 0.3 1" contype="2" conaffinity="2" solref="0.004 1"/>')
+    if variant.wall and geom.wall_half_length > 0:
+        cx, cy = geom.wall_distance * math.cos(geom.wall_angle), geom.wall_distance * math.sin(geom.wall_angle)
+        pillar += (f'<geom name="wall" type="box" size="{geom.wall_half_thickness} {geom.wall_half_length} 0.05" '
+                   f'pos="{cx} {cy} 0.05" euler="0 0 {math.degrees(geom.wall_angle)}" rgba="0.25 0.25 0.3 1" contype="2" '
+                   f'conaffinity="2" solref="0.004 1"/>')
     size = image_size or 64
     return f"""
 <mujoco model="planar_push_{variant.name}">

@@ -45,13 +45,19 @@ OPTIONAL_COLUMNS = (UNKNOWN, *FAULTS)  # shown only when some episode has them
 
 
 def shown_categories(counts: list[list[dict[str, int]]]) -> list[str]:
-    """Columns of a failure table: the categories of each registered failure analysis that has failures here (the
-    first analysis's when none has), plus ``unknown`` and the env faults where any episode has them."""
+    """Columns of a failure table: the categories of the fewest registered failure analyses, smallest first, that
+    cover every category with failures here (the first analysis's when there are none), plus ``unknown`` and the
+    env faults where any episode has them."""
     def seen(group: tuple[str, ...]) -> bool:
         return any(row.get(c, 0) for t in counts for row in t for c in group)
 
     kinds = [a.names for a in analyses()]
-    groups = [g for g in kinds if seen(g)] or kinds[:1]
+    failed = {c for kind in kinds for c in kind if seen((c,))}
+    groups: list[tuple[str, ...]] = []
+    for kind in sorted(kinds, key=len):
+        if failed - {c for g in groups for c in g} & set(kind) and seen(kind):
+            groups.append(kind)
+    groups = groups or kinds[:1]
     return [c for c in failure_categories() if any(c in g for g in groups) or (c in OPTIONAL_COLUMNS and seen((c,)))]
 
 

@@ -180,9 +180,9 @@ def test_image_is_top_down_and_rotates_with_the_layout():
 
 
 def test_unknown_env_name():
-    with pytest.raises(UserError, match=r"unknown env 'pushh' \(known: push, push-pillar, push-drift, lift, stack\)"):
+    with pytest.raises(UserError, match=r"unknown env .pushh. \(known: push, push-pillar, push-drift, push-wall, lift, stack\)"):
         make_env("pushh")
-    assert ENV_NAMES == ("push", "push-pillar", "push-drift")
+    assert ENV_NAMES == ("push", "push-pillar", "push-drift", "push-wall")
 
 
 def test_async_vector_env_with_images():
