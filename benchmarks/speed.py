@@ -59,7 +59,10 @@ def build(recipe: Path, family: str, image: bool, device: str, overrides: dict |
     cfg = yaml.safe_load(recipe.read_text())
     linked = {k: cfg["data"][k] for k in ("horizon", "n_obs_steps", "n_action_steps")}
     model_cfg = {**cfg["model"], **linked, **(overrides or {}), "model": family}
-    meta = ShapeMeta.from_dict(push_shape_meta_dict(88 if image else None))
+    meta_dict = push_shape_meta_dict(88 if image else None)
+    if get_family(family).cause:  # a family fed the cause of the break: push-wall's wall, at full strength
+        meta_dict["breaking"] = {"wall": {"shape": [4], "rep": "pos2+vec2", "value": [-0.073, 0.176, -0.111, -0.046]}}
+    meta = ShapeMeta.from_dict(meta_dict)
     module = DiffusionPolicyModule(**model_cfg, shape_meta=meta.to_dict(), symmetry_center=[0.0, 0.0])
     policy = module.policy
     rng = np.random.default_rng(0)

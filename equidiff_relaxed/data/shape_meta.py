@@ -8,10 +8,20 @@
     action:       {shape: [2], rep: pos2}
 
 Image shapes are given channels-first (C, H, W), as the models see them; the zarr stores images uint8 (T, H, W, C).
+
+An optional ``breaking`` section declares the world-fixed *causes* of a task's symmetry break (Xie & Smidt's
+symmetry-breaking objects) with their representation and their constant value, e.g. push-wall's wall::
+
+    breaking:
+      wall: {shape: [4], rep: pos2+vec2, value: [-0.073, 0.176, -0.111, -0.046]}   # centre, half-extent
+
+They are not stored per step; a family that takes them (``cause_equi``) feeds them as extra observation fields, so
+the network is equivariant in (observation, cause) jointly while the cause stays fixed in the world.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any, Mapping
 
@@ -82,12 +92,27 @@ def _parse_field(key: str, spec: Any, default_type: str, where: str) -> FieldMet
     return FieldMeta(key=key, shape=tuple(shape), type=ftype, fields=fields)
 
 
+def _parse_breaking(key: str, spec: Any) -> tuple[FieldMeta, tuple[float, ...]]:
+    if not isinstance(spec, Mapping) or "value" not in spec:
+        raise ValueError(f"breaking.{key}: expected a mapping with shape/rep/value")
+    value = spec["value"]
+    meta = _parse_field(key, {k: v for k, v in spec.items() if k != "value"}, "low_dim", "breaking.")
+    if meta.type != "low_dim":
+        raise ValueError(f"breaking.{key}: must be low_dim")
+    if (not isinstance(value, (list, tuple)) or len(value) != meta.shape[0]
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+        raise ValueError(f"breaking.{key}: value must be {meta.shape[0]} finite numbers, got {value!r}")
+    return meta, tuple(float(v) for v in value)
+
+
 @dataclass(frozen=True)
 class ShapeMeta:
-    """Parsed shape_meta: ordered observation fields and the action field."""
+    """Parsed shape_meta: ordered observation fields, the action field, and the declared world-fixed causes of the
+    symmetry break (``breaking``: key -> (field, constant value))."""
 
     obs: dict[str, FieldMeta]
     action: FieldMeta
+    breaking: dict[str, tuple[FieldMeta, tuple[float, ...]]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: Any, source: str | PathLike | None = None) -> "ShapeMeta":
@@ -101,9 +126,16 @@ class ShapeMeta:
             action = _parse_field("action", d["action"], "low_dim", "")
             if action.type != "low_dim":
                 raise ValueError("action must be low_dim")
+            breaking = d.get("breaking") or {}
+            if not isinstance(breaking, Mapping):
+                raise ValueError("shape_meta 'breaking' must map names to {shape, rep, value}")
+            causes = {str(k): _parse_breaking(str(k), v) for k, v in breaking.items()}
+            clash = sorted(set(causes) & set(obs))
+            if clash:
+                raise ValueError(f"breaking names {clash} are observation keys too")
         except ValueError as err:
             raise UserError(f"bad shape_meta: {err}", source) from None
-        return cls(obs=obs, action=action)
+        return cls(obs=obs, action=action, breaking=causes)
 
     @classmethod
     def load(cls, path: str | PathLike) -> "ShapeMeta":
@@ -120,7 +152,10 @@ class ShapeMeta:
         return cls.from_dict(d, source=path)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"obs": {k: v.to_dict() for k, v in self.obs.items()}, "action": self.action.to_dict()}
+        out: dict[str, Any] = {"obs": {k: v.to_dict() for k, v in self.obs.items()}, "action": self.action.to_dict()}
+        if self.breaking:
+            out["breaking"] = {k: {**m.to_dict(), "value": list(v)} for k, (m, v) in self.breaking.items()}
+        return out
 
     @property
     def low_dim_keys(self) -> list[str]:

@@ -41,9 +41,11 @@ from equidiff_relaxed.data.normalizer import Normalizer
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.nn.denoisers import EquivariantDenoiser, PlainDenoiser
 from equidiff_relaxed.nn.encoders import EquivariantObsEncoder, PlainObsEncoder
+from equidiff_relaxed.nn.gated import GatedDenoiser, GatedEncoder, gate_penalty
 from equidiff_relaxed.nn.group_linear import GroupLinear, group_linear_layers
 from equidiff_relaxed.nn.mlp_denoiser import EquivariantMLPDenoiser, PlainMLPDenoiser
 from equidiff_relaxed.policy.action_frame import RelativeActions
+from equidiff_relaxed.policy.canonical import Canonicalizer
 from equidiff_relaxed.policy.config import PolicyConfig
 from equidiff_relaxed.policy.families import get_family
 from equidiff_relaxed.symmetry.actions import rotate_image, transform_field
@@ -72,6 +74,7 @@ class DiffusionPolicy(nn.Module):
             self.subgroup = self.group.subgroup(cfg.effective_subgroup_order)
             coset_index = self.group.coset_index(self.subgroup)
         self.meta, self.model_family = shape_meta, cfg.model
+        self.net_meta = self._cause_meta(shape_meta, cfg) if family.cause else shape_meta  # the fields the nets see
         self.horizon, self.n_obs_steps, self.n_action_steps = cfg.horizon, cfg.n_obs_steps, cfg.n_action_steps
         self.group_order, self.augment, self.ddim_steps = cfg.group_order, cfg.augment, cfg.ddim_steps
         self.normalizer_mode = cfg.normalizer_mode
@@ -82,10 +85,35 @@ class DiffusionPolicy(nn.Module):
         action_meta = self.relative.network_meta if self.relative is not None else shape_meta.action
         self.action_meta = action_meta  # the action field as the network sees it (vec2 displacement when relative)
         self.encoder, self.denoiser = self._build_networks(family.layer_kind, coset_index)
+        if family.canonical and cfg.normalizer_mode != "symmetric":
+            raise ValueError("the canonical family needs normalizer_mode symmetric (positions centred on the "
+                             "symmetry centre, so that it rotates in normalised space)")
+        self.canonical = (Canonicalizer(shape_meta, cfg.canonical_from, action_meta, cfg.relative_to)
+                          if family.canonical else None)
+        if family.gated:  # the equivariant networks plus a gated free path (nn/gated.py)
+            free_encoder, free_denoiser = self._build_networks(None, None)
+            self.encoder = GatedEncoder(self.encoder, free_encoder, cfg.encoder_dim)
+            self.denoiser = GatedDenoiser(self.denoiser, free_denoiser)
         scheduler_cfg = dict(num_train_timesteps=cfg.num_train_timesteps, beta_schedule="squaredcos_cap_v2",
                              prediction_type=cfg.prediction_type, clip_sample=False)
         self.train_scheduler = DDPMScheduler(**scheduler_cfg)
         self.infer_scheduler = DDIMScheduler(**scheduler_cfg, timestep_spacing=cfg.ddim_spacing)
+
+    def _cause_meta(self, meta: ShapeMeta, cfg: PolicyConfig) -> ShapeMeta:
+        """shape_meta with the fed causes of the break (shape_meta ``breaking``) as extra observation fields; their
+        constant values become buffers ``cause_<name>``."""
+        names = list(cfg.breaking_inputs) if cfg.breaking_inputs is not None else list(meta.breaking)
+        missing = [n for n in names if n not in meta.breaking]
+        if missing or not names:
+            declared = ", ".join(meta.breaking) or "none"
+            what = f"breaking input(s) {', '.join(map(repr, missing))} not" if missing else "no breaking input"
+            raise ValueError(f"{what} declared in the dataset's shape_meta (declared: {declared})")
+        for n in names:
+            self.register_buffer(f"cause_{n}", torch.tensor(meta.breaking[n][1], dtype=torch.float32),
+                                 persistent=False)
+        self.cause_keys = tuple(names)
+        return ShapeMeta(obs={**meta.obs, **{n: meta.breaking[n][0] for n in names}}, action=meta.action,
+                         breaking=meta.breaking)
 
     @property
     def reflection_axis(self) -> float:
@@ -94,7 +122,7 @@ class DiffusionPolicy(nn.Module):
     def _build_networks(self, kind: str | None, coset_index: list[int] | None) -> tuple[nn.Module, nn.Module]:
         """Encoder and denoiser of the family: plain networks (``kind`` None) or group-folded ones whose group-linear
         layers have ``kind`` (exact where ``relax_where`` leaves them)."""
-        cfg, meta = self.config, self.meta
+        cfg, meta = self.config, self.net_meta
         if kind is None:
             encoder: nn.Module = PlainObsEncoder(meta, cfg.n_obs_steps, cfg.encoder_hidden, cfg.encoder_dim,
                                                  layers=cfg.encoder_layers)
@@ -123,18 +151,31 @@ class DiffusionPolicy(nn.Module):
         """Fit on training data (key -> (N, D) in environment units): low-dim obs and the action. With relative
         actions the action normaliser is fitted on every displacement a training window holds, which needs the
         episode boundaries of ``data`` (``episode_ends``; None: one episode)."""
-        reps = {k: self.meta.obs[k].fields for k in self.meta.low_dim_keys}
+        reps = {k: self.net_meta.obs[k].fields for k in self.net_meta.low_dim_keys}
         reps["action"] = self.action_meta.fields
+        n = len(data["action"])
+        data = {**data, **{k: np.tile(getattr(self, f"cause_{k}").numpy(), (n, 1)) for k in self.causes()}}
         if self.relative is not None:
             data = {**data, "action": self.relative.fit_samples(
                 data["action"], data[self.relative.key], episode_ends, self.horizon, self.n_obs_steps)}
         self.normalizer.fit(data, self.normalizer_mode, reps=reps, center=self.symmetry_center)
 
+    def causes(self) -> tuple[str, ...]:
+        """Names of the fed causes of the break (cause_equi; empty for the other families)."""
+        return getattr(self, "cause_keys", ())
+
     def _normalize_obs(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The normalised first To steps of every observation the networks see, the fed causes (constant, fixed in
+        the world: they do not turn with the observation) included."""
         out = {}
         for k in self.meta.obs:
             x = obs[k][:, : self.n_obs_steps]
             out[k] = self.normalizer.normalize(x, k) if k in self.meta.low_dim_keys else x
+        if self.causes():
+            b = next(iter(obs.values())).shape[0]
+            for k in self.causes():
+                value = getattr(self, f"cause_{k}")
+                out[k] = self.normalizer.normalize(value.expand(b, self.n_obs_steps, -1), k)
         return out
 
     # ------------------------------------------------------------------ training
@@ -194,10 +235,16 @@ class DiffusionPolicy(nn.Module):
             phi, flips = self._augment_elements(b, generator, action.device)
             batch = self.transform_batch(batch, phi, flips if self.group.reflections else None)
             action = batch["action"]
-        cond = self.encoder(self._normalize_obs(batch["obs"]), generator)
+        nobs = self._normalize_obs(batch["obs"])
+        if self.canonical is not None:
+            phi = self.canonical.angle(nobs)
+            nobs = self.canonical.obs(nobs, phi)
+        cond = self.encoder(nobs, generator)
         if self.relative is not None:
             action = self.relative.to_relative(action, self.relative.reference(batch["obs"], self.n_obs_steps))
         x0 = self.normalizer.normalize(action, "action")
+        if self.canonical is not None:
+            x0 = self.canonical.rotate_action(x0, -phi)
         noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
         t = torch.randint(0, self.train_scheduler.config.num_train_timesteps, (b,), generator=generator,
                           device=x0.device)
@@ -209,8 +256,13 @@ class DiffusionPolicy(nn.Module):
         return F.mse_loss(self.denoiser(noisy, t, cond), target)
 
     def penalty(self) -> torch.Tensor:
-        """Sum of the symmetry-breaking regularisers (relaxed: alpha * sum |w(g) - w(h)|; residual: beta ||W||^2)."""
+        """Sum of the symmetry-breaking regularisers (relaxed: alpha * sum |w(g) - w(h)|; residual: beta ||W||^2;
+        gated: gate_alpha * the mean gate activation of the last encoder call, i.e. of the batch just seen)."""
         terms = [layer.penalty() for _, layer in group_linear_layers(self)]
+        if isinstance(self.encoder, GatedEncoder):
+            gate = gate_penalty(self.encoder, self.config.gate_alpha)
+            if gate is not None:
+                terms.append(gate)
         return torch.stack(terms).sum() if terms else torch.zeros((), device=next(self.parameters()).device)
 
     def relaxed_layers(self) -> list[tuple[str, GroupLinear]]:
@@ -223,8 +275,11 @@ class DiffusionPolicy(nn.Module):
         """The whole denoised chunk (B, T, A) in environment units. ``noise`` (B, T, A) fixes the initial sample
         (in normalised action space)."""
         nobs = self._normalize_obs(obs)
+        if self.canonical is not None:
+            phi = self.canonical.angle(nobs)
+            nobs = self.canonical.obs(nobs, phi)
         cond = self.encoder(nobs)
-        b = cond.shape[0]
+        b = next(iter(nobs.values())).shape[0]
         ref = next(self.parameters())
         x = noise if noise is not None else torch.randn((b, self.horizon, self.action_dim), generator=generator,
                                                         device=ref.device, dtype=ref.dtype)
@@ -233,6 +288,8 @@ class DiffusionPolicy(nn.Module):
         for t in sched.timesteps:
             eps = self.denoiser(x, t.expand(b).to(x.device), cond)
             x = sched.step(eps, t, x).prev_sample
+        if self.canonical is not None:
+            x = self.canonical.rotate_action(x, phi)
         chunk = self.normalizer.unnormalize(x, "action")
         if self.relative is not None:
             chunk = self.relative.to_absolute(chunk, self.relative.reference(obs, self.n_obs_steps))

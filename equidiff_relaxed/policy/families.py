@@ -18,13 +18,20 @@ class Family:
     networks (no group axis); ``description``: one line for help texts and reports; ``reflections``: the group is
     D_N (rotations and reflections across the dataset's axis) instead of C_N; ``subgroup``: the relaxation weights
     are shared within the cosets of the subgroup C_M (D_M) < C_N (D_N), M = ``subgroup_order``, so the model is
-    exactly equivariant under the subgroup and relaxed only between its cosets."""
+    exactly equivariant under the subgroup and relaxed only between its cosets; ``gated``: the equivariant networks
+    plus a free path switched on by a state-dependent gate (:mod:`equidiff_relaxed.nn.gated`); ``canonical``: plain
+    networks in a frame fixed by the observation (:mod:`equidiff_relaxed.policy.canonical`), exactly equivariant
+    under every rotation; ``cause``: the declared causes of the break (shape_meta ``breaking``) are fed as extra
+    inputs, so the network is equivariant in (observation, cause) jointly."""
 
     name: str
     layer_kind: str | None
     description: str
     reflections: bool = False
     subgroup: bool = False
+    gated: bool = False
+    canonical: bool = False
+    cause: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or "_from_" in self.name:
@@ -38,7 +45,7 @@ class Family:
     @property
     def exact(self) -> bool:
         """Exactly equivariant at every parameter value."""
-        return self.layer_kind == "equivariant"
+        return (self.layer_kind == "equivariant" and not (self.gated or self.cause)) or self.canonical
 
     @property
     def learns_breaking(self) -> bool:
@@ -96,3 +103,9 @@ register(Family("dihedral_equi", "equivariant", "exactly D_N-equivariant: rotati
                 reflections=True))
 register(Family("dihedral_relaxed", "relaxed", "relaxed D_N group convolutions: starts D_N-equivariant",
                 reflections=True))
+register(Family("cause_equi", "equivariant", "exactly equivariant in (observation, cause): the world-fixed cause "
+                "of the break (shape_meta breaking) as an input", cause=True))
+register(Family("canonical", None, "plain networks in the observation's canonical frame: exactly SO(2)-equivariant",
+                canonical=True))
+register(Family("gated", "equivariant", "equivariant plus a free path a state-dependent gate switches on (sparse)",
+                gated=True))

@@ -167,7 +167,7 @@ def _load_normalizer(policy: DiffusionPolicy, entries: Any, path: Path) -> None:
     """Fill the policy's normalizer from config.json (every low-dim key and the action must be there)."""
     if not isinstance(entries, dict):
         raise UserError("normalizer must be an object {key: {scale, offset}}", path)
-    for key in [*policy.meta.low_dim_keys, "action"]:
+    for key in [*policy.net_meta.low_dim_keys, "action"]:  # the fed causes of the break included
         entry = entries.get(key)
         if not isinstance(entry, dict) or "scale" not in entry or "offset" not in entry:
             raise UserError(f"normalizer has no scale/offset for {key!r}", path)

@@ -1,0 +1,133 @@
+"""Families that can break symmetry where the input calls for it, and the canonicalization baseline: exact where
+their construction promises it, their penalties, and one-line errors for bad settings."""
+import math
+
+import pytest
+import torch
+
+from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.eval.diagnostics import angles_to_test
+from equidiff_relaxed.nn.gated import GATE_INIT_BIAS
+from equidiff_relaxed.policy.families import family_names, get_family
+from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+from equidiff_relaxed.symmetry.actions import transform_field
+from tests.policy.conftest import CENTER, make_policy, obs_batch
+
+MLP = dict(denoiser="mlp", denoiser_width=32, denoiser_depth=1)
+
+
+def rotated(obs, phi):
+    return {k: transform_field(v, "pos2", phi, False, CENTER) for k, v in obs.items()}
+
+
+def actions(policy, obs, noise):
+    return policy.eval().predict_action(obs, noise=noise)
+
+
+@pytest.mark.parametrize("relative", [None, "pusher_pos"])
+def test_canonical_is_exactly_equivariant_under_any_rotation(push_data, relative):
+    policy = make_policy(push_data, "canonical", relative_to=relative, **MLP)
+    assert get_family("canonical").exact and policy.canonical.key == "puck_pos"  # the first position not relative_to
+    obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
+    base = actions(policy, obs, noise)
+    for phi in (0.3, 1.0, 2.5, -2.0):  # not only the C8 angles: the canonical frame absorbs any rotation
+        turned = actions(policy, rotated(obs, phi), noise)  # the noise lives in the canonical frame
+        assert torch.allclose(turned, transform_field(base, "pos2", phi, False, CENTER), atol=2e-5)
+
+
+def test_canonical_settings_that_cannot_work_are_refused(push_data):
+    with pytest.raises(ValueError, match="canonical_from must name a pos2/pos3 observation"):
+        make_policy(push_data, "canonical", canonical_from="nope", **MLP)
+    with pytest.raises(ValueError, match="normalizer_mode symmetric"):
+        make_policy(push_data, "canonical", normalizer_mode="limits", **MLP)
+    from equidiff_relaxed.data.synthetic import make_push_buffer
+    from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
+
+    with pytest.raises(ValueError, match="top-down images"):
+        DiffusionPolicy(make_push_buffer(2, seed=0, image_size=8).shape_meta, "canonical", **MLP)
+
+
+def test_gated_is_exact_at_init_and_breaks_only_through_its_gate(push_data):
+    policy = make_policy(push_data, "gated", **MLP)
+    family = get_family("gated")
+    assert family.gated and not family.exact and len(angles_to_test(policy)) == policy.group_order - 1
+    obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
+
+    def error(p) -> float:
+        phi = 2 * math.pi / p.group_order
+        a = actions(p, obs, noise)
+        b = actions(p, rotated(obs, phi), transform_field(noise, "vec2", phi))
+        return float((transform_field(a, "pos2", phi, False, CENTER) - b).abs().max())
+
+    assert error(policy) < 1e-5  # the free path's output scale starts at 0
+    with torch.no_grad():
+        policy.denoiser.free_scale.fill_(1.0)
+    assert error(policy) > 1e-3  # now the gated free path breaks it ...
+    with torch.no_grad():
+        policy.encoder.gate.bias.fill_(-60.0)  # ... and a closed gate switches it off again
+    assert error(policy) < 1e-5
+
+
+def test_gate_penalty_is_on_the_batch_activations(push_data):
+    policy = make_policy(push_data, "gated", gate_alpha=0.5, **MLP)
+    assert float(policy.penalty()) == 0.0  # no activations seen yet
+    batch = {"obs": obs_batch(push_data), "action": torch.zeros(3, 8, 2)}
+    policy.compute_loss(batch, torch.Generator().manual_seed(0))
+    expected = 0.5 * torch.sigmoid(torch.tensor(GATE_INIT_BIAS))
+    assert torch.allclose(policy.penalty(), expected)
+    policy.penalty().backward()
+    assert policy.encoder.gate.bias.grad is not None and float(policy.encoder.gate.bias.grad) > 0  # pulls it shut
+
+
+def test_a_negative_gate_penalty_is_one_clear_error():
+    with pytest.raises(UserError, match=r"bad model config: gate_alpha must be a number >= 0, got -0.1"):
+        DiffusionPolicyModule(model="gated", gate_alpha=-0.1)
+
+
+def test_the_registry_lists_them_for_sweeps_speed_and_diagnostics():
+    assert {"gated", "canonical"} <= set(family_names())
+
+
+def _with_wall(meta, value):
+    from equidiff_relaxed.data.shape_meta import ShapeMeta
+
+    d = meta.to_dict()
+    d["breaking"] = {"wall": {"shape": [4], "rep": "pos2+vec2", "value": [float(v) for v in value]}}
+    return ShapeMeta.from_dict(d)
+
+
+def test_cause_equi_is_equivariant_in_observation_and_cause_jointly_not_in_the_observation_alone(push_data, tmp_path):
+    import numpy as np
+
+    from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
+    from equidiff_relaxed.policy.pretrained import load_pretrained, save_pretrained
+    from tests.policy.conftest import TINY
+
+    buf, data = push_data
+    wall = np.array([CENTER[0] + 0.1, CENTER[1] + 0.15, 0.05, -0.02])
+    phi = 2 * math.pi / 8
+    turned = np.concatenate([transform_field(wall[:2], "pos2", phi, False, CENTER), transform_field(wall[2:], "vec2", phi)])
+    options = {**TINY, **MLP}
+    torch.manual_seed(0)
+    here = DiffusionPolicy(_with_wall(buf.shape_meta, wall), "cause_equi", **options)
+    here.fit_normalizer(data)
+    there = DiffusionPolicy(_with_wall(buf.shape_meta, turned), "cause_equi", **options)
+    there.load_state_dict(here.state_dict())
+    assert here.causes() == ("wall",) and "wall" in here.normalizer.fields
+    obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
+    expected = transform_field(actions(here, obs, noise), "pos2", phi, False, CENTER)
+    moved = (rotated(obs, phi), transform_field(noise, "vec2", phi))
+    assert torch.allclose(actions(there, *moved), expected, atol=1e-5)  # the world and its cause turned together
+    assert not torch.allclose(actions(here, *moved), expected, atol=1e-4)  # the cause stays: the policy may differ
+    folder = save_pretrained(here, tmp_path / "policy")  # the cause's value travels in shape_meta
+    assert torch.equal(actions(load_pretrained(folder), obs, noise), actions(here, obs, noise))
+
+
+def test_cause_equi_needs_a_declared_cause(push_data):
+    with pytest.raises(ValueError, match=r"no breaking input declared in the dataset's shape_meta \(declared: none\)"):
+        make_policy(push_data, "cause_equi", **MLP)
+    from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
+
+    meta = _with_wall(push_data[0].shape_meta, [0.1, 0.1, 0.05, 0.0])
+    with pytest.raises(ValueError, match=r"breaking input\(s\) 'base' not declared .*\(declared: wall\)"):
+        DiffusionPolicy(meta, "cause_equi", breaking_inputs=["base"], **MLP)
