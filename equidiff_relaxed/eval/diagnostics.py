@@ -1,4 +1,5 @@
-"""Symmetry diagnostics of a policy: equivariance error per region and the learned relaxation weights w_l(h)."""
+"""Symmetry diagnostics of a policy: equivariance error per region, the learned relaxation weights w_l(h), and
+the gated family's mean gate per region."""
 from __future__ import annotations
 
 import math
@@ -52,11 +53,13 @@ def equivariance_error(policy: DiffusionPolicy, samples: list[dict[str, torch.Te
     g = torch.Generator().manual_seed(seed)
     noise = torch.randn(len(samples), policy.horizon, policy.action_dim, generator=g)
     fields = policy.meta.action.fields
+    turn_noise = policy.canonical is None  # a canonical policy's noise lives in its own (canonical) frame
     base = policy.predict_action(obs, noise=noise)
     errs, rels = [], []
     act = policy.group.act
     for e in elements_to_test(policy):
-        moved = policy.predict_action(transform_obs(policy, obs, e), noise=act(noise, fields, e, (0.0, 0.0)))
+        moved_noise = act(noise, fields, e, (0.0, 0.0)) if turn_noise else noise
+        moved = policy.predict_action(transform_obs(policy, obs, e), noise=moved_noise)
         expected = act(base, fields, e, policy.symmetry_center)
         errs.append((moved - expected).pow(2).sum(-1).mean(-1).sqrt())
         diff = policy.normalizer.normalize(moved, "action") - policy.normalizer.normalize(expected, "action")
@@ -79,3 +82,16 @@ def relaxation_weights(policy: DiffusionPolicy) -> dict[str, dict]:
         out[name] = {"weights": w.tolist(), "elements": labels,
                      "mean_abs_deviation_from_identity": float(np.abs(w - w[:, :1]).mean())}
     return out
+
+
+@torch.no_grad()
+def mean_gate(policy: DiffusionPolicy, samples: list[dict[str, torch.Tensor]]) -> float:
+    """The gated family's mean gate g(o) over observation windows {key: (To, ...)}; NaN for other families or no
+    samples."""
+    from equidiff_relaxed.nn.gated import GatedEncoder
+
+    if not samples or not isinstance(policy.encoder, GatedEncoder):
+        return math.nan
+    policy.eval()
+    obs = {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
+    return float(policy.encoder(policy._normalize_obs(obs))[2].mean())

@@ -13,7 +13,7 @@ from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.symmetry_map import symmetry_breaking_map
 from equidiff_relaxed.envs.registry import get_env_spec
 from equidiff_relaxed.errors import UserError
-from equidiff_relaxed.eval.diagnostics import equivariance_error, relaxation_weights
+from equidiff_relaxed.eval.diagnostics import equivariance_error, mean_gate, relaxation_weights
 from equidiff_relaxed.eval.plan import episode_plan
 from equidiff_relaxed.eval.report import (format_failure_table, format_table, polar_plot, relaxation_plot, write_csv,
                                           write_json)
@@ -120,16 +120,18 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
                              analysis=get_env_spec(env_name).analysis)
         except NonFiniteActionError as err:
             raise UserError(str(err), path) from None
-        eq = {k: equivariance_error(policy, [window_to_tensors(w, policy.meta) for w in result.obs_samples.get(k, [])],
-                                    seed)
-              for k in range(n_regions)}
+        samples = {k: [window_to_tensors(w, policy.meta) for w in result.obs_samples.get(k, [])]
+                   for k in range(n_regions)}
+        eq = {k: equivariance_error(policy, samples[k], seed) for k in range(n_regions)}
         layers = relaxation_weights(policy)
+        gates = [mean_gate(policy, samples[k]) for k in range(n_regions)]
         if dataset and dataset not in data_maps:
             data_maps[dataset] = _data_map(dataset, n_regions)
         found = EvalResult.from_episodes(
             result.results, n_regions, env_name, checkpoint=str(path), model=policy.model_family,
             group=policy.group.name, group_order=policy.group_order,
-            equivariance_error_per_region=[eq[k] for k in range(n_regions)], relaxation=layers, dataset=dataset,
+            equivariance_error_per_region=[eq[k] for k in range(n_regions)], relaxation=layers,
+            gate_per_region=[] if all(math.isnan(x) for x in gates) else gates, dataset=dataset,
             failure_videos=videos)
         payload["checkpoints"].append(found)
         names.append(str(path))
@@ -168,6 +170,9 @@ def format_diagnostics(payload: dict[str, Any]) -> str:
                      "(normalised units): " + " ".join(f"{e['rel']:.3f}" if math.isfinite(e["rel"]) else "n/a" for e in eq))
         for name, layer in entry.relaxation.items():
             lines.append(f"  relaxed layer {name}: mean_h |w(h) - w(e)| = {layer['mean_abs_deviation_from_identity']:.2e}")
+        if entry.gate_per_region:
+            lines.append("  mean gate g(o) per region: " + " ".join(
+                f"{g:.3f}" if math.isfinite(g) else "n/a" for g in entry.gate_per_region))
     for dataset, rows in payload["data_symmetry_map"].items():
         if isinstance(rows, str):
             lines.append(f"data symmetry-breaking map: {rows}")

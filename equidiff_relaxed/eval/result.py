@@ -41,6 +41,7 @@ class EvalResult:
     group_order: int = 0
     equivariance_error_per_region: list[dict[str, float]] = field(default_factory=list)
     relaxation: dict[str, Any] = field(default_factory=dict)
+    gate_per_region: list[float] = field(default_factory=list)  # gated family: mean gate g(o) per region
     dataset: str | None = None
     failure_videos: list[str] = field(default_factory=list)
 
@@ -65,7 +66,9 @@ class EvalResult:
                             for r, f, m in zip(self.regions, self.failures, means)],
                 "failures": totals, "episodes": self.episodes,
                 "equivariance_error_per_region": self.equivariance_error_per_region,
-                "relaxation": self.relaxation, "dataset": self.dataset, "failure_videos": self.failure_videos}
+                "relaxation": self.relaxation, **({"gate_per_region": self.gate_per_region} if self.gate_per_region
+                                                  else {}),
+                "dataset": self.dataset, "failure_videos": self.failure_videos}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EvalResult":

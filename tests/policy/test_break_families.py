@@ -131,3 +131,14 @@ def test_cause_equi_needs_a_declared_cause(push_data):
     meta = _with_wall(push_data[0].shape_meta, [0.1, 0.1, 0.05, 0.0])
     with pytest.raises(ValueError, match=r"breaking input\(s\) 'base' not declared .*\(declared: wall\)"):
         DiffusionPolicy(meta, "cause_equi", breaking_inputs=["base"], **MLP)
+
+
+def test_evaluation_reports_the_mean_gate_per_region_and_tests_canonical_with_its_own_noise(push_data):
+    from equidiff_relaxed.eval.diagnostics import equivariance_error, mean_gate
+
+    gated = make_policy(push_data, "gated", **MLP)
+    samples = [{k: v[i] for k, v in obs_batch(push_data).items()} for i in range(3)]
+    assert mean_gate(gated, samples) == pytest.approx(float(torch.sigmoid(torch.tensor(GATE_INIT_BIAS))), rel=1e-5)
+    assert math.isnan(mean_gate(make_policy(push_data, "equi", **MLP), samples))
+    canonical = make_policy(push_data, "canonical", **MLP)
+    assert equivariance_error(canonical, samples)["rel"] < 1e-4
