@@ -253,7 +253,10 @@ class RobosuiteTaskEnv(gym.Env):
             action = {"shape": [10], "rep": "pos3+rot6d+scalar"}
         else:
             action = {"shape": [7], "rep": "vec2+scalar:1+vec2+scalar:1+scalar:1"}
-        return {"obs": obs, "action": action}
+        # the cause of the break: the arm does not turn with the layout; its base is fixed in the world
+        base = self.rs.sim.data.body_xpos[self.rs.sim.model.body_name2id(self.robot.robot_model.root_body)]
+        breaking = {"robot_base": {"shape": [2], "rep": "pos2", "value": [float(base[0]), float(base[1])]}}
+        return {"obs": obs, "action": action, "breaking": breaking}
 
     def dataset_attrs(self) -> dict[str, Any]:
         """Root attrs a dataset of this env records: ``env``, robomimic ``env_args`` and ``symmetry``."""

@@ -5,8 +5,8 @@
 - ``eps_equi``, ``c_equi``: the equivariant family's denoiser and encoder (group-folded, exact);
 - ``c_free``: a plain encoder of the raw (normalised, world-frame) observation — it sees absolute positions, so it
   can tell one orientation region from another; ``eps_free``: a plain denoiser on it;
-- ``g(o) = sigmoid(w . c_free(o) + b)``: the gate, from the same non-invariant features, started near 0
-  (``b = GATE_INIT_BIAS``); ``s``: a learned output scale of the free path, started at 0, so the policy is exactly
+- ``g(o) = sigmoid(w . c_free(o) + b)``: the gate, from the same non-invariant features, started at ``gate_init``
+  everywhere (``w = 0``); ``s``: a learned output scale of the free path, started at 0, so the policy is exactly
   equivariant at initialisation whatever the gate;
 - the sparsity penalty is on the gate's *activations*: ``gate_alpha * mean_batch g(o)`` (PERL / PEnGUiN style), so
   the free path is paid for only in the states where it is switched on, and the data decide where that is.
@@ -17,22 +17,24 @@ region).
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-GATE_INIT_BIAS = -3.0  # sigmoid(-3) = 0.047: the gate starts nearly closed
+GATE_INIT = 0.5  # the gate's value everywhere at initialisation (the free path's scale starts at 0 anyway)
 
 
 class GatedEncoder(nn.Module):
     """obs {k: (B, To, ...)} -> (c_equi (B, ...), c_free (B, free_dim), gate (B,))."""
 
-    def __init__(self, equi: nn.Module, free: nn.Module, free_dim: int):
+    def __init__(self, equi: nn.Module, free: nn.Module, free_dim: int, gate_init: float = GATE_INIT):
         super().__init__()
         self.equi, self.free = equi, free
         self.gate = nn.Linear(free_dim, 1)
         with torch.no_grad():
             self.gate.weight.zero_()
-            self.gate.bias.fill_(GATE_INIT_BIAS)
+            self.gate.bias.fill_(math.log(gate_init / (1 - gate_init)))
         self.last_gate: torch.Tensor | None = None
 
     def forward(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None
@@ -65,4 +67,4 @@ def gate_penalty(encoder: GatedEncoder, alpha: float) -> torch.Tensor | None:
     return alpha * encoder.last_gate.mean()
 
 
-__all__ = ["GATE_INIT_BIAS", "GatedDenoiser", "GatedEncoder", "gate_penalty"]
+__all__ = ["GATE_INIT", "GatedDenoiser", "GatedEncoder", "gate_penalty"]

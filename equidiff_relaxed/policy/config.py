@@ -51,6 +51,7 @@ class PolicyConfig:
     residual_beta: float = 1.0  # 1e-2 was too weak at 10 demos (docs/results/residual_beta.md)
     relax_where: str = "all"
     gate_alpha: float = 1e-2  # gated: penalty on the mean gate activation
+    gate_init: float = 0.5  # gated: the gate's value everywhere at initialisation, in (0, 1)
     breaking_inputs: list[str] | None = None  # cause_equi: which shape_meta breaking fields to feed (None: all)
     canonical_from: str | None = None  # canonical: the position whose direction fixes the frame (default: the first
     # pos2/pos3 observation that is not relative_to)
@@ -74,6 +75,8 @@ class PolicyConfig:
                 raise ValueError(f"subgroup_order {self.subgroup_order} must divide group_order {self.group_order}")
         if not isinstance(self.gate_alpha, (int, float)) or not self.gate_alpha >= 0:
             raise ValueError(f"gate_alpha must be a number >= 0, got {self.gate_alpha!r}")
+        if not isinstance(self.gate_init, (int, float)) or not 0 < self.gate_init < 1:
+            raise ValueError(f"gate_init must be a number in (0, 1), got {self.gate_init!r}")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augment {self.augment!r} (known: so2, cn or null)")
         if self.relax_where not in RELAX_WHERE:

@@ -92,7 +92,7 @@ class DiffusionPolicy(nn.Module):
                           if family.canonical else None)
         if family.gated:  # the equivariant networks plus a gated free path (nn/gated.py)
             free_encoder, free_denoiser = self._build_networks(None, None)
-            self.encoder = GatedEncoder(self.encoder, free_encoder, cfg.encoder_dim)
+            self.encoder = GatedEncoder(self.encoder, free_encoder, cfg.encoder_dim, cfg.gate_init)
             self.denoiser = GatedDenoiser(self.denoiser, free_denoiser)
         scheduler_cfg = dict(num_train_timesteps=cfg.num_train_timesteps, beta_schedule="squaredcos_cap_v2",
                              prediction_type=cfg.prediction_type, clip_sample=False)

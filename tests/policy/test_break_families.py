@@ -7,7 +7,7 @@ import torch
 
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.diagnostics import angles_to_test
-from equidiff_relaxed.nn.gated import GATE_INIT_BIAS
+from equidiff_relaxed.nn.gated import GATE_INIT
 from equidiff_relaxed.policy.families import family_names, get_family
 from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
 from equidiff_relaxed.symmetry.actions import transform_field
@@ -73,7 +73,7 @@ def test_gate_penalty_is_on_the_batch_activations(push_data):
     assert float(policy.penalty()) == 0.0  # no activations seen yet
     batch = {"obs": obs_batch(push_data), "action": torch.zeros(3, 8, 2)}
     policy.compute_loss(batch, torch.Generator().manual_seed(0))
-    expected = 0.5 * torch.sigmoid(torch.tensor(GATE_INIT_BIAS))
+    expected = torch.tensor(0.5 * GATE_INIT)
     assert torch.allclose(policy.penalty(), expected)
     policy.penalty().backward()
     assert policy.encoder.gate.bias.grad is not None and float(policy.encoder.gate.bias.grad) > 0  # pulls it shut
@@ -138,7 +138,7 @@ def test_evaluation_reports_the_mean_gate_per_region_and_tests_canonical_with_it
 
     gated = make_policy(push_data, "gated", **MLP)
     samples = [{k: v[i] for k, v in obs_batch(push_data).items()} for i in range(3)]
-    assert mean_gate(gated, samples) == pytest.approx(float(torch.sigmoid(torch.tensor(GATE_INIT_BIAS))), rel=1e-5)
+    assert mean_gate(gated, samples) == pytest.approx(GATE_INIT, rel=1e-5)
     assert math.isnan(mean_gate(make_policy(push_data, "equi", **MLP), samples))
     canonical = make_policy(push_data, "canonical", **MLP)
     assert equivariance_error(canonical, samples)["rel"] < 1e-4
