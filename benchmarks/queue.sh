@@ -65,7 +65,7 @@ while IFS= read -r line; do
   ( flock 9
     cd "$REPO" && git add -- "$out/runs/$name/eval.json"
     for report in "$out"/*.md "$out"/*.png; do [ -e "$report" ] && git add -- "$report"; done
-    git commit -q -m "Issue 16: $out $name ($steps steps${*:+, $*}): $ms" -- "$out" >> "$LOGS/git.log" 2>&1
+    git commit -q -m "Study run: $out $name ($steps steps${*:+, $*}): $ms" -- "$out" >> "$LOGS/git.log" 2>&1
   ) 9>"$LOGS/git.lock"
 done < "$JOBS"
 echo "$(date +%T) $NAME finished $JOBS" >> "$LOGS/progress.log"
