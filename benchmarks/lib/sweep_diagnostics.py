@@ -80,7 +80,7 @@ def plot_diagnostics(results: list[dict[str, Any]], n_regions: int, path: str | 
     regions = np.arange(n_regions)
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in results:
-        if r.get("equivariance_error_per_region") and get_family(parse_model(r["model"])[0]).symmetric:
+        if r.get("equivariance_error_per_region") and get_family(parse_model(r["model"])[0]).starts_exact:
             groups.setdefault((r["model"], r["demos"]), []).append(r)
     styles = {d: s for d, s in zip(sorted({d for _, d in groups}), ("--", "-", ":", "-."))}
     for (model, demos), runs in sorted(groups.items(), key=lambda kv: (model_order(kv[0][0]), kv[0][1])):

@@ -101,10 +101,11 @@ class PlanarPushEnv(gym.Env):
     # ------------------------------------------------------------------ dataset description
     def shape_meta_dict(self) -> dict[str, Any]:
         """shape_meta (plain dict) of this env's observations and actions; push-wall also declares its wall as the
-        cause of the symmetry break (``breaking.wall``: centre pos2 + half-extent vec2, fixed in the world)."""
+        cause of the symmetry break (``breaking.wall``: centre pos2 + half-extent vec2, fixed in the world), at every
+        strength: at strength 0 a zero-length wall, so a policy fed the cause sees the same inputs at every strength."""
         meta = push_shape_meta_dict(self.image_size)
         g = self.geom
-        if self.variant.wall and g.wall_half_length > 0:
+        if self.variant.wall:
             (ax, ay), (bx, by) = g.wall_ends
             meta["breaking"] = {"wall": {"shape": [4], "rep": "pos2+vec2",
                                          "value": [(ax + bx) / 2, (ay + by) / 2, (bx - ax) / 2, (by - ay) / 2]}}

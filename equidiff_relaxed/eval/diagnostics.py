@@ -17,7 +17,8 @@ def elements_to_test(policy: DiffusionPolicy) -> list[Element]:
     with top-down images."""
     if policy.meta.top_down_keys:
         return SymmetryGroup(4).elements[1:]
-    group = policy.group if get_family(policy.model_family).symmetric else SymmetryGroup(8)
+    family = get_family(policy.model_family)
+    group = policy.group if family.symmetric or family.local else SymmetryGroup(8)
     return group.elements[1:]
 
 
@@ -86,12 +87,11 @@ def relaxation_weights(policy: DiffusionPolicy) -> dict[str, dict]:
 
 @torch.no_grad()
 def mean_gate(policy: DiffusionPolicy, samples: list[dict[str, torch.Tensor]]) -> float:
-    """The gated family's mean gate g(o) over observation windows {key: (To, ...)}; NaN for other families or no
-    samples."""
-    from equidiff_relaxed.nn.gated import GatedEncoder
-
-    if not samples or not isinstance(policy.encoder, GatedEncoder):
+    """The mean gate over observation windows {key: (To, ...)}: the gated family's g(o), the local family's
+    narrowing 1 - H(w(o)) / log K (0: the whole group average); NaN for other families or no samples."""
+    if not samples or not hasattr(policy.encoder, "last_gate"):
         return math.nan
     policy.eval()
     obs = {k: torch.stack([s[k] for s in samples]) for k in samples[0]}
-    return float(policy.encoder(policy._normalize_obs(obs))[2].mean())
+    policy.encoder(policy._normalize_obs(obs))
+    return float(policy.encoder.last_gate.mean())

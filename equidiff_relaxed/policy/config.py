@@ -52,6 +52,9 @@ class PolicyConfig:
     relax_where: str = "all"
     gate_alpha: float = 1e-2  # gated: penalty on the mean gate activation
     gate_init: float = 0.5  # gated: the gate's value everywhere at initialisation, in (0, 1)
+    local_alpha: float = 1e-3  # local: penalty on the mean |kappa(o)| (how far the average narrows)
+    local_elements: int | None = None  # local: the K group elements nearest the identity averaged (None: all N)
+    local_conditioned: bool = True  # local: kappa from the observation (False: one global kappa)
     breaking_inputs: list[str] | None = None  # cause_equi: which shape_meta breaking fields to feed (None: all)
     canonical_from: str | None = None  # canonical: the position whose direction fixes the frame (default: the first
     # pos2/pos3 observation that is not relative_to)
@@ -77,6 +80,13 @@ class PolicyConfig:
             raise ValueError(f"gate_alpha must be a number >= 0, got {self.gate_alpha!r}")
         if not isinstance(self.gate_init, (int, float)) or not 0 < self.gate_init < 1:
             raise ValueError(f"gate_init must be a number in (0, 1), got {self.gate_init!r}")
+        if not isinstance(self.local_alpha, (int, float)) or not self.local_alpha >= 0:
+            raise ValueError(f"local_alpha must be a number >= 0, got {self.local_alpha!r}")
+        if self.local_elements is not None:
+            _positive_int("local_elements", self.local_elements)
+            if self.local_elements > self.group_order:
+                raise ValueError(f"local_elements {self.local_elements} is wider than the group C_{self.group_order} "
+                                 f"({self.group_order} elements)")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augment {self.augment!r} (known: so2, cn or null)")
         if self.relax_where not in RELAX_WHERE:

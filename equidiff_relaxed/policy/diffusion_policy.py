@@ -46,6 +46,7 @@ from equidiff_relaxed.nn.group_linear import GroupLinear, group_linear_layers
 from equidiff_relaxed.nn.mlp_denoiser import EquivariantMLPDenoiser, PlainMLPDenoiser
 from equidiff_relaxed.policy.action_frame import RelativeActions
 from equidiff_relaxed.policy.canonical import Canonicalizer
+from equidiff_relaxed.policy.local_equivariance import LocalDenoiser, LocalEncoder, local_penalty, neighbourhood_angles
 from equidiff_relaxed.policy.config import PolicyConfig
 from equidiff_relaxed.policy.families import get_family
 from equidiff_relaxed.symmetry.actions import rotate_image, transform_field
@@ -85,8 +86,8 @@ class DiffusionPolicy(nn.Module):
         action_meta = self.relative.network_meta if self.relative is not None else shape_meta.action
         self.action_meta = action_meta  # the action field as the network sees it (vec2 displacement when relative)
         self.encoder, self.denoiser = self._build_networks(family.layer_kind, coset_index)
-        if family.canonical and cfg.normalizer_mode != "symmetric":
-            raise ValueError("the canonical family needs normalizer_mode symmetric (positions centred on the "
+        if (family.canonical or family.local) and cfg.normalizer_mode != "symmetric":
+            raise ValueError(f"the {cfg.model} family needs normalizer_mode symmetric (positions centred on the "
                              "symmetry centre, so that it rotates in normalised space)")
         self.canonical = (Canonicalizer(shape_meta, cfg.canonical_from, action_meta, cfg.relative_to)
                           if family.canonical else None)
@@ -94,6 +95,10 @@ class DiffusionPolicy(nn.Module):
             free_encoder, free_denoiser = self._build_networks(None, None)
             self.encoder = GatedEncoder(self.encoder, free_encoder, cfg.encoder_dim, cfg.gate_init)
             self.denoiser = GatedDenoiser(self.denoiser, free_denoiser)
+        if family.local:  # plain networks averaged over a learned neighbourhood of C_N (policy/local_equivariance.py)
+            angles = neighbourhood_angles(cfg.group_order, cfg.local_elements)
+            self.encoder = LocalEncoder(self.encoder, shape_meta, angles, cfg.encoder_dim, cfg.local_conditioned)
+            self.denoiser = LocalDenoiser(self.denoiser, action_meta, angles)
         scheduler_cfg = dict(num_train_timesteps=cfg.num_train_timesteps, beta_schedule="squaredcos_cap_v2",
                              prediction_type=cfg.prediction_type, clip_sample=False)
         self.train_scheduler = DDPMScheduler(**scheduler_cfg)
@@ -257,12 +262,17 @@ class DiffusionPolicy(nn.Module):
 
     def penalty(self) -> torch.Tensor:
         """Sum of the symmetry-breaking regularisers (relaxed: alpha * sum |w(g) - w(h)|; residual: beta ||W||^2;
-        gated: gate_alpha * the mean gate activation of the last encoder call, i.e. of the batch just seen)."""
+        gated: gate_alpha * the mean gate activation of the last encoder call, i.e. of the batch just seen; local:
+        local_alpha * the mean |kappa| of the last encoder call)."""
         terms = [layer.penalty() for _, layer in group_linear_layers(self)]
         if isinstance(self.encoder, GatedEncoder):
             gate = gate_penalty(self.encoder, self.config.gate_alpha)
             if gate is not None:
                 terms.append(gate)
+        if isinstance(self.encoder, LocalEncoder):
+            local = local_penalty(self.encoder, self.config.local_alpha)
+            if local is not None:
+                terms.append(local)
         return torch.stack(terms).sum() if terms else torch.zeros((), device=next(self.parameters()).device)
 
     def relaxed_layers(self) -> list[tuple[str, GroupLinear]]:

@@ -21,7 +21,8 @@ class Family:
     exactly equivariant under the subgroup and relaxed only between its cosets; ``gated``: the equivariant networks
     plus a free path switched on by a state-dependent gate (:mod:`equidiff_relaxed.nn.gated`); ``canonical``: plain
     networks in a frame fixed by the observation (:mod:`equidiff_relaxed.policy.canonical`), exactly equivariant
-    under every rotation; ``cause``: the declared causes of the break (shape_meta ``breaking``) are fed as extra
+    under every rotation; ``local``: plain networks averaged over a learned, state-dependent neighbourhood of group
+    elements (:mod:`equidiff_relaxed.policy.local_equivariance`), exact at initialisation; ``cause``: the declared causes of the break (shape_meta ``breaking``) are fed as extra
     inputs, so the network is equivariant in (observation, cause) jointly."""
 
     name: str
@@ -32,6 +33,7 @@ class Family:
     gated: bool = False
     canonical: bool = False
     cause: bool = False
+    local: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or "_from_" in self.name:
@@ -41,6 +43,12 @@ class Family:
     def symmetric(self) -> bool:
         """Built from group-folded networks (regular fields), whether exact, relaxed or residual."""
         return self.layer_kind is not None
+
+    @property
+    def starts_exact(self) -> bool:
+        """Exactly equivariant at initialisation (group-folded, canonical or local): its equivariance error per region
+        shows where training broke the symmetry."""
+        return self.symmetric or self.canonical or self.local
 
     @property
     def exact(self) -> bool:
@@ -107,5 +115,7 @@ register(Family("cause_equi", "equivariant", "exactly equivariant in (observatio
                 "of the break (shape_meta breaking) as an input", cause=True))
 register(Family("canonical", None, "plain networks in the observation's canonical frame: exactly SO(2)-equivariant",
                 canonical=True))
+register(Family("local", None, "plain networks averaged over a learned, state-dependent neighbourhood of C_N",
+                local=True))
 register(Family("gated", "equivariant", "equivariant plus a free path a state-dependent gate switches on (sparse)",
                 gated=True))

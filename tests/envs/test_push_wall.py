@@ -21,6 +21,8 @@ def test_strength_zero_is_the_symmetric_push_task():
         a, info_a = wall.reset(seed=3, options={"theta": 2.0})
         b, _ = push.reset(seed=3, options={"theta": 2.0})
         assert "wall_ends" not in info_a and wall.model.ngeom == push.model.ngeom
+        cause = wall.shape_meta_dict()["breaking"]["wall"]["value"]  # still declared: a zero-length wall
+        assert cause[2:] == [0.0, 0.0] and np.hypot(*cause[:2]) > 0.1
         for _ in range(5):
             step = a["puck_pos"] + 0.01
             a, *_ = wall.step(step)

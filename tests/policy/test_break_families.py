@@ -85,7 +85,7 @@ def test_a_negative_gate_penalty_is_one_clear_error():
 
 
 def test_the_registry_lists_them_for_sweeps_speed_and_diagnostics():
-    assert {"gated", "canonical"} <= set(family_names())
+    assert {"gated", "canonical", "cause_equi", "local"} <= set(family_names())
 
 
 def _with_wall(meta, value):
@@ -142,3 +142,50 @@ def test_evaluation_reports_the_mean_gate_per_region_and_tests_canonical_with_it
     assert math.isnan(mean_gate(make_policy(push_data, "equi", **MLP), samples))
     canonical = make_policy(push_data, "canonical", **MLP)
     assert equivariance_error(canonical, samples)["rel"] < 1e-4
+
+
+@pytest.mark.parametrize("relative", [None, "pusher_pos"])
+def test_local_is_the_exact_group_average_at_init_and_breaks_only_as_its_neighbourhood_narrows(push_data, relative):
+    policy = make_policy(push_data, "local", relative_to=relative, **MLP)
+    family = get_family("local")
+    assert family.local and family.starts_exact and not family.exact
+    obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
+
+    def error(p, phi) -> float:
+        a = actions(p, obs, noise)
+        b = actions(p, rotated(obs, phi), transform_field(noise, "vec2", phi))
+        return float((transform_field(a, "pos2", phi, False, CENTER) - b).abs().max())
+
+    c8 = [2 * math.pi * k / 8 for k in range(1, 8)]
+    assert max(error(policy, phi) for phi in c8) < 1e-5  # kappa = 0: uniform weights over all of C8
+    assert error(policy, 0.3) > 1e-4  # ... a C8 average, not an SO(2) one
+    with torch.no_grad():
+        policy.encoder.kappa_head.bias.fill_(8.0)  # a narrow average: mostly the identity, i.e. the plain policy
+    assert error(policy, 2 * math.pi / 8) > 1e-3
+    narrow = make_policy(push_data, "local", local_elements=3, **MLP)  # K < N: not a group average even at init
+    assert len(narrow.encoder.angles) == 3 and error(narrow, 2 * math.pi / 8) > 1e-4
+
+
+def test_local_weights_start_uniform_and_the_penalty_is_on_kappa_activations(push_data):
+    policy = make_policy(push_data, "local", local_alpha=0.5, **MLP)
+    assert float(policy.penalty()) == 0.0  # no activations seen yet
+    batch = {"obs": obs_batch(push_data), "action": torch.zeros(3, 8, 2)}
+    policy.compute_loss(batch, torch.Generator().manual_seed(0))
+    assert torch.allclose(policy.encoder.last_gate, torch.zeros(3), atol=1e-6)  # uniform: the whole group average
+    assert float(policy.penalty().detach()) == pytest.approx(0.0, abs=1e-7)
+    with torch.no_grad():
+        policy.encoder.kappa_head.bias.fill_(2.0)
+    policy.compute_loss(batch, torch.Generator().manual_seed(0))
+    kappa = torch.nn.functional.softplus(torch.tensor(2.0)) - math.log(2)
+    assert torch.allclose(policy.penalty(), 0.5 * kappa) and bool((policy.encoder.last_gate > 0).all())
+    policy.penalty().backward()
+    assert float(policy.encoder.kappa_head.bias.grad) > 0  # pulls the neighbourhood back to the whole group
+    fixed = make_policy(push_data, "local", local_conditioned=False, **MLP)
+    assert not fixed.encoder.kappa_head.weight.requires_grad  # one global kappa
+
+
+def test_a_neighbourhood_wider_than_the_group_and_a_negative_local_penalty_are_one_clear_error():
+    with pytest.raises(UserError, match=r"bad model config: local_elements 9 is wider than the group C_8 \(8 elements\)"):
+        DiffusionPolicyModule(model="local", local_elements=9)
+    with pytest.raises(UserError, match=r"bad model config: local_alpha must be a number >= 0, got -1"):
+        DiffusionPolicyModule(model="local", local_alpha=-1)
