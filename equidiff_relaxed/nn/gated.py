@@ -6,8 +6,11 @@
 - ``c_free``: a plain encoder of the raw (normalised, world-frame) observation — it sees absolute positions, so it
   can tell one orientation region from another; ``eps_free``: a plain denoiser on it;
 - ``g(o) = sigmoid(w . c_free(o) + b)``: the gate, from the same non-invariant features, started at ``gate_init``
-  everywhere (``w = 0``); ``s``: a learned output scale of the free path, started at 0, so the policy is exactly
-  equivariant at initialisation whatever the gate;
+  everywhere (``w = 0``); ``s``: a learned output scale of the free path (started at 1); the free denoiser's output
+  layer starts at zero, so the policy is exactly equivariant at initialisation whatever the gate, while the free
+  path still learns from the first step (its output layer's gradient is ``g * dL/deps``, not 0: a zero *scale*
+  would block the free path's gradient, and the penalty would then shut the gate before the free path had learnt
+  anything to open it for);
 - the sparsity penalty is on the gate's *activations*: ``gate_alpha * mean_batch g(o)`` (PERL / PEnGUiN style), so
   the free path is paid for only in the states where it is switched on, and the data decide where that is.
 
@@ -51,13 +54,22 @@ class GatedDenoiser(nn.Module):
     def __init__(self, equi: nn.Module, free: nn.Module):
         super().__init__()
         self.equi, self.free = equi, free
-        self.free_scale = nn.Parameter(torch.zeros(()))
+        self.free_scale = nn.Parameter(torch.ones(()))
+        with torch.no_grad():
+            output_layer(free).weight.zero_()
+            output_layer(free).bias.zero_()
 
     def forward(self, noisy: torch.Tensor, t: torch.Tensor, cond: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
                 ) -> torch.Tensor:
         c_equi, c_free, gate = cond
         out = self.equi(noisy, t, c_equi)
         return out + (gate * self.free_scale)[:, None, None] * self.free(noisy, t, c_free)
+
+
+def output_layer(net: nn.Module) -> nn.Linear | nn.Conv1d:
+    """The last linear or 1x1-convolution layer of a plain denoiser (the one that writes its output)."""
+    layers = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv1d))]
+    return layers[-1]
 
 
 def gate_penalty(encoder: GatedEncoder, alpha: float) -> torch.Tensor | None:
@@ -67,4 +79,4 @@ def gate_penalty(encoder: GatedEncoder, alpha: float) -> torch.Tensor | None:
     return alpha * encoder.last_gate.mean()
 
 
-__all__ = ["GATE_INIT", "GatedDenoiser", "GatedEncoder", "gate_penalty"]
+__all__ = ["GATE_INIT", "GatedDenoiser", "GatedEncoder", "gate_penalty", "output_layer"]

@@ -52,6 +52,7 @@ class PolicyConfig:
     relax_where: str = "all"
     gate_alpha: float = 1e-2  # gated: penalty on the mean gate activation
     gate_init: float = 0.5  # gated: the gate's value everywhere at initialisation, in (0, 1)
+    gate_warmup: float = 0.25  # gated: the gate penalty ramps up linearly over this fraction of the run, in [0, 1]
     local_alpha: float = 1e-3  # local: penalty on the mean |kappa(o)| (how far the average narrows)
     local_elements: int | None = None  # local: the K group elements nearest the identity averaged (None: all N)
     local_conditioned: bool = True  # local: kappa from the observation (False: one global kappa)
@@ -87,6 +88,8 @@ class PolicyConfig:
             if self.local_elements > self.group_order:
                 raise ValueError(f"local_elements {self.local_elements} is wider than the group C_{self.group_order} "
                                  f"({self.group_order} elements)")
+        if not isinstance(self.gate_warmup, (int, float)) or not 0 <= self.gate_warmup <= 1:
+            raise ValueError(f"gate_warmup must be a number in [0, 1], got {self.gate_warmup!r}")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augment {self.augment!r} (known: so2, cn or null)")
         if self.relax_where not in RELAX_WHERE:

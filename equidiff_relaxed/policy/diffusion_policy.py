@@ -260,13 +260,16 @@ class DiffusionPolicy(nn.Module):
             target = self.train_scheduler.get_velocity(x0, noise, t)
         return F.mse_loss(self.denoiser(noisy, t, cond), target)
 
-    def penalty(self) -> torch.Tensor:
+    def penalty(self, progress: float = 1.0) -> torch.Tensor:
         """Sum of the symmetry-breaking regularisers (relaxed: alpha * sum |w(g) - w(h)|; residual: beta ||W||^2;
-        gated: gate_alpha * the mean gate activation of the last encoder call, i.e. of the batch just seen; local:
+        gated: gate_alpha * the mean gate activation of the last encoder call, i.e. of the batch just seen, ramped
+        up over the first ``gate_warmup`` of the run (``progress``: the fraction of training done); local:
         local_alpha * the mean |kappa| of the last encoder call)."""
         terms = [layer.penalty() for _, layer in group_linear_layers(self)]
         if isinstance(self.encoder, GatedEncoder):
-            gate = gate_penalty(self.encoder, self.config.gate_alpha)
+            warmup = self.config.gate_warmup
+            ramp = min(1.0, progress / warmup) if warmup > 0 else 1.0
+            gate = gate_penalty(self.encoder, self.config.gate_alpha * ramp)
             if gate is not None:
                 terms.append(gate)
         if isinstance(self.encoder, LocalEncoder):

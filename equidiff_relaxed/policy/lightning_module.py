@@ -121,7 +121,10 @@ class DiffusionPolicyModule(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         assert self.policy is not None
         loss = self.policy.compute_loss(batch, self._generator(self.global_step))
-        penalty = self.policy.penalty()
+        total = getattr(self.trainer, "estimated_stepping_batches", None) if self._trainer is not None else None
+        progress = self.global_step / total if isinstance(total, (int, float)) and math.isfinite(total) and total > 0 \
+            else 1.0
+        penalty = self.policy.penalty(progress)
         b = batch["action"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=b)
         self.log("train/penalty", penalty, batch_size=b)

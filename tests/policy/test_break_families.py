@@ -7,7 +7,7 @@ import torch
 
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.diagnostics import angles_to_test
-from equidiff_relaxed.nn.gated import GATE_INIT
+from equidiff_relaxed.nn.gated import GATE_INIT, output_layer
 from equidiff_relaxed.policy.families import family_names, get_family
 from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
 from equidiff_relaxed.symmetry.actions import transform_field
@@ -59,13 +59,27 @@ def test_gated_is_exact_at_init_and_breaks_only_through_its_gate(push_data):
         b = actions(p, rotated(obs, phi), transform_field(noise, "vec2", phi))
         return float((transform_field(a, "pos2", phi, False, CENTER) - b).abs().max())
 
-    assert error(policy) < 1e-5  # the free path's output scale starts at 0
+    assert error(policy) < 1e-5  # the free denoiser's output layer starts at 0 ...
+    out = output_layer(policy.denoiser.free)
+    assert float(policy.denoiser.free_scale) == 1.0 and not out.weight.any()  # ... not its scale (gradient flows)
     with torch.no_grad():
-        policy.denoiser.free_scale.fill_(1.0)
+        out.weight.normal_(0, 0.1)
     assert error(policy) > 1e-3  # now the gated free path breaks it ...
     with torch.no_grad():
         policy.encoder.gate.bias.fill_(-60.0)  # ... and a closed gate switches it off again
     assert error(policy) < 1e-5
+
+
+@pytest.mark.parametrize("denoiser", ["mlp", "unet"])
+def test_the_free_path_starts_silent_but_learns_from_the_first_step(push_data, denoiser):
+    opts = MLP if denoiser == "mlp" else dict(denoiser="unet", down_dims=[8, 16])
+    policy = make_policy(push_data, "gated", **opts)
+    batch = {"obs": obs_batch(push_data), "action": torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(1))}
+    noisy, t = torch.randn(3, 8, 2), torch.tensor([3, 50, 90])
+    cond = policy.encoder(policy._normalize_obs(batch["obs"]))
+    assert not policy.denoiser.free(noisy, t, cond[1]).any()  # silent at init
+    policy.compute_loss(batch, torch.Generator().manual_seed(0)).backward()
+    assert output_layer(policy.denoiser.free).weight.grad.abs().sum() > 0
 
 
 def test_gate_penalty_is_on_the_batch_activations(push_data):
@@ -75,6 +89,8 @@ def test_gate_penalty_is_on_the_batch_activations(push_data):
     policy.compute_loss(batch, torch.Generator().manual_seed(0))
     expected = torch.tensor(0.5 * GATE_INIT)
     assert torch.allclose(policy.penalty(), expected)
+    assert float(policy.penalty(0.0)) == 0.0  # ramped up over the first gate_warmup (0.25) of the run
+    assert torch.allclose(policy.penalty(0.125), expected / 2) and torch.allclose(policy.penalty(0.6), expected)
     policy.penalty().backward()
     assert policy.encoder.gate.bias.grad is not None and float(policy.encoder.gate.bias.grad) > 0  # pulls it shut
 
@@ -82,6 +98,8 @@ def test_gate_penalty_is_on_the_batch_activations(push_data):
 def test_a_negative_gate_penalty_is_one_clear_error():
     with pytest.raises(UserError, match=r"bad model config: gate_alpha must be a number >= 0, got -0.1"):
         DiffusionPolicyModule(model="gated", gate_alpha=-0.1)
+    with pytest.raises(UserError, match=r"bad model config: gate_warmup must be a number in \[0, 1\], got 2"):
+        DiffusionPolicyModule(model="gated", gate_warmup=2)
 
 
 def test_the_registry_lists_them_for_sweeps_speed_and_diagnostics():
