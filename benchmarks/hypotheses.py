@@ -70,11 +70,16 @@ def within(bound: float) -> Bound:
 def load(results: Path, env: str, folder: str | None = None, long_folder: str = PLAIN_LONG) -> list[dict[str, Any]]:
     """The env's runs at the shared budget (in ``folder``, default sample_efficiency, Lift: regions_lift) plus plain
     at its converged budget (in ``long_folder``, relabelled)."""
+    main = results / (folder or (MAIN if env != "lift" else "regions_lift")) / env
+    return load_folders(main, results / long_folder / env)
+
+
+def load_folders(main: Path, long: Path) -> list[dict[str, Any]]:
+    """The finished runs of sweep folder ``main`` plus those of ``long`` (plain at its converged budget, relabelled
+    plain@30k); a missing folder contributes nothing."""
     from equidiff_relaxed.eval.sweep import finished_runs
 
-    main = results / (folder or (MAIN if env != "lift" else "regions_lift")) / env
     runs = finished_runs(main) if main.is_dir() else []
-    long = results / long_folder / env
     if long.is_dir():
         runs += [dict(r, model=PLAIN30K) for r in finished_runs(long)]
     return runs
@@ -214,7 +219,7 @@ def break_sections(results: Path) -> dict[str, tuple[list[str], str]]:
           Check(f"{f} − equi", f, "equi", 25, WALL_SYMMETRIC, at_least(-0.03), "≥ −0.03"),
           Check(f"{f} − equi", f, "equi", 25, WALL_BROKEN, None, ""),
           Check(f"equi − {PLAIN30K}", "equi", PLAIN30K, 25, WALL_BROKEN, None, "")]
-    zero = load(results, "push-wall", "breaks_dial/strength0", "breaks_dial_plain30k/strength0")
+    zero = load_folders(results / "breaks_dial" / "strength0", results / "breaks_dial_plain30k" / "strength0")
     h9 = [Check(f"{f} − equi", f, "equi", n, allr, within(0.03), "within 0.03") for n in (10, 25)]
     lift = load(results, "lift", "breaks_lift")
     h5b = [Check(f"{f} − equi", f, "equi", 25, [6], at_least(0.2), "≥ +0.2")]
