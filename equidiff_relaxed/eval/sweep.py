@@ -79,11 +79,16 @@ def model_order(label: str) -> tuple[int, int]:
     return (len(names) + names.index(base), names.index(family))
 
 
+EXTRA_COLORS = ("navy", "magenta", "teal", "darkgoldenrod", "maroon", "lime", "slategrey", "coral")  # after C0-C9
+
+
 def model_color(label: str) -> str:
-    """Matplotlib colour of a model label: C0, C1, ... for the families in registry order, then fine-tuned runs."""
+    """Matplotlib colour of a model label: C0, C1, ... C9 for the families in registry order, then
+    :data:`EXTRA_COLORS` (matplotlib's C10 would repeat C0), the fine-tuned runs after the families."""
     family, base = parse_model(label)
     names = family_names()
-    return f"C{names.index(family)}" if base is None else f"C{len(names) + names.index(family)}"
+    index = names.index(family) if base is None else len(names) + names.index(family)
+    return f"C{index}" if index < 10 else EXTRA_COLORS[(index - 10) % len(EXTRA_COLORS)]
 
 
 DEFAULT_RECIPE = "configs/push.yaml"

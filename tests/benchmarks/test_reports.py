@@ -10,6 +10,7 @@ def test_every_results_folder_gets_its_report_command(tmp_path):
     write_run(results / "relax_alpha" / "push-pillar" / "alpha1e-5", "relaxed", 10, 0, [1, 1])
     write_run(results / "steps_curve" / "push" / "steps1000", "equi", 100, 0, [1, 1], steps=1000)
     write_run(results / "residual_beta" / "push" / "beta1", "residual", 10, 0, [1, 1])
+    write_run(results / "breaks" / "push-wall", "equi", 25, 0, [1, 1])
     (results / "ablation" / "push-pillar" / "runs" / "full_s0").mkdir(parents=True)
     (results / "ablation" / "push-pillar" / "runs" / "full_s0" / "eval.json").write_text("{}")
     proc = run_script("benchmarks/reports.py", "--results", str(results), "--dry-run")
@@ -18,6 +19,7 @@ def test_every_results_folder_gets_its_report_command(tmp_path):
     r = str(results)
     assert lines == [
         f"python benchmarks/ablation.py --env push-pillar --out {r}/ablation/push-pillar --report-only",
+        f"python benchmarks/regions.py --env push-wall --out {r}/breaks/push-wall --report-only --quiet",
         f"python benchmarks/regions.py --env push --out {r}/regions_fast/push --report-only --quiet",
         f"python benchmarks/regions.py --env push-pillar --out {r}/relax_alpha/push-pillar/alpha1e-5 --report-only "
         "--quiet",
@@ -30,6 +32,7 @@ def test_every_results_folder_gets_its_report_command(tmp_path):
         f"{r}/sample_efficiency/push --reference-models equi,residual",
         f"python benchmarks/steps_report.py --env push --out {r}/steps_curve/push --also {r}/regions_fast/push,"
         f"{r}/sample_efficiency/push",
+        f"python benchmarks/breaks_report.py --results {r}",
         f"python benchmarks/hypotheses.py --results {r}",
     ]
 
