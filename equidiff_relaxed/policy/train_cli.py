@@ -164,6 +164,9 @@ def fit(cli: Any, log: Callable[[str], Any] = print) -> list[Path]:
         log(f"initialised from {cli.config.init_from}" + (":" if report else " (all keys matched)"))
         for line in report:
             log(f"  {line}")
+    if model.policy is None:  # build it now: a bad model / data combination stops before anything is written
+        data.setup("fit")
+        model.build(data.shape_meta, list(data.symmetry_center), data.reflection_axis)
     make_crash_safe(trainer)
     if not any(isinstance(cb, LossCurves) for cb in trainer.callbacks):
         # first, so the end-of-training checkpoint (checkpoint callbacks run last) holds the final train point

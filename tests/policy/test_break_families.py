@@ -151,6 +151,20 @@ def test_cause_equi_needs_a_declared_cause(push_data):
         DiffusionPolicy(meta, "cause_equi", breaking_inputs=["base"], **MLP)
 
 
+def test_train_cli_refuses_a_missing_cause_in_one_line_and_writes_nothing(tmp_path):
+    from equidiff_relaxed.data.synthetic import make_push_buffer
+    from tests.conftest import run_script
+
+    make_push_buffer(3, seed=2).save(tmp_path / "push.zarr")
+    proc = run_script("train.py", "--config", "configs/push.yaml", "--model.model", "cause_equi",
+                      "--data.dataset_path", str(tmp_path / "push.zarr"), "--data.n_demos", "2", "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.strip().splitlines() if line.startswith("error:")]
+    assert lines == ["error: bad model config: no breaking input declared in the dataset's shape_meta "
+                     "(declared: none)"], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and not (tmp_path / "run").exists()  # no logs, no config.yaml
+
+
 def test_evaluation_reports_the_mean_gate_per_region_and_tests_canonical_with_its_own_noise(push_data):
     from equidiff_relaxed.eval.diagnostics import equivariance_error, mean_gate
 
