@@ -219,6 +219,15 @@ def break_sections(results: Path) -> dict[str, tuple[list[str], str]]:
           Check(f"{f} − equi", f, "equi", 25, WALL_SYMMETRIC, at_least(-0.03), "≥ −0.03"),
           Check(f"{f} − equi", f, "equi", 25, WALL_BROKEN, None, ""),
           Check(f"equi − {PLAIN30K}", "equi", PLAIN30K, 25, WALL_BROKEN, None, "")]
+    long = results / f"breaks_{f}30k" / "push-wall"  # the family at plain's budget too (its free path is plain)
+    if long.is_dir():
+        from equidiff_relaxed.eval.sweep import finished_runs
+
+        wall = wall + [dict(r, model=f"{f}@30k") for r in finished_runs(long) if r["model"] == f]
+        pick += (f" `{f}@30k`: {f} at 30000 steps (`breaks_{f}30k/`), reported beside it, since its free path is a "
+                 "plain network and plain needs 30000.")
+        h7 += [Check(f"{f}@30k − {PLAIN30K}", f"{f}@30k", PLAIN30K, 25, WALL_BROKEN, None, ""),
+               Check(f"{f}@30k − equi", f"{f}@30k", "equi", 25, WALL_SYMMETRIC, None, "")]
     zero = load_folders(results / "breaks_dial" / "strength0", results / "breaks_dial_plain30k" / "strength0")
     h9 = [Check(f"{f} − equi", f, "equi", n, allr, within(0.03), "within 0.03") for n in (10, 25)]
     lift = load(results, "lift", "breaks_lift")
@@ -230,7 +239,7 @@ def break_sections(results: Path) -> dict[str, tuple[list[str], str]]:
         "H9": evaluate("H9 (push-wall at strength 0, no wall): that family within 0.03 of equi at 10 and 25 demos",
                        "`breaks_dial/strength0/`: the same task and layout without the wall.", zero, h9),
         "H5b": evaluate("H5b (Lift grasp-360, stratified demos, region 6): that family ≥ equi + 0.2 at 25 demos",
-                        "`breaks_lift/`: 3 seeds × 20 episodes per region.", lift, h5b),
+                        "`breaks_lift/`: 20 paired episodes per region; the seeds column says how many seeds.", lift, h5b),
     }
 
 

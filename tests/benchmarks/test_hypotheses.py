@@ -40,3 +40,44 @@ def test_verdicts_follow_the_paired_differences(tmp_path):
     assert "| H5-stratified | **does not hold** (" in summary
     assert "| H3 | **does not hold** (2 of 10 checks fail; 5 missing) |" in summary
 
+
+
+def _edit(path, **fields):
+    import json
+
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), **fields)))
+
+
+def test_break_verdicts_pick_the_best_non_exact_family_and_read_its_gate(tmp_path):
+    wall, plain30k = tmp_path / "breaks" / "push-wall", tmp_path / "breaks_plain30k" / "push-wall"
+    ratios = {"data.zarr": [{"ratio": r} for r in (0.3, 1.1, 1.3, 0.9, 0.2, 0.4, 0.2, 0.4)]}
+    for seed in (0, 1):
+        write_run(wall, "equi", 25, seed, [10, 10, 2, 10, 10, 10, 10, 10])
+        write_run(wall, "gated", 25, seed, [10, 10, 8, 10, 10, 10, 10, 10],
+                  [0.03, 0.11, 0.13, 0.09, 0.01, 0.04, 0.02, 0.05])
+        write_run(wall, "cause_equi", 25, seed, [5] * 8)  # non-exact but worse: not the one picked
+        write_run(plain30k, "plain", 25, seed, [6] * 8)
+        write_run(tmp_path / "breaks_gated30k" / "push-wall", "gated", 25, seed, [10] * 8)
+        write_run(tmp_path / "breaks_dial" / "strength0", "equi", 10, seed, [10] * 8)
+        write_run(tmp_path / "breaks_dial" / "strength0", "gated", 10, seed, [8] * 8)  # costs 0.2 without a wall
+        write_run(tmp_path / "breaks_lift" / "lift", "equi", 25, seed, [10] * 6 + [4, 10])
+        write_run(tmp_path / "breaks_lift" / "lift", "gated", 25, seed, [10] * 6 + [9, 10])
+        run = wall / "runs" / f"gated_n25_s{seed}" / "eval.json"
+        _edit(run, data_symmetry_map=ratios, gate_per_region=[0.01, 0.05, 0.07, 0.01, 0.0, 0.01, 0.0, 0.02])
+    for run in wall.glob("runs/*/eval.json"):  # as eval.py writes it
+        import json
+
+        episodes = json.loads(run.read_text())["episodes"]
+        _edit(run, mean_success=sum(e["success"] for e in episodes) / len(episodes), data_symmetry_map=ratios)
+    proc = run_script("benchmarks/hypotheses.py", "--results", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    sections = {s.split("\n", 1)[0].split(" ")[0]: s for s in (tmp_path / "hypotheses.md").read_text().split("### ")}
+    assert "best non-exact family at 25 demos: **gated**" in sections["H7"]
+    assert "| gated − plain@30k | 25 | 2 | +0.20 (" in sections["H7"]  # 0.8 vs 0.6 in the broken region
+    assert "| gated − equi | 25 | 0,4,5,6,7 | +0.00 (" in sections["H7"]
+    assert "| gated@30k − plain@30k | 25 | 2 | +0.40 (" in sections["H7"]  # reported beside, not a check
+    assert "| gated | mean gate | 0.010 | 0.050 | 0.070 |" in sections["H8"]
+    assert "Verdict: **holds** (ρ = +0.9" in sections["H8"]  # the error ranks like the data's break ratio
+    assert "| gated − equi | 10 | all | -0.20 (" in sections["H9"]
+    assert "**does not hold** (1 of 2 checks fail; 1 missing)" in sections["H9"]
+    assert "| gated − equi | 25 | 6 | +0.50 (" in sections["H5b"]
