@@ -60,6 +60,7 @@ def test_break_verdicts_pick_the_best_non_exact_family_and_read_its_gate(tmp_pat
         write_run(tmp_path / "breaks_gated30k" / "push-wall", "gated", 25, seed, [10] * 8)
         write_run(tmp_path / "breaks_dial" / "strength0", "equi", 10, seed, [10] * 8)
         write_run(tmp_path / "breaks_dial" / "strength0", "gated", 10, seed, [8] * 8)  # costs 0.2 without a wall
+        write_run(tmp_path / "breaks_gate_alpha1e-1" / "strength0", "gated", 10, seed, [9] * 8)  # a stronger gate
         write_run(tmp_path / "breaks_lift" / "lift", "equi", 25, seed, [10] * 6 + [4, 10])
         write_run(tmp_path / "breaks_lift" / "lift", "gated", 25, seed, [10] * 6 + [9, 10])
         run = wall / "runs" / f"gated_n25_s{seed}" / "eval.json"
@@ -79,5 +80,7 @@ def test_break_verdicts_pick_the_best_non_exact_family_and_read_its_gate(tmp_pat
     assert "| gated | mean gate | 0.010 | 0.050 | 0.070 |" in sections["H8"]
     assert "Verdict: **holds** (ρ = +0.9" in sections["H8"]  # the error ranks like the data's break ratio
     assert "| gated − equi | 10 | all | -0.20 (" in sections["H9"]
-    assert "**does not hold** (1 of 2 checks fail; 1 missing)" in sections["H9"]
+    assert "| gated(gate_alpha=1e-1) − equi | 10 | all | -0.10 (" in sections["H9"]  # reported beside
+    assert "| gated(gate_alpha=1e-1) − equi | 25 | all | missing |" in sections["H9"]
+    assert "**does not hold** (1 of 2 checks fail; 1 missing)" in sections["H9"]  # a report-only row is no check
     assert "| gated − equi | 25 | 6 | +0.50 (" in sections["H5b"]
