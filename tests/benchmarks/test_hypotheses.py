@@ -58,6 +58,7 @@ def test_break_verdicts_pick_the_best_non_exact_family_and_read_its_gate(tmp_pat
         write_run(wall, "cause_equi", 25, seed, [5] * 8)  # non-exact but worse: not the one picked
         write_run(plain30k, "plain", 25, seed, [6] * 8)
         write_run(tmp_path / "breaks_gated30k" / "push-wall", "gated", 25, seed, [10] * 8)
+        write_run(tmp_path / "breaks_equi30k" / "push-wall", "equi", 25, seed, [10, 10, 2, 10, 10, 10, 10, 9])
         write_run(tmp_path / "breaks_dial" / "strength0", "equi", 10, seed, [10] * 8)
         write_run(tmp_path / "breaks_dial" / "strength0", "gated", 10, seed, [8] * 8)  # costs 0.2 without a wall
         write_run(tmp_path / "breaks_gate_alpha1e-1" / "strength0", "gated", 10, seed, [9] * 8)  # a stronger gate
@@ -78,7 +79,7 @@ def test_break_verdicts_pick_the_best_non_exact_family_and_read_its_gate(tmp_pat
     assert "| gated − equi | 25 | 0,4,5,6,7 | +0.00 (" in sections["H7"]
     assert "gated@30k" not in sections["H7"]  # the shared budget only; the converged one has its own verdict
     assert "| gated@30k − plain@30k | 25 | 2 | +0.40 (" in sections["H7-converged"]
-    assert "| gated@30k − equi | 25 | 0,4,5,6,7 | +0.00 (" in sections["H7-converged"]
+    assert "| gated@30k − equi@30k | 25 | 0,4,5,6,7 | +0.02 (" in sections["H7-converged"]  # equi at 30000 steps too
     assert "Verdict: **holds**" in sections["H7-converged"]  # 1.0 vs 0.6 broken, 1.0 vs 1.0 symmetric
     assert "| gated | mean gate | 0.010 | 0.050 | 0.070 |" in sections["H8"]
     assert "Verdict: **holds** (ρ = +0.9" in sections["H8"]  # the error ranks like the data's break ratio
