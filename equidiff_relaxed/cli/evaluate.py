@@ -1,7 +1,7 @@
 """Evaluate policies per orientation region on identical (paired) episodes.
 
 equidiff-eval --checkpoint CKPT [CKPT ...] --out DIR [--env NAME] [--regions 8] [--episodes_per_region 25]
-              [--n_envs 2] [--seed 0] [--ddim_steps K] [--video] [--video_failures N]
+              [--n_envs 2] [--seed 0] [--ddim_steps K] [--max_steps T] [--video] [--video_failures N]
 
 CKPT: a Lightning .ckpt or a policy folder (config.json + model.safetensors). The env is the one the training data
 record, recreated with every recorded setting, unless --env names another. Writes DIR/results.json,
@@ -37,6 +37,7 @@ class EvalCommand:
         n_envs: parallel envs (worker processes; 1: in this process).
         seed: the episode plan's seed (reset states and diffusion noise).
         ddim_steps: DDIM steps (default: the checkpoint's).
+        max_steps: episode length in env steps (default: the env's; robomimic tasks: 400, robomimic's horizon).
         video: one MP4 per region (its first episode).
         video_failures: MP4s of the first N failed episodes of each region (per checkpoint).
         quiet: no progress bar.
@@ -50,6 +51,7 @@ class EvalCommand:
     n_envs: int = 2
     seed: int = 0
     ddim_steps: int | None = None
+    max_steps: int | None = None
     video: bool = False
     video_failures: int = 0
     quiet: bool = False
@@ -66,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     payload = evaluate(args.checkpoint, args.out, args.env, args.regions, args.episodes_per_region, args.n_envs,
                        args.seed, args.ddim_steps, args.video, progress=not args.quiet,
-                       video_failures=args.video_failures)
+                       video_failures=args.video_failures, max_steps=args.max_steps)
     print(payload["table"])
     print()
     print(payload["failure_table"])

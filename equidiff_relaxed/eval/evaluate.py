@@ -12,6 +12,7 @@ from equidiff_relaxed.data.datamodule import window_to_tensors
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.symmetry_map import symmetry_breaking_map
 from equidiff_relaxed.envs.registry import get_env_spec
+from equidiff_relaxed.envs.robomimic_env import ROBOMIMIC_ENV
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.diagnostics import equivariance_error, mean_gate, relaxation_weights
 from equidiff_relaxed.eval.plan import episode_plan
@@ -51,10 +52,14 @@ def env_of(recorded: dict[str, Any], override: str | None, path: str) -> tuple[s
     """(env name, ``make`` kwargs) to evaluate a policy in: the env its dataset records, recreated with every
     recorded setting (its registration's ``recreate``: kwargs and, for push, the scene geometry), or ``override``
     (then with its defaults unless it names the recorded env)."""
+    if recorded.get("source") == "robomimic":  # converted from a robomimic file: its own robosuite env
+        recorded = {**recorded, "name": ROBOMIMIC_ENV, "kwargs": get_env_spec(ROBOMIMIC_ENV).recreate(recorded)}
     name = override or recorded.get("name")
     if not name:
         raise UserError("the checkpoint records no env; pass --env", path)
     spec = get_env_spec(name)  # UserError listing the known envs
+    if override and override == ROBOMIMIC_ENV and override != recorded.get("name"):
+        raise UserError("--env robomimic needs a policy trained on a converted robomimic dataset (its env_args)", path)
     return name, spec.recreate(recorded) if not override or override == recorded.get("name") else {}
 
 
@@ -73,11 +78,13 @@ def failure_video_name(ckpt_stem: str, result: EpisodeResult) -> str:
 
 def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = None, n_regions: int = 8,
              episodes_per_region: int = 25, n_envs: int = 2, seed: int = 0, ddim_steps: int | None = None,
-             video: bool = False, progress: bool = True, video_failures: int = 0) -> dict[str, Any]:
+             video: bool = False, progress: bool = True, video_failures: int = 0,
+             max_steps: int | None = None) -> dict[str, Any]:
     """Evaluate ``checkpoints`` on one paired episode plan; write the reports (and videos) into ``out``.
 
     ``video``: one MP4 per region and checkpoint (its first episode). ``video_failures``: MP4s of the first
-    ``video_failures`` failed episodes of each region per checkpoint (see :func:`failure_video_name`). Env faults
+    ``video_failures`` failed episodes of each region per checkpoint (see :func:`failure_video_name`).
+    ``max_steps``: episode length (default: the env's). Env faults
     are failed episodes (``env_error``, ``nonfinite_state``; see ``rollouts``); a policy that outputs NaN/inf actions
     stops the evaluation with a UserError naming its checkpoint.
 
@@ -92,6 +99,8 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
         raise UserError(f"--n_envs must be >= 1, got {n_envs}")
     if video_failures < 0:
         raise UserError(f"--video_failures must be >= 0, got {video_failures}")
+    if max_steps is not None and max_steps < 1:
+        raise UserError(f"--max_steps must be >= 1, got {max_steps}")
     out_dir = check_output_dir(out)
     loaded = {p: load_for_eval(p) for p in checkpoints}  # fail early on any bad file
     plan = episode_plan(n_regions, episodes_per_region, seed)
@@ -105,6 +114,10 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
         if ddim_steps is not None and not 1 <= ddim_steps <= policy.infer_scheduler.config.num_train_timesteps:
             raise UserError(f"--ddim_steps must be in [1, {policy.infer_scheduler.config.num_train_timesteps}]")
         env_kwargs.update(policy_env_kwargs(policy, n_regions))
+        if max_steps is not None:
+            env_kwargs["max_steps"] = max_steps
+        if env_name == ROBOMIMIC_ENV:  # the dataset's controller, driven in the policy's action form
+            env_kwargs["action_dim"] = int(policy.meta.action.shape[0])
         if video or video_failures:
             env_kwargs.update(render_mode="rgb_array")
         stem, videos = Path(path).stem, []

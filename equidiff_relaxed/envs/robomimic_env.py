@@ -1,0 +1,299 @@
+"""A robomimic / MimicGen dataset's own robosuite env, rebuilt from its ``env_args`` and evaluated per orientation region.
+
+``env_args`` is robomimic's env_meta: ``env_name`` (a robosuite env), ``type`` (1 = robosuite) and ``env_kwargs``
+(``robosuite.make``'s keyword arguments as the dataset was recorded). Files written with robosuite <= 1.4 carry
+part-controller configs (``{"type": "OSC_POSE", ..., "control_delta": true}``); :func:`translate_controller_configs`
+turns them into robosuite 1.5 composite configs with the same meaning (delta or absolute input, world frame).
+
+Orientation regions: robosuite samples each episode's placement as usual, then the task's objects are turned about
+the table centre so that the first object's yaw is the episode's theta (drawn inside region k by the paired episode
+plan). :data:`ROBOMIMIC_TASKS` says, per supported task, which objects turn and whether their positions turn too
+(Lift, Stack: positions and yaws; NutAssemblySquare: the nut's yaw only, since its peg stays where it is).
+
+Observations use robomimic's keys: every robosuite observable under its own name, ``object-state`` as ``object``,
+and camera images ``<camera>_image`` (H, W, 3) uint8 flipped upright, as robomimic stores them. Actions are the
+dataset's: 7-D (position, axis-angle, gripper) for OSC_POSE, delta or absolute as the recorded controller takes them,
+or 10-D absolute (position, rot6d, gripper), converted to OSC_POSE's 7-D absolute form. ``info`` carries ``theta``,
+``region``, ``is_success`` and, for Lift, the pick failure analysis' trace (grip site, cube, wrist joint).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from equidiff_relaxed.envs.common import default_mujoco_gl
+
+default_mujoco_gl()
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy.spatial.transform import Rotation  # noqa: E402
+
+from equidiff_relaxed.envs.robosuite_tasks import make_robosuite, robosuite_available  # noqa: E402
+from equidiff_relaxed.errors import UserError  # noqa: E402
+from equidiff_relaxed.symmetry.regions import region_of  # noqa: E402
+from equidiff_relaxed.symmetry.rotations import rot6d_to_matrix, wrap_to_2pi  # noqa: E402
+
+
+@dataclass(frozen=True)
+class RobomimicTask:
+    """How a standard robosuite task is turned into orientation regions: the objects that turn (the first one's yaw
+    is theta), whether their positions turn about the table centre too, the default episode length (robomimic's
+    rollout horizon) and, for tasks that lift an object, how high (m above the table top) counts as lifted."""
+
+    objects: tuple[str, ...]
+    turn_positions: bool
+    max_steps: int = 400
+    lift_margin: float | None = None
+
+
+ROBOMIMIC_TASKS: dict[str, RobomimicTask] = {
+    "Lift": RobomimicTask(("cube",), True, lift_margin=0.04),
+    "Stack": RobomimicTask(("cubeA", "cubeB"), True),
+    "NutAssemblySquare": RobomimicTask(("SquareNut",), False),
+}
+
+
+def _import_robosuite() -> Any:
+    if not robosuite_available():
+        raise UserError("robosuite is not installed: pip install -e '.[robosuite]' (robosuite 1.5.x)")
+    import robosuite
+    from robosuite.utils.log_utils import ROBOSUITE_DEFAULT_LOGGER
+
+    ROBOSUITE_DEFAULT_LOGGER.setLevel("ERROR")
+    return robosuite
+
+
+def _robot_name(env_kwargs: dict[str, Any]) -> str:
+    robots = env_kwargs.get("robots", "Panda")
+    if isinstance(robots, (list, tuple)):
+        if len(robots) != 1:
+            raise UserError(f"only single-arm datasets are supported (env_kwargs.robots = {robots!r})")
+        robots = robots[0]
+    return str(robots)
+
+
+def translate_controller_configs(config: Any, robot: str, absolute: bool | None = None) -> dict[str, Any]:
+    """A robosuite 1.5 composite controller config for ``config`` as a dataset recorded it.
+
+    robosuite <= 1.4 part configs (``{"type": "OSC_POSE", ..., "control_delta": bool}``) become the robot's BASIC
+    composite config with that arm part; ``control_delta`` becomes ``input_type`` (delta / absolute) in the world
+    frame, as robosuite 1.4 read it. 1.5 configs pass unchanged. ``absolute`` (when not None) forces the arm's input
+    type (10-D absolute-action policies need an absolute controller).
+    """
+    _import_robosuite()
+    from robosuite.controllers.composite.composite_controller_factory import (load_composite_controller_config,
+                                                                              refactor_composite_controller_config)
+
+    if config is None:
+        config = load_composite_controller_config(controller="BASIC", robot=robot)
+    if not isinstance(config, dict):
+        raise UserError(f"env_kwargs.controller_configs must be a JSON object, got {type(config).__name__}")
+    config = copy.deepcopy(config)
+    legacy = "body_parts" not in config
+    if legacy:
+        delta = config.pop("control_delta", True)
+        config.setdefault("input_type", "delta" if delta else "absolute")
+        config.setdefault("input_ref_frame", "world")
+        config = refactor_composite_controller_config(config, robot, ["right"])
+        parts = config["body_parts"]
+        parts.pop("arms", None)  # the robot's default arms entry is replaced by the recorded arm
+    if absolute is not None:
+        arm = config.get("body_parts", {}).get("right")
+        if arm is None:
+            raise UserError("the recorded controller has no right arm part to drive")
+        arm["input_type"] = "absolute" if absolute else "delta"
+        arm["input_ref_frame"] = "world"
+    return config
+
+
+def check_env_args(env_args: Any, source: str | None = None) -> dict[str, Any]:
+    """``env_args`` validated: a robosuite env (type 1) that robosuite knows and this module can turn by region."""
+    if not isinstance(env_args, dict) or not env_args.get("env_name"):
+        raise UserError("env_args name no env (need env_name, type 1 = robosuite, env_kwargs)", source)
+    if env_args.get("type", 1) != 1:
+        raise UserError(f"env_args type {env_args.get('type')!r} is not robosuite (1)", source)
+    name = env_args["env_name"]
+    _import_robosuite()
+    from robosuite.environments.base import REGISTERED_ENVS
+
+    if name not in REGISTERED_ENVS:
+        raise UserError(f"env_args name env {name!r}, which robosuite does not know", source)
+    if name not in ROBOMIMIC_TASKS:
+        raise UserError(f"env {name!r} has no orientation regions here (supported: {', '.join(ROBOMIMIC_TASKS)})",
+                        source)
+    return env_args
+
+
+class RobomimicEnv(gym.Env):
+    """The dataset's robosuite env (see the module docstring); ``env_args`` as robomimic records them."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+
+    def __init__(self, env_args: dict[str, Any], n_regions: int = 8, max_steps: int | None = None,
+                 image_size: int | None = None, action_dim: int | None = None, render_mode: str | None = None,
+                 render_size: int = 256, render_camera: str = "frontview"):
+        self.env_args = check_env_args(env_args)
+        self.env_name = env_args["env_name"]
+        self.task = ROBOMIMIC_TASKS[self.env_name]
+        self.n_regions, self.max_steps = n_regions, max_steps or self.task.max_steps
+        self.render_mode, self.render_size, self.render_camera = render_mode, render_size, render_camera
+        kwargs = dict(env_args.get("env_kwargs") or {})
+        self.action_dim_in = action_dim
+        kwargs["controller_configs"] = translate_controller_configs(
+            kwargs.get("controller_configs"), _robot_name(kwargs), absolute=True if action_dim == 10 else None)
+        self.cameras = tuple(kwargs.get("camera_names") or ()) if kwargs.get("use_camera_obs") else ()
+        if isinstance(kwargs.get("camera_names"), str) and self.cameras:
+            self.cameras = (kwargs["camera_names"],)
+        if image_size and self.cameras:
+            kwargs.update(camera_heights=image_size, camera_widths=image_size)
+        kwargs.update(has_renderer=False, ignore_done=True, horizon=100_000,
+                      has_offscreen_renderer=bool(self.cameras) or render_mode == "rgb_array")
+        kwargs.pop("render_gpu_device_id", None)  # the recording machine's GPU
+        try:
+            self.rs = make_robosuite(self.env_name, kwargs)
+        except (TypeError, ValueError, AssertionError, KeyError) as err:
+            raise UserError(f"robosuite could not build {self.env_name!r} from env_args: {err}") from None
+        self.rs.reset()
+        self.robot = self.rs.robots[0]
+        self._grip_site = self.rs.sim.model.site_name2id(self.robot.gripper["right"].important_sites["grip_site"])
+        self._wrist_qpos = self.robot._ref_joint_pos_indexes[6]
+        self._wrist_limits = np.asarray(self.rs.sim.model.jnt_range[self.robot._ref_joint_indexes[6]], np.float64)
+        by_name = {o.name: o for o in self.rs.placement_initializer.mujoco_objects}
+        self._joints = [by_name[name].joints[0] for name in self.task.objects]
+        self._center = np.asarray(getattr(self.rs, "table_offset", np.zeros(3)), dtype=np.float64)
+        first = self._obs()
+        self.observation_space = gym.spaces.Dict({k: gym.spaces.Box(
+            0 if v.dtype == np.uint8 else -np.inf, 255 if v.dtype == np.uint8 else np.inf, v.shape, v.dtype)
+            for k, v in first.items()})
+        low, high = self.rs.action_spec
+        self.robosuite_action_dim = len(low)
+        dim = action_dim or self.robosuite_action_dim
+        if dim not in (self.robosuite_action_dim, 10):
+            raise UserError(f"the policy's {dim}-D actions fit neither {self.env_name}'s "
+                            f"{self.robosuite_action_dim}-D controller nor the 10-D absolute pose form")
+        self.action_space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
+        self.next_theta: float | None = None
+        self.theta, self.steps = 0.0, 0
+
+    # ------------------------------------------------------------------ the symmetric task env contract
+    def shape_meta_dict(self) -> dict[str, Any]:
+        """shape_meta inferred as the converter does for these keys."""
+        from equidiff_relaxed.data.robomimic_hdf5 import infer_shape_meta
+
+        shapes = {k: tuple(v.shape) for k, v in self.observation_space.spaces.items()}
+        return infer_shape_meta(shapes, self.action_space.shape[0], self.env_args)[0].to_dict()
+
+    def dataset_attrs(self) -> dict[str, Any]:
+        return {"env": {"name": self.env_name, "type": 1, "kwargs": self.env_args.get("env_kwargs") or {},
+                        "source": "robomimic"}, "env_args": self.env_args,
+                "symmetry": {"center": [float(self._center[0]), float(self._center[1])], "group": "SO(2)"}}
+
+    def get_state(self) -> np.ndarray:
+        return np.asarray(self.rs.sim.get_state().flatten(), dtype=np.float64)
+
+    def set_state(self, state: np.ndarray) -> None:
+        self.rs.sim.set_state_from_flattened(np.asarray(state, dtype=np.float64))
+        self.rs.sim.forward()
+
+    # ------------------------------------------------------------------ episodes
+    def _turn_layout(self, theta: float) -> None:
+        """Turn the sampled placement about the table centre so that the first object's yaw is ``theta``."""
+        data = self.rs.sim.data
+        poses = [np.asarray(data.get_joint_qpos(j), dtype=np.float64).copy() for j in self._joints]
+        yaw0 = Rotation.from_quat(poses[0][[4, 5, 6, 3]]).as_euler("xyz")[2]
+        turn = Rotation.from_euler("z", theta - yaw0)
+        for joint, qpos in zip(self._joints, poses):
+            if self.task.turn_positions:
+                qpos[:2] = self._center[:2] + turn.apply(np.r_[qpos[:2] - self._center[:2], 0.0])[:2]
+            quat = (turn * Rotation.from_quat(qpos[[4, 5, 6, 3]])).as_quat()  # xyzw
+            qpos[3:7] = quat[[3, 0, 1, 2]]
+            data.set_joint_qpos(joint, qpos)
+        self.rs.sim.forward()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        theta = (options or {}).get("theta", self.next_theta)
+        self.next_theta = None
+        if seed is not None:
+            np.random.seed(seed % 2**32)  # robosuite's placement sampler and initialization noise use numpy's RNG
+        self.theta = float(wrap_to_2pi(self.np_random.uniform(0, 2 * math.pi) if theta is None else float(theta)))
+        self.rs.reset()
+        self._turn_layout(self.theta)
+        self.steps = 0
+        return self._obs(), self._info()
+
+    def to_robosuite_action(self, action: np.ndarray) -> np.ndarray:
+        """The policy's action -> the controller's: 10-D (position, rot6d, gripper) -> 7-D (position, axis-angle,
+        gripper); others pass as they are."""
+        a = np.asarray(action, dtype=np.float64).reshape(-1)
+        if a.shape != self.action_space.shape or not np.all(np.isfinite(a)):
+            raise ValueError(f"action must be finite with shape {self.action_space.shape}, got {a}")
+        if len(a) == 10 and self.robosuite_action_dim != 10:
+            rotvec = Rotation.from_matrix(rot6d_to_matrix(a[3:9])).as_rotvec()
+            return np.concatenate([a[:3], rotvec, [np.clip(a[9], -1.0, 1.0)]])
+        return a
+
+    def step(self, action: np.ndarray):
+        self.rs.step(self.to_robosuite_action(action))
+        self.steps += 1
+        success = bool(self.rs._check_success())
+        truncated = not success and self.steps >= self.max_steps
+        return self._obs(), float(success), success, truncated, self._info()
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        raw = self.rs._get_observations(force_update=True)
+        obs: dict[str, np.ndarray] = {}
+        for key, value in raw.items():
+            if key.endswith("_image"):
+                obs[key] = np.ascontiguousarray(np.asarray(value, dtype=np.uint8)[::-1])  # upright, as robomimic
+            elif not key.endswith("_depth"):
+                obs["object" if key == "object-state" else key] = np.asarray(value, dtype=np.float32).reshape(-1)
+        return obs
+
+    def _info(self) -> dict[str, Any]:
+        data = self.rs.sim.data
+        info: dict[str, Any] = {"theta": self.theta, "region": region_of(self.theta, self.n_regions),
+                                "is_success": bool(self.rs._check_success())}
+        if self.task.lift_margin is not None:  # the pick failure analysis (reach, grasp, drop, too low, wrist)
+            info.update(grip_pos=data.site_xpos[self._grip_site].copy(),
+                        object_pos=np.asarray(data.get_joint_qpos(self._joints[0])[:3], dtype=np.float64).copy(),
+                        wrist_angle=float(data.qpos[self._wrist_qpos]), wrist_limits=self._wrist_limits.copy(),
+                        success_z=float(self._center[2]) + self.task.lift_margin)
+        return info
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        img = self.rs.sim.render(camera_name=self.render_camera, width=self.render_size, height=self.render_size)
+        return np.ascontiguousarray(img[::-1])
+
+    def close(self) -> None:
+        self.rs.close()
+
+
+def recreate_from_dataset(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``RobomimicEnv``'s kwargs from the ``env`` attrs a converted robomimic dataset records."""
+    kwargs = attrs.get("kwargs") or {}
+    if "env_args" in kwargs:
+        return {"env_args": kwargs["env_args"]}
+    return {"env_args": {"env_name": attrs.get("name"), "type": attrs.get("type", 1), "env_kwargs": kwargs}}
+
+
+def _robosuite_missing() -> str | None:
+    return None if robosuite_available() else "robosuite: pip install -e '.[robosuite]' (robosuite 1.5.x)"
+
+
+def _register() -> None:
+    from equidiff_relaxed.envs.pick_failures import PICK_ANALYSIS
+    from equidiff_relaxed.envs.registry import EnvSpec, register_env
+
+    register_env(EnvSpec(ROBOMIMIC_ENV, RobomimicEnv, "a robomimic / MimicGen dataset's own robosuite env "
+                         f"(from its env_args; regions for {', '.join(ROBOMIMIC_TASKS)})", analysis=PICK_ANALYSIS,
+                         recreate=recreate_from_dataset, requires=_robosuite_missing))
+
+
+ROBOMIMIC_ENV = "robomimic"  # the registered name; datasets converted from robomimic files are evaluated in it
+_register()
