@@ -1,10 +1,12 @@
 """Convert a robomimic / MimicGen HDF5 file to a zarr replay buffer.
 
 equidiff-convert --hdf5 IN.hdf5 --out OUT.zarr [--keys k1 k2] [--filter_key train] [--shape_meta meta.yaml]
-                 [--center X Y] [--overwrite]
+                 [--center X Y] [--abs_actions] [--overwrite]
 
 The input is opened read-only; the output is written atomically (nothing under OUT until it is complete).
 shape_meta is inferred from robosuite key names unless --shape_meta declares it; every guess is a ``note:`` line.
+--abs_actions (also spelled --abs-actions) stores EquiDiff's 10-D absolute pose actions, computed by replaying each
+demo's states with its delta OSC controller and checked by replaying them with an absolute one (needs robosuite).
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ class ConvertCommand:
         filter_key: only the demos listed in mask/<filter_key>, e.g. train.
         shape_meta: YAML file declaring shape_meta (default: inferred from key names).
         center: symmetry centre X Y in world coordinates (default 0 0: robosuite's table centre).
+        abs_actions: store 10-D absolute actions (position, rot6d, gripper) from the demos' states instead of the
+            recorded 7-D delta OSC actions (needs robosuite and data/demo_N/states).
         overwrite: replace OUT if it exists.
         quiet: no progress bar.
     """
@@ -37,6 +41,7 @@ class ConvertCommand:
     filter_key: str | None = None
     shape_meta: str | None = None
     center: list[float] | None = None
+    abs_actions: bool = False
     overwrite: bool = False
     quiet: bool = False
 
@@ -58,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     summary = convert_robomimic(args.hdf5, args.out, keys=keys, filter_key=args.filter_key,
                                 overwrite=args.overwrite, shape_meta=shape_meta, center=center,
-                                progress=not args.quiet)
+                                progress=not args.quiet, abs_actions=args.abs_actions)
     dt = time.perf_counter() - t0
     for note in summary["notes"]:
         print(f"note: {note}", file=sys.stderr)

@@ -25,7 +25,7 @@ class GenerateCommand:
     """Options of ``equidiff-generate``.
 
     Args:
-        env: the env to generate in (a registered name: push, push-pillar, push-drift, lift, stack, or a plug-in's).
+        env: the env to generate in (a registered name: push, push-pillar, push-drift, push-wall, lift, stack, or a plug-in's).
         episodes: successful episodes to store.
         out: PATH.zarr (a folder) or PATH.zarr.zip.
         image: also record an RGB image (push: top-down camera; robosuite: agentview).

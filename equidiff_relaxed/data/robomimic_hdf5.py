@@ -17,6 +17,7 @@ and an inferred ``shape_meta`` (see :func:`infer_shape_meta`).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -55,6 +56,8 @@ OBJECT_REPS: dict[str, str] = {
     # cubeA_pos, cubeA_quat, cubeB_pos, cubeB_quat, gripper_to_cubeA, gripper_to_cubeB, cubeA_to_cubeB
     "Stack": "pos3+quat+pos3+quat+vec2+scalar:1+vec2+scalar:1+vec2+scalar:1",
 }
+# EquiDiff's absolute pose action: position (pos3), 6D rotation (rot6d: two rotated columns), gripper (invariant)
+ABS_ACTION: dict[str, Any] = {"shape": [10], "rep": "pos3+rot6d+scalar"}
 DEMO_RE = re.compile(r"^demo_(\d+)$")
 
 
@@ -123,7 +126,7 @@ def infer_shape_meta(
         obs[key] = {"shape": [shape[0]], "type": "low_dim", "rep": rep}
     delta = actions_are_delta(env_args)
     if action_dim == 10:
-        action_rep = "pos3+rot6d+scalar"  # EquiDiff absolute pose: position, 6D rotation, gripper
+        action_rep = ABS_ACTION["rep"]
     elif action_dim == 7 and delta is not False:
         action_rep = "vec2+scalar:1+vec2+scalar:1+scalar:1"  # OSC delta: dpos, axis-angle drot, gripper
         if delta is None:
@@ -178,12 +181,17 @@ def convert_robomimic(
     shape_meta: ShapeMeta | None = None,
     center: tuple[float, float] = (0.0, 0.0),
     progress: bool = True,
+    abs_actions: bool = False,
 ) -> dict[str, Any]:
     """Convert a robomimic HDF5 file to a zarr replay buffer (directory, or ``.zip``) atomically.
 
     ``keys``: observation keys to keep (default all). ``filter_key``: only demos in ``mask/<filter_key>``.
-    ``shape_meta``: declared fields (default: inferred, see :func:`infer_shape_meta`). Returns a summary dict with
-    ``episodes``, ``steps``, ``keys`` and ``notes``. The input file is opened read-only.
+    ``shape_meta``: declared fields (default: inferred, see :func:`infer_shape_meta`). ``abs_actions``: store
+    EquiDiff's 10-D absolute pose actions (position, rot6d, gripper) computed by replaying each demo's states with
+    its delta OSC controller, and check them by replay with an absolute one
+    (:mod:`equidiff_relaxed.envs.robomimic_abs_actions`; needs robosuite and ``states``). Returns a summary dict with
+    ``episodes``, ``steps``, ``keys``, ``notes`` and, with ``abs_actions``, ``replay_error_m`` (the largest distance
+    an object ends from where its demo left it). The input file is opened read-only.
     """
     src = str(hdf5_path)
     f = _open_hdf5(src)
@@ -204,20 +212,44 @@ def convert_robomimic(
         obs_shapes = {k: tuple(first["obs"][k].shape[1:]) for k in obs_keys}
         action_dim = int(first["actions"].shape[1])
         notes: list[str] = []
+        converter = None
+        if abs_actions:
+            no_states = [d for d in demos if "states" not in f["data"][d]]
+            if no_states:
+                raise UserError(f"--abs_actions replays simulator states, but data/{no_states[0]} has no 'states' "
+                                f"({len(no_states)} of {len(demos)} demos lack them)", src)
+            from equidiff_relaxed.envs.robomimic_abs_actions import AbsoluteActionConverter
+
+            converter = AbsoluteActionConverter(env_args, src)
+            env_args = converter.absolute_env_args()
+            action_dim = 10
         ours = (env_args or {}).get("equidiff_relaxed") or {}  # written by export_robomimic / our generator
         if shape_meta is None and ours.get("shape_meta"):
             recorded = ShapeMeta.from_dict(ours["shape_meta"], source=src)
             kept = {k: v for k, v in recorded.obs.items() if k in obs_keys}
             shape_meta = ShapeMeta(obs=kept, action=recorded.action) if kept else None
+            if shape_meta is not None and abs_actions:
+                shape_meta = ShapeMeta.from_dict({"obs": {k: v.to_dict() for k, v in kept.items()},
+                                                  "action": ABS_ACTION}, source=src)
         if shape_meta is None:
             shape_meta, notes = infer_shape_meta(obs_shapes, action_dim, env_args)
         symmetry = ours.get("symmetry") or {"center": [float(center[0]), float(center[1])], "group": None}
         extras = [k for k in ("states", "rewards", "dones") if k in first]
 
-        with BufferWriter(out_path, overwrite=overwrite) as writer:
+        replay_error = 0.0
+        with contextlib.ExitStack() as stack, BufferWriter(out_path, overwrite=overwrite) as writer:
+            if converter is not None:
+                stack.callback(converter.close)
             for name in tqdm(demos, desc="converting", unit="demo", disable=not progress):
-                writer.add(*_read_demo(f, src, name, obs_keys, obs_shapes, extras))
+                arrays, meta = _read_demo(f, src, name, obs_keys, obs_shapes, extras)
+                if converter is not None:
+                    arrays["action"] = converter.convert(arrays["states"], arrays["action"], f"data/{name}")
+                    replay_error = max(replay_error, converter.replay_object_error(arrays["states"], arrays["action"]))
+                writer.add(arrays, meta)
             writer.flush()
+            if converter is not None:
+                notes.append(f"abs actions: replayed with an absolute controller, every object ends within "
+                             f"{replay_error * 1000:.1f} mm of where its demo left it (largest over {len(demos)} demos)")
             buf = writer.buffer
             assert buf is not None
             shape_meta.check_arrays(buf.step_shapes(), source=src)
@@ -229,9 +261,12 @@ def convert_robomimic(
                 },
                 env_args=env_args,
                 symmetry=symmetry,
-                source={"converted_from": Path(src).name, "filter_key": filter_key, "tool": "convert_robomimic"},
+                source={"converted_from": Path(src).name, "filter_key": filter_key, "tool": "convert_robomimic",
+                        **({"abs_actions": {"replay_error_m": replay_error}} if abs_actions else {})},
             )
             summary = {"episodes": buf.n_episodes, "steps": buf.n_steps, "keys": buf.keys, "notes": notes}
+            if abs_actions:
+                summary["replay_error_m"] = replay_error
         return summary
 
 

@@ -34,7 +34,7 @@ from scipy.spatial.transform import Rotation  # noqa: E402
 from equidiff_relaxed.envs.robosuite_tasks import make_robosuite, robosuite_available  # noqa: E402
 from equidiff_relaxed.errors import UserError  # noqa: E402
 from equidiff_relaxed.symmetry.regions import region_of  # noqa: E402
-from equidiff_relaxed.symmetry.rotations import rot6d_to_matrix, wrap_to_2pi  # noqa: E402
+from equidiff_relaxed.symmetry.rotations import wrap_to_2pi  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -232,8 +232,9 @@ class RobomimicEnv(gym.Env):
         if a.shape != self.action_space.shape or not np.all(np.isfinite(a)):
             raise ValueError(f"action must be finite with shape {self.action_space.shape}, got {a}")
         if len(a) == 10 and self.robosuite_action_dim != 10:
-            rotvec = Rotation.from_matrix(rot6d_to_matrix(a[3:9])).as_rotvec()
-            return np.concatenate([a[:3], rotvec, [np.clip(a[9], -1.0, 1.0)]])
+            from equidiff_relaxed.envs.robomimic_abs_actions import absolute_pose_to_osc
+
+            return absolute_pose_to_osc(a)
         return a
 
     def step(self, action: np.ndarray):

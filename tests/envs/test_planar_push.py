@@ -180,7 +180,7 @@ def test_image_is_top_down_and_rotates_with_the_layout():
 
 
 def test_unknown_env_name():
-    with pytest.raises(UserError, match=r"unknown env .pushh. \(known: push, push-pillar, push-drift, push-wall, lift, stack\)"):
+    with pytest.raises(UserError, match=r"unknown env .pushh. \(known: push, push-pillar, push-drift, push-wall, lift, stack, robomimic\)"):
         make_env("pushh")
     assert ENV_NAMES == ("push", "push-pillar", "push-drift", "push-wall")
 
