@@ -85,6 +85,24 @@ class SequenceDataset(Dataset):
         return {"obs": window_to_tensors(raw, self.shape_meta), "action": torch.from_numpy(raw["action"]).float()}
 
 
+def select_obs(meta: ShapeMeta, keys: list[str] | None, reps: dict[str, str] | None, path: str) -> ShapeMeta:
+    """``meta`` with only ``keys`` kept (None: all) and the representations in ``reps`` replaced."""
+    if not keys and not reps:
+        return meta
+    d = meta.to_dict()
+    known = ", ".join(d["obs"])
+    for k in [*(keys or []), *(reps or {})]:
+        if k not in d["obs"]:
+            raise UserError(f"data.obs_keys / data.obs_reps name {k!r}, which the dataset does not have "
+                            f"(obs keys: {known})", path)
+    if keys:
+        d["obs"] = {k: d["obs"][k] for k in keys}
+    for k, rep in (reps or {}).items():
+        if k in d["obs"]:
+            d["obs"][k] = {**d["obs"][k], "rep": rep}
+    return ShapeMeta.from_dict(d, source=path)
+
+
 class DemoDataModule(L.LightningDataModule):
     """Episodes from one replay buffer, split by episode, served as training windows.
 
@@ -93,6 +111,9 @@ class DemoDataModule(L.LightningDataModule):
         horizon, n_obs_steps, n_action_steps: T, To, Ta of the sampler.
         shape_meta: declared fields; default: the buffer's ``shape_meta`` attr (needed for plain diffusion_policy
             zarr files, which carry none). Only keys listed under ``obs`` are read.
+        obs_keys: keep only these observation keys of shape_meta (default: all); each must exist.
+        obs_reps: key -> representation replacing shape_meta's for that key, e.g. ``{agentview_image: image}`` to
+            encode a camera equivariantly, as EquiDiff does (checked like any declaration).
         val_ratio, seed, n_demos: see :func:`equidiff_relaxed.data.split.split_episodes`.
         in_memory: copy the needed arrays into RAM (fast); otherwise read windows from disk on demand.
         pad_after: ``"full"`` (default: every state is some window's current observation; padded actions hold the
@@ -109,6 +130,8 @@ class DemoDataModule(L.LightningDataModule):
         n_obs_steps: int = 2,
         n_action_steps: int = 8,
         shape_meta: dict[str, Any] | None = None,
+        obs_keys: list[str] | None = None,
+        obs_reps: dict[str, str] | None = None,
         val_ratio: float = 0.1,
         seed: int = 0,
         n_demos: int | None = None,
@@ -127,6 +150,7 @@ class DemoDataModule(L.LightningDataModule):
         self.dataset_path = str(dataset_path)
         self.horizon, self.n_obs_steps, self.n_action_steps = horizon, n_obs_steps, n_action_steps
         self._shape_meta_cfg = shape_meta
+        self.obs_keys, self.obs_reps = obs_keys, obs_reps
         self.val_ratio, self.seed, self.n_demos = val_ratio, seed, n_demos
         self.batch_size, self.num_workers = batch_size, num_workers
         self.persistent_workers, self.pin_memory, self.in_memory = persistent_workers, pin_memory, in_memory
@@ -154,6 +178,7 @@ class DemoDataModule(L.LightningDataModule):
                 meta = buf.shape_meta
             else:
                 raise UserError("the dataset records no shape_meta; give shape_meta in the config", path)
+            meta = select_obs(meta, self.obs_keys, self.obs_reps, path)
             meta.check_arrays(buf.step_shapes(), source=path)
             low_dim = buf.load_arrays([*meta.low_dim_keys, "action"])
             for k, v in low_dim.items():

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from equidiff_relaxed.symmetry.representations import REPRESENTATIONS, SubField
+from equidiff_relaxed.symmetry.representations import IMAGE_REPS, REPRESENTATIONS, SubField
 
 MODES = ("limits", "gaussian", "identity", "symmetric")
 _EPS = 1e-6
@@ -61,7 +61,7 @@ def _symmetric(x: np.ndarray, fields: tuple[SubField, ...], center: np.ndarray) 
             scale[f.start : f.stop] = 1.0 / bound if bound > _EPS else 1.0
         elif how == "limits":
             scale[f.start : f.stop], offset[f.start : f.stop] = _limits(part)
-        elif how != "unchanged" or REPRESENTATIONS[f.rep].coordinates in ("image", "camera"):
+        elif how != "unchanged" or REPRESENTATIONS[f.rep].coordinates in IMAGE_REPS:
             raise ValueError(f"symmetric mode does not apply to representation {f.rep!r}")
     return scale, offset
 

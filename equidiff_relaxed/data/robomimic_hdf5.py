@@ -32,7 +32,7 @@ from tqdm import tqdm
 from equidiff_relaxed.data.atomic import check_output_path
 from equidiff_relaxed.data.replay_buffer import first_nonfinite_step
 from equidiff_relaxed.data.writer import BufferWriter
-from equidiff_relaxed.data.shape_meta import ShapeMeta
+from equidiff_relaxed.data.shape_meta import ShapeMeta, is_eye_in_hand
 from equidiff_relaxed.errors import UserError
 
 # Representations of the standard robosuite observation keys (about the vertical axis through the table centre).
@@ -112,6 +112,10 @@ def infer_shape_meta(
     for key, shape in obs_shapes.items():
         if len(shape) == 3:
             h, w, c = shape
+            if is_eye_in_hand(key):
+                obs[key] = {"shape": [c, h, w], "type": "rgb", "rep": "camera_inhand"}
+                notes.append(f"obs key {key!r}: declared 'camera_inhand' (eye-in-hand camera, an invariant input)")
+                continue
             obs[key] = {"shape": [c, h, w], "type": "rgb", "rep": "camera"}
             notes.append(f"obs key {key!r}: declared 'camera' (fixed camera, an invariant input); declare rep "
                          "'image' for a top-down view centred on the symmetry centre")

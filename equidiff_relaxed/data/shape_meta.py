@@ -28,7 +28,7 @@ from typing import Any, Mapping
 import yaml
 
 from equidiff_relaxed.errors import UserError
-from equidiff_relaxed.symmetry.representations import SubField, format_rep, parse_rep
+from equidiff_relaxed.symmetry.representations import CAMERA_REPS, IMAGE_REPS, SubField, format_rep, parse_rep
 
 FIELD_TYPES = ("low_dim", "rgb")
 
@@ -58,6 +58,11 @@ class FieldMeta:
         return {"shape": list(self.shape), "type": self.type, "rep": self.rep}
 
 
+def is_eye_in_hand(key: str) -> bool:
+    """Whether an observation key names an eye-in-hand camera (robosuite: ``robot0_eye_in_hand_image``)."""
+    return "eye_in_hand" in key.lower()
+
+
 def _parse_field(key: str, spec: Any, default_type: str, where: str) -> FieldMeta:
     if not isinstance(spec, Mapping):
         raise ValueError(f"{where}{key}: expected a mapping with shape/type/rep, got {spec!r}")
@@ -79,15 +84,19 @@ def _parse_field(key: str, spec: Any, default_type: str, where: str) -> FieldMet
     if ftype == "rgb":
         if len(shape) != 3 or shape[0] not in (1, 3, 4):
             raise ValueError(f"{where}{key}: rgb shape must be [C, H, W] with C in 1/3/4, got {list(shape)}")
-        fields = parse_rep(spec["rep"], None) if spec["rep"] in ("image", "camera") else ()
+        fields = parse_rep(spec["rep"], None) if spec["rep"] in IMAGE_REPS else ()
         if not fields:
-            raise ValueError(f"{where}{key}: rgb fields take rep 'image' (top-down, turns with the layout) or "
-                             f"'camera' (fixed camera, invariant input), got {spec['rep']!r}")
+            raise ValueError(f"{where}{key}: rgb fields take rep 'image' (top-down, turns with the layout), "
+                             f"'camera' (fixed camera, invariant input) or 'camera_inhand' (eye-in-hand camera, "
+                             f"invariant input), got {spec['rep']!r}")
+        if spec["rep"] == "image" and is_eye_in_hand(key):
+            raise ValueError(f"{where}{key}: an eye-in-hand camera moves with the gripper, so its pixels do not turn "
+                             f"with the task; declare rep 'camera_inhand' (invariant features), not 'image'")
     else:
         if len(shape) != 1:
             raise ValueError(f"{where}{key}: low_dim shape must be one number, e.g. [2], got {list(shape)}")
         fields = parse_rep(spec["rep"], shape[0])
-        if fields[0].rep in ("image", "camera"):
+        if fields[0].rep in IMAGE_REPS:
             raise ValueError(f"{where}{key}: rep {fields[0].rep!r} needs type rgb")
     return FieldMeta(key=key, shape=tuple(shape), type=ftype, fields=fields)
 
@@ -172,8 +181,14 @@ class ShapeMeta:
 
     @property
     def camera_keys(self) -> list[str]:
-        """rgb keys with rep 'camera': fixed cameras whose images are treated as invariant inputs."""
-        return [k for k, v in self.obs.items() if v.type == "rgb" and v.fields[0].rep == "camera"]
+        """rgb keys whose images do not turn with the task: rep 'camera' (fixed cameras, symmetry-breaking) and
+        'camera_inhand' (eye-in-hand cameras, truly invariant); both are invariant inputs."""
+        return [k for k, v in self.obs.items() if v.type == "rgb" and v.fields[0].rep in CAMERA_REPS]
+
+    @property
+    def inhand_keys(self) -> list[str]:
+        """rgb keys with rep 'camera_inhand' (encoded by a CNN with spatial softmax, see nn.encoders)."""
+        return [k for k, v in self.obs.items() if v.type == "rgb" and v.fields[0].rep == "camera_inhand"]
 
     def check_arrays(self, shapes: Mapping[str, tuple[int, ...]], source: str | PathLike | None = None,
                      action_key: str = "action") -> None:

@@ -41,6 +41,7 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
+from equidiff_relaxed.data.shape_meta import is_eye_in_hand  # noqa: E402
 from equidiff_relaxed.envs.perturb import PerturbConfig  # noqa: E402
 from equidiff_relaxed.envs.pick_failures import PICK_ANALYSIS  # noqa: E402
 from equidiff_relaxed.envs.registry import EnvSpec, register_env  # noqa: E402
@@ -239,8 +240,8 @@ class RobosuiteTaskEnv(gym.Env):
 
     def shape_meta_dict(self) -> dict[str, Any]:
         """shape_meta (plain dict): eef position pos3, orientation quat, gripper scalar, object per task; camera
-        images (agentview, eye-in-hand) rep 'camera': perspective views that do not turn with the layout, so models
-        take them as invariant (symmetry-breaking) inputs."""
+        images: agentview rep 'camera' (a perspective view that does not turn with the layout, so models take it as an
+        invariant, symmetry-breaking input), eye-in-hand rep 'camera_inhand' (it turns with the gripper: invariant)."""
         obs: dict[str, Any] = {
             "robot0_eef_pos": {"shape": [3], "type": "low_dim", "rep": "pos3"},
             "robot0_eef_quat": {"shape": [4], "type": "low_dim", "rep": "quat"},
@@ -248,7 +249,8 @@ class RobosuiteTaskEnv(gym.Env):
             "object": {"shape": [self.spec_.object_dim], "type": "low_dim", "rep": self.spec_.object_rep},
         }
         for cam in self.cameras:
-            obs[f"{cam}_image"] = {"shape": [3, self.image_size, self.image_size], "type": "rgb", "rep": "camera"}
+            rep = "camera_inhand" if is_eye_in_hand(cam) else "camera"
+            obs[f"{cam}_image"] = {"shape": [3, self.image_size, self.image_size], "type": "rgb", "rep": rep}
         if self.action_mode == "abs":
             action = {"shape": [10], "rep": "pos3+rot6d+scalar"}
         else:

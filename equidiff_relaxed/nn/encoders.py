@@ -26,40 +26,87 @@ def _mlp(dims: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers[:-1])
 
 
-class PlainImageNet(nn.Module):
-    """Small ResNet-style CNN with GroupNorm; random crop (train) / centre crop (eval). (N, C, H, W) -> (N, out)."""
+def crop(x: torch.Tensor, size: tuple[int, int], training: bool,
+         generator: torch.Generator | None = None) -> torch.Tensor:
+    """(..., H, W) -> (..., h, w): a random window while training (one offset per call), the centre one otherwise
+    (symmetric about the image centre when H - h and W - w are even, so quarter turns commute with it)."""
+    (h_in, w_in), (h, w) = x.shape[-2:], size
+    if (h, w) == (h_in, w_in):
+        return x
+    if training:
+        i = int(torch.randint(0, h_in - h + 1, (1,), generator=generator))
+        j = int(torch.randint(0, w_in - w + 1, (1,), generator=generator))
+    else:
+        i, j = (h_in - h) // 2, (w_in - w) // 2
+    return x[..., i : i + h, j : j + w]
 
-    def __init__(self, channels: int, out_dim: int, width: int = 32, crop_ratio: float = 0.9):
+
+def crop_size(shape: tuple[int, int], crop_ratio: float, crop_px: int | None) -> tuple[int, int]:
+    """The crop window: ``crop_px`` square when given, else ``crop_ratio`` of each side."""
+    if crop_px is not None:
+        return crop_px, crop_px
+    return int(shape[0] * crop_ratio), int(shape[1] * crop_ratio)
+
+
+class SpatialSoftmax(nn.Module):
+    """Keypoints from feature maps (robomimic's spatial softmax): (N, C, H, W) -> (N, 2 K), the expected (x, y) in
+    [-1, 1] of a softmax over each of K learned maps. Coordinates in the image's own frame: for an eye-in-hand
+    camera, invariant under the task's rotations."""
+
+    def __init__(self, channels: int, keypoints: int):
         super().__init__()
-        self.crop_ratio = crop_ratio
+        self.maps = nn.Conv2d(channels, keypoints, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.maps(x)
+        n, k, h, w = logits.shape
+        prob = torch.softmax(logits.reshape(n, k, h * w), dim=-1).reshape(n, k, h, w)
+        ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
+        xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
+        return torch.cat([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], dim=-1)
+
+
+class PlainImageNet(nn.Module):
+    """Small ResNet-style CNN with GroupNorm; random crop (train) / centre crop (eval). (N, C, H, W) -> (N, out).
+    ``keypoints``: pool by a spatial softmax over that many maps (EquiDiff's eye-in-hand encoder) instead of a global
+    average. ``crop_px``: the crop's side in pixels (default ``crop_ratio`` of each side)."""
+
+    def __init__(self, channels: int, out_dim: int, width: int = 32, crop_ratio: float = 0.9,
+                 crop_px: int | None = None, keypoints: int | None = None):
+        super().__init__()
+        self.crop_ratio, self.crop_px = crop_ratio, crop_px
 
         def block(a: int, b: int) -> nn.Sequential:
             return nn.Sequential(nn.Conv2d(a, b, 3, 2, 1), nn.GroupNorm(8, b), nn.ReLU(),
                                  nn.Conv2d(b, b, 3, 1, 1), nn.GroupNorm(8, b), nn.ReLU())
 
-        self.net = nn.Sequential(block(channels, width), block(width, 2 * width), block(2 * width, 2 * width),
-                                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, out_dim))
+        pool: list[nn.Module] = ([SpatialSoftmax(2 * width, keypoints), nn.Linear(2 * keypoints, out_dim)]
+                                 if keypoints else [nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                                    nn.Linear(2 * width, out_dim)])
+        self.net = nn.Sequential(block(channels, width), block(width, 2 * width), block(2 * width, 2 * width), *pool)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        ch, cw = int(h * self.crop_ratio), int(w * self.crop_ratio)
-        if self.training and self.crop_ratio < 1:
-            i = int(torch.randint(0, h - ch + 1, (1,), generator=generator))
-            j = int(torch.randint(0, w - cw + 1, (1,), generator=generator))
-        else:
-            i, j = (h - ch) // 2, (w - cw) // 2
-        return self.net(x[..., i : i + ch, j : j + cw])
+        size = crop_size(tuple(x.shape[-2:]), self.crop_ratio, self.crop_px)
+        return self.net(crop(x, size, self.training and (self.crop_px is not None or self.crop_ratio < 1),
+                             generator))
+
+
+def image_net(meta: ShapeMeta, key: str, out_dim: int, crop_px: int | None, keypoints: int) -> PlainImageNet:
+    """The plain CNN for rgb field ``key``: spatial-softmax keypoints for eye-in-hand cameras, average pooling
+    otherwise."""
+    return PlainImageNet(meta.obs[key].shape[0], out_dim, crop_px=crop_px,
+                         keypoints=keypoints if key in meta.inhand_keys else None)
 
 
 class PlainObsEncoder(nn.Module):
     """Low-dim windows (flattened) and CNN image features -> MLP with ``layers`` hidden layers -> (B, out_dim)."""
 
     def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, hidden: int = 256, out_dim: int = 128,
-                 image_features: int = 64, image_width: int = 32, layers: int = 1):
+                 image_features: int = 64, layers: int = 1, image_crop: int | None = None, keypoints: int = 32):
         super().__init__()
         self.meta, self.n_obs_steps = shape_meta, n_obs_steps
         self.low_dim_keys, self.rgb_keys = shape_meta.low_dim_keys, shape_meta.rgb_keys
-        self.images = nn.ModuleDict({k: PlainImageNet(shape_meta.obs[k].shape[0], image_features, image_width)
+        self.images = nn.ModuleDict({k: image_net(shape_meta, k, image_features, image_crop, keypoints)
                                      for k in self.rgb_keys})
         in_dim = n_obs_steps * (sum(shape_meta.obs[k].shape[0] for k in self.low_dim_keys)
                                 + image_features * len(self.rgb_keys))
@@ -78,10 +125,12 @@ class PlainObsEncoder(nn.Module):
 class EquivariantImageNet(nn.Module):
     """R2Conv stack on rot2dOnR2(N): RGB (trivial fields) -> regular fields, global average pool.
     (M, C, H, W) -> (M, 2 * fields * N). Exact for rotations by multiples of 90 degrees on the pixel grid; keep H, W
-    divisible by 4 (two 2x2 poolings; e.g. 88 or 80 px)."""
+    divisible by 4 (two 2x2 poolings; e.g. 88 or 80 px). ``crop_px``: random crop to that side while training, the
+    centre crop otherwise (EquiDiff: 84 -> 76 px; keep H - crop_px even so the centre crop is symmetric)."""
 
-    def __init__(self, channels: int, group: SymmetryGroup, fields: int = 8):
+    def __init__(self, channels: int, group: SymmetryGroup, fields: int = 8, crop_px: int | None = None):
         super().__init__()
+        self.crop_px = crop_px
         if group.reflections:
             raise ValueError(f"top-down images with reflections ({group.name}) are not supported: use a C_N group")
         gs = gspaces.rot2dOnR2(N=group.order)
@@ -97,7 +146,9 @@ class EquivariantImageNet(nn.Module):
         )
         self.out_type = t2
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.crop_px is not None:
+            x = crop(x, (self.crop_px, self.crop_px), self.training, generator)
         y = self.net(enn.GeometricTensor(x, self.in_type)).tensor
         return y.mean(dim=(-2, -1))
 
@@ -105,7 +156,9 @@ class EquivariantImageNet(nn.Module):
 class EquivariantObsEncoder(nn.Module):
     """Low-dim fields as C_N irreps (from shape_meta) and top-down image features as regular fields, mixed by
     group-linear layers into ``out_fields`` regular fields. Fixed-camera images (rep 'camera') go through a plain CNN
-    into ``camera_features`` invariant (trivial) features per frame, like other symmetry-breaking inputs.
+    into ``camera_features`` invariant (trivial) features per frame, like other symmetry-breaking inputs; eye-in-hand
+    images (rep 'camera_inhand') likewise, through a CNN with a spatial softmax over ``keypoints`` maps.
+    ``image_crop``: every image's crop side in pixels (random while training, centre otherwise).
     ``layers`` hidden layers of ``hidden_fields`` regular fields (ReLU between them). Each group copy h of the
     denoiser is conditioned on the ``out_fields`` entries [:, :, h], so ``out_fields`` is the per-copy width.
     ``kind``: equivariant | relaxed | residual, ``coset_index``: relaxation weights shared within cosets of a
@@ -114,18 +167,18 @@ class EquivariantObsEncoder(nn.Module):
     def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, group: SymmetryGroup, hidden_fields: int = 32,
                  out_fields: int = 16, kind: str = "equivariant", banks: int = 2, alpha: float = 0.0,
                  beta: float = 0.0, image_fields: int = 8, camera_features: int = 32, layers: int = 1,
-                 coset_index: list[int] | None = None):
+                 coset_index: list[int] | None = None, image_crop: int | None = None, keypoints: int = 32):
         super().__init__()
         self.meta, self.n_obs_steps = shape_meta, n_obs_steps
         G, gs = group.escnn, group.gspace
         self.layouts = {k: IrrepLayout.of(shape_meta.obs[k]) for k in shape_meta.low_dim_keys}
-        self.cameras = nn.ModuleDict({k: PlainImageNet(shape_meta.obs[k].shape[0], camera_features)
+        self.cameras = nn.ModuleDict({k: image_net(shape_meta, k, camera_features, image_crop, keypoints)
                                       for k in shape_meta.camera_keys})
         per_step = [r for k in self.layouts for r in self.layouts[k].representations(group)]
         per_step += [G.trivial_representation] * (camera_features * len(self.cameras))
         reps = per_step * n_obs_steps
-        self.images = nn.ModuleDict({k: EquivariantImageNet(shape_meta.obs[k].shape[0], group, image_fields)
-                                     for k in shape_meta.top_down_keys})
+        self.images = nn.ModuleDict({k: EquivariantImageNet(shape_meta.obs[k].shape[0], group, image_fields,
+                                                            image_crop) for k in shape_meta.top_down_keys})
         n_img = sum(n_obs_steps * 2 * image_fields for _ in shape_meta.top_down_keys)
         layer = dict(kind=kind, banks=banks, alpha=alpha, beta=beta, coset_index=coset_index)
         hidden = group.regular_type(hidden_fields)
@@ -149,7 +202,7 @@ class EquivariantObsEncoder(nn.Module):
             feats = []
             for k, net in self.images.items():
                 x = obs[k]
-                f = net(x.reshape(-1, *x.shape[2:]))  # (B*To, F*N), regular
+                f = net(x.reshape(-1, *x.shape[2:]), generator)  # (B*To, F*N), regular
                 feats.append(f.reshape(b, -1))
             h = h + self.image_mix(torch.cat(feats, dim=-1))
         h = torch.relu(h)  # ReLU acts per entry: commutes with permutations of regular fields

@@ -19,7 +19,7 @@ import copy
 import torch
 from torch import nn
 
-from equidiff_relaxed.nn.encoders import EquivariantImageNet
+from equidiff_relaxed.nn.encoders import EquivariantImageNet, crop
 from equidiff_relaxed.nn.group_linear import GroupLinear
 
 from equidiff_relaxed._escnn import enn
@@ -44,8 +44,11 @@ class ExportedImageNet(nn.Module):
             else:
                 layers.append(module.export())
         self.net = nn.Sequential(*layers)
+        self.crop_px = net.crop_px
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.crop_px is not None:
+            x = crop(x, (self.crop_px, self.crop_px), self.training, generator)
         return self.net(x).mean(dim=(-2, -1))
 
 

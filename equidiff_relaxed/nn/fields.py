@@ -18,7 +18,7 @@ from equidiff_relaxed._escnn import egroup
 
 from equidiff_relaxed.data.shape_meta import FieldMeta
 from equidiff_relaxed.symmetry.group import SymmetryGroup
-from equidiff_relaxed.symmetry.representations import BLOCK_SIZES, REPRESENTATIONS
+from equidiff_relaxed.symmetry.representations import BLOCK_SIZES, IMAGE_REPS, REPRESENTATIONS
 
 
 def _quat_to_rot6d(q: torch.Tensor) -> torch.Tensor:
@@ -49,7 +49,7 @@ class IrrepLayout:
         names: list[str] = []
         for f in meta.fields:
             spec = REPRESENTATIONS[f.rep]
-            if spec.coordinates in ("image", "camera"):
+            if spec.coordinates in IMAGE_REPS:
                 raise ValueError(f"{meta.key}: representation {f.rep!r} is not a low-dim field")
             if invertible and spec.coordinates != "linear":
                 raise ValueError(f"{meta.key}: '{f.rep}' has no linear group action to predict; use rot6d / vec2")

@@ -46,6 +46,8 @@ class PolicyConfig:
     denoiser: str = "unet"
     denoiser_width: int = 256
     denoiser_depth: int = 3
+    image_crop: int | None = None  # images: crop side in pixels (random while training, centre at inference)
+    inhand_keypoints: int = 32  # eye-in-hand images (rep camera_inhand): spatial-softmax keypoints
     relax_banks: int = 2
     relax_alpha: float = 1e-3
     residual_beta: float = 1.0  # 1e-2 was too weak at 10 demos (docs/results/residual_beta.md)
@@ -71,8 +73,10 @@ class PolicyConfig:
         self.down_dims = [int(d) for d in self.down_dims]
         family = get_family(self.model)  # ValueError naming the registered families
         for name in ("horizon", "n_obs_steps", "n_action_steps", "group_order", "encoder_layers",
-                     "num_train_timesteps"):
+                     "num_train_timesteps", "inhand_keypoints"):
             _positive_int(name, getattr(self, name))
+        if self.image_crop is not None:
+            _positive_int("image_crop", self.image_crop)
         if family.subgroup and self.subgroup_order is not None:
             _positive_int("subgroup_order", self.subgroup_order)
             if self.group_order % self.subgroup_order:

@@ -128,9 +128,14 @@ class DiffusionPolicy(nn.Module):
         """Encoder and denoiser of the family: plain networks (``kind`` None) or group-folded ones whose group-linear
         layers have ``kind`` (exact where ``relax_where`` leaves them)."""
         cfg, meta = self.config, self.net_meta
+        for k in meta.rgb_keys:
+            if cfg.image_crop is not None and cfg.image_crop > min(meta.obs[k].shape[1:]):
+                raise ValueError(f"model.image_crop {cfg.image_crop} is larger than {k}'s "
+                                 f"{meta.obs[k].shape[1]}x{meta.obs[k].shape[2]} images")
         if kind is None:
             encoder: nn.Module = PlainObsEncoder(meta, cfg.n_obs_steps, cfg.encoder_hidden, cfg.encoder_dim,
-                                                 layers=cfg.encoder_layers)
+                                                 layers=cfg.encoder_layers, image_crop=cfg.image_crop,
+                                                 keypoints=cfg.inhand_keypoints)
             if cfg.denoiser == "mlp":
                 return encoder, PlainMLPDenoiser(self.action_dim, cfg.horizon, cfg.encoder_dim, cfg.denoiser_width,
                                                  cfg.denoiser_depth)
@@ -143,7 +148,8 @@ class DiffusionPolicy(nn.Module):
                         coset_index=coset_index)
 
         encoder = EquivariantObsEncoder(meta, cfg.n_obs_steps, self.group, 4 * cfg.encoder_fields,
-                                        cfg.encoder_fields, layers=cfg.encoder_layers, **layer("encoder"))
+                                        cfg.encoder_fields, layers=cfg.encoder_layers, image_crop=cfg.image_crop,
+                                        keypoints=cfg.inhand_keypoints, **layer("encoder"))
         if cfg.denoiser == "mlp":
             return encoder, EquivariantMLPDenoiser(self.action_meta, cfg.horizon, cfg.encoder_fields, self.group,
                                                    cfg.lift_fields, cfg.denoiser_width, cfg.denoiser_depth,

@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from equidiff_relaxed.symmetry.representations import BLOCK_SIZES, REPRESENTATIONS, SubField, parse_rep
+from equidiff_relaxed.symmetry.representations import BLOCK_SIZES, IMAGE_REPS, REPRESENTATIONS, SubField, parse_rep
 from equidiff_relaxed.symmetry.rotations import (
     Array, as_angle, quat_multiply, quat_z, reflect_xy, rotate_xy, wrap_to_pi,
 )
@@ -117,7 +117,7 @@ def transform_field(
     ``phi`` and ``reflect`` (bool / 0-1) are scalars or arrays broadcastable to ``x.shape[:-1]`` (one per sample).
     """
     fields = rep if isinstance(rep, tuple) else parse_rep(rep, x.shape[-1])
-    if fields and fields[0].rep in ("image", "camera"):
+    if fields and fields[0].rep in IMAGE_REPS:
         raise ValueError("use rotate_image for top-down image fields (camera images do not turn)")
     mask = _mask(reflect, x)
     parts = [_transform_subfield(x[..., f.start : f.stop], f.rep, phi, mask, float(axis), center) for f in fields]

@@ -48,7 +48,8 @@ class RepSpec:
     its linear coordinates in order (``scalar``: one ``trivial`` per entry). ``coordinates``: ``linear`` (the blocks
     act on the stored values), ``quat`` / ``angle`` (stored values are converted first: to the rot6d columns, to
     (cos, sin); such fields cannot be predicted as actions), ``image`` (a top-down view: its pixels turn), ``camera``
-    (a fixed view: an invariant input). ``position``: the first block is a point about the symmetry centre.
+    (a fixed view: an invariant, symmetry-breaking input), ``camera_inhand`` (a camera on the gripper: it turns with
+the task, so its pixels stay the same: an invariant input). ``position``: the first block is a point about the symmetry centre.
     ``normalization`` (symmetric normalizer): ``radius`` (xy about the centre by one radius, the rest by limits),
     ``bound`` (one norm bound), ``unchanged``, ``limits``.
     """
@@ -71,9 +72,11 @@ REPRESENTATIONS: dict[str, RepSpec] = {
     "angle": RepSpec(1, ("rot2",), coordinates="angle", normalization="unchanged"),
     "image": RepSpec(None, coordinates="image", normalization="unchanged"),
     "camera": RepSpec(None, coordinates="camera", normalization="unchanged"),
+    "camera_inhand": RepSpec(None, coordinates="camera_inhand", normalization="unchanged"),
 }
 BLOCK_SIZES = {"trivial": 1, "sign": 1, "rot2": 2, "rot2_mirrored": 2}
-IMAGE_REPS = ("image", "camera")
+IMAGE_REPS = ("image", "camera", "camera_inhand")
+CAMERA_REPS = ("camera", "camera_inhand")  # images that do not turn with the task: invariant inputs
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def test_load_yaml_file(tmp_path):
     (lambda d: d["obs"]["pusher_pos"].pop("rep"), "missing 'rep'"),
     (lambda d: d.pop("action"), "needs 'obs' and 'action'"),
     (lambda d: d["obs"]["eef"].update(shape=[-1]), "positive integers"),
-    (lambda d: d["obs"]["agentview"].update(rep="pos2"), "rgb fields take rep 'image' .* or 'camera'"),
+    (lambda d: d["obs"]["agentview"].update(rep="pos2"), "rgb fields take rep 'image' .* 'camera' .* or 'camera_inhand'"),
     (lambda d: d["obs"]["pusher_pos"].update(rep="camera"), "rep 'camera' needs type rgb"),
 ])
 def test_bad_shape_meta(change, message):

@@ -10,6 +10,7 @@ pytest.importorskip("robosuite")
 
 from scipy.spatial.transform import Rotation  # noqa: E402
 
+from equidiff_relaxed.data.replay_buffer import ReplayBuffer  # noqa: E402
 from equidiff_relaxed.envs.registry import make_env  # noqa: E402
 from equidiff_relaxed.envs.robomimic_env import check_env_args, translate_controller_configs  # noqa: E402
 from equidiff_relaxed.errors import UserError  # noqa: E402
@@ -121,12 +122,21 @@ def test_a_converted_robomimic_lift_policy_is_rolled_out_per_region_in_lift(tmp_
     _write_robomimic_file(src)
     before = src.read_bytes()
     proc = run_script("datasets/convert_robomimic.py", "--hdf5", str(src), "--out", str(data), "--filter_key",
-                      "train", "--keys", "robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "object")
+                      "train", "--abs_actions")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert src.read_bytes() == before  # the input is never modified
-    proc = run_script("train.py", "--config", "configs/lift.yaml", "--data.dataset_path", str(data),
-                      "--data.n_demos", "2", "--data.val_ratio", "0", "--data.batch_size", "4",
-                      "--trainer.max_steps", "2", "--model.down_dims", "[8, 16, 32]", "--out", str(run))
+    with ReplayBuffer.open(data) as buf:
+        reps = {k: v["rep"] for k, v in buf.attrs["shape_meta"]["obs"].items()}
+    assert reps["robot0_eye_in_hand_image"] == "camera_inhand" and reps["agentview_image"] == "camera"
+    # the image recipe as a user runs it: only the dataset (and, for this tiny run, sizes and steps) given
+    bad = run_script("train.py", "--config", "configs/robomimic_image.yaml", "--data.dataset_path", str(data),
+                     "--data.obs_reps", "{robot0_eye_in_hand_image: image}", "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and not (tmp_path / "bad").exists()
+    errors = [ln for ln in bad.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "declare rep 'camera_inhand'" in errors[0] and "Traceback" not in bad.stderr
+    proc = run_script("train.py", "--config", "configs/robomimic_image.yaml", "--data.dataset_path", str(data),
+                      "--data.batch_size", "4", "--trainer.max_steps", "2", "--model.image_crop", "28",
+                      "--model.down_dims", "[8, 16, 32]", "--out", str(run))
     assert proc.returncode == 0, proc.stderr[-2000:]
     proc = run_script("eval.py", "--checkpoint", str(run / "checkpoints" / "last.ckpt"), "--regions", "4",
                       "--episodes_per_region", "1", "--max_steps", "4", "--n_envs", "1", "--out", str(out), "--quiet")
@@ -137,3 +147,6 @@ def test_a_converted_robomimic_lift_policy_is_rolled_out_per_region_in_lift(tmp_
     pick = {"wrist_at_limit", "never_reached_object", "grasp_missed", "dropped", "lifted_too_low"}
     assert all(e["success"] or e["failure"] in pick for e in result["episodes"])  # Lift's pick categories apply
     assert [e["region"] for e in result["episodes"]] == [0, 1, 2, 3]
+    policy_meta = json.loads((run / "checkpoints" / "policy" / "config.json").read_text())["shape_meta"]
+    assert policy_meta["obs"]["agentview_image"]["rep"] == "image"  # the recipe's EquiDiff-style declaration
+    assert policy_meta["action"]["shape"] == [10]
