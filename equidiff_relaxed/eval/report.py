@@ -65,15 +65,16 @@ def format_failure_table(names: list[str], counts: list[list[dict[str, int]]]) -
     """Failed episodes per region and category, one column group per checkpoint (columns: :func:`shown_categories`)."""
     cats = shown_categories(counts)
     columns = failure_columns()
-    width = 6 + 7 * len(cats)
+    col = {c: max(7, len(columns[c]) + 1) for c in cats}  # at least one space between column labels
+    width = 6 + sum(col.values())
     legend = ", ".join(f"{columns[c]} = {c}" for c in cats)
     lines = [f"failed episodes per region ({legend})",
              f"{'region':>6} " + " ".join(f"{n[-width:]:>{width}}" for n in names),
-             f"{'':>6} " + " ".join(f"{'fail':>6}" + "".join(f"{columns[c]:>7}" for c in cats) for _ in names)]
+             f"{'':>6} " + " ".join(f"{'fail':>6}" + "".join(f"{columns[c]:>{col[c]}}" for c in cats) for _ in names)]
     lines.append("-" * len(lines[-1]))
 
     def row(label: str, cells: list[dict[str, int]]) -> str:
-        return f"{label:>6} " + " ".join(f"{sum(c.values()):>6}" + "".join(f"{c.get(k, 0):>7}" for k in cats)
+        return f"{label:>6} " + " ".join(f"{sum(c.values()):>6}" + "".join(f"{c.get(k, 0):>{col[k]}}" for k in cats)
                                          for c in cells)
 
     for k in range(len(counts[0])):

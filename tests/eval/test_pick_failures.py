@@ -82,6 +82,8 @@ def test_the_failure_table_shows_the_pick_columns_for_pick_failures():
     table = format_failure_table(["lift"], counts)
     assert "wrist = wrist_at_limit" in table and "drop = dropped" in table
     assert "pillar" not in table and "unknown" not in table
+    header = table.splitlines()[2].split()  # every column label stands apart, 7-letter ones too
+    assert header[:3] == ["fail", "wrist", "noreach"] and "nograsp" in header
     assert "pillar = stuck_at_pillar" in format_failure_table(["push"], [[{"stuck_at_pillar": 1}]])
 
 
