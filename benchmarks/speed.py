@@ -1,7 +1,8 @@
 """Model size and speed per family: parameters, training samples/s, inference ms per action chunk.
 
 python benchmarks/speed.py [--device cpu|cuda] [--out benchmarks/results/speed_cpu.json] [--no-images]
-                           [--mlp-only] [--no-mlp] [--ddim-steps 8] [--families plain,equi] [--quick]
+                           [--mlp-only] [--no-mlp] [--ddim-steps 8] [--families plain,equi] [--sections a,b]
+                           [--quick]
 
 Every registered family (or those of --families) is built from the shipped recipes, the family chosen as
 --model.model chooses it, on synthetic data of the push-pillar layout (low-dim: 3 x pos2 obs, pos2 action;
@@ -9,6 +10,8 @@ image: + 88 px RGB). Sections:
   low_dim_mlp   configs/push.yaml (the push recipe: MLP denoiser, T=8)
   low_dim_unet  the same with the 1D U-Net denoiser (down_dims [32, 64, 128] per group copy), to compare with the MLP
   image         configs/push_image.yaml (C_N families; images have no reflection action, so no D_N family)
+  robomimic_image  configs/robomimic_image.yaml on a robomimic image layout: agentview (rep image) and eye-in-hand
+                (rep camera_inhand) at 84 px cropped to 76, eef pos3 + quat, gripper, 10-D absolute actions
 Training: batch 64 (32 for images), steps of the training optimizer (AdamW, fused on CPU/CUDA) after 3 warm-up
 steps, the median rate of 5 timed chunks of 10 steps (2 for images).
 Inference: batch 1, one action chunk (DDIM steps of the recipe) in three modes for the equivariant families:
@@ -19,7 +22,7 @@ Inference: batch 1, one action chunk (DDIM steps of the recipe) in three modes f
 Ratios are to the plain and to the equi model measured in the same run (train: samples/s ratio, higher is faster;
 inference: time ratio, lower is faster); low_dim_mlp rows also carry mlp_train_speed_vs_unet and
 mlp_infer_time_vs_unet against the same family's low_dim_unet row. --mlp-only measures low_dim_mlp only, --no-mlp
-skips it; --quick takes one step and one repetition of everything (a smoke run of every family, not a measurement).
+skips it, --sections names the sections to measure; --quick takes one step and one repetition of everything (a smoke run of every family, not a measurement).
 """
 from __future__ import annotations
 
@@ -49,32 +52,42 @@ from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule, make
 
 RECIPES = Path(__file__).resolve().parents[1] / "configs"
 UNET = {"denoiser": "unet", "down_dims": [32, 64, 128]}
-# (section, image?, recipe, model overrides)
-SECTIONS = (("low_dim_unet", False, "push.yaml", UNET), ("low_dim_mlp", False, "push.yaml", {}),
-            ("image", True, "push_image.yaml", {}))
+# (section, image?, recipe, model overrides, observation layout)
+SECTIONS = (("low_dim_unet", False, "push.yaml", UNET, "push"), ("low_dim_mlp", False, "push.yaml", {}, "push"),
+            ("image", True, "push_image.yaml", {}, "push"),
+            ("robomimic_image", True, "robomimic_image.yaml", {}, "robomimic"))
+# A robomimic / MimicGen image dataset as configs/robomimic_image.yaml reads it (84 px, absolute 10-D actions)
+ROBOMIMIC_IMAGE_META = {"obs": {
+    "agentview_image": {"shape": [3, 84, 84], "type": "rgb", "rep": "image"},
+    "robot0_eye_in_hand_image": {"shape": [3, 84, 84], "type": "rgb", "rep": "camera_inhand"},
+    "robot0_eef_pos": {"shape": [3], "rep": "pos3"}, "robot0_eef_quat": {"shape": [4], "rep": "quat"},
+    "robot0_gripper_qpos": {"shape": [2], "rep": "scalar"}}, "action": {"shape": [10], "rep": "pos3+rot6d+scalar"}}
 
 
-def build(recipe: Path, family: str, image: bool, device: str, overrides: dict | None = None):
-    """The policy of ``recipe``'s model section with ``model: family`` (and ``overrides``), for synthetic data."""
+def build(recipe: Path, family: str, image: bool, device: str, overrides: dict | None = None,
+          layout: str = "push"):
+    """The policy of ``recipe``'s model section with ``model: family`` (and ``overrides``), for synthetic data of
+    ``layout`` (push: the push-pillar fields, + an 88 px top-down image; robomimic: :data:`ROBOMIMIC_IMAGE_META`)."""
     cfg = yaml.safe_load(recipe.read_text())
     linked = {k: cfg["data"][k] for k in ("horizon", "n_obs_steps", "n_action_steps")}
     model_cfg = {**cfg["model"], **linked, **(overrides or {}), "model": family}
-    meta_dict = push_shape_meta_dict(88 if image else None)
+    meta_dict = ROBOMIMIC_IMAGE_META if layout == "robomimic" else push_shape_meta_dict(88 if image else None)
     if get_family(family).cause:  # a family fed the cause of the break: push-wall's wall, at full strength
         meta_dict["breaking"] = {"wall": {"shape": [4], "rep": "pos2+vec2", "value": [-0.073, 0.176, -0.111, -0.046]}}
     meta = ShapeMeta.from_dict(meta_dict)
     module = DiffusionPolicyModule(**model_cfg, shape_meta=meta.to_dict(), symmetry_center=[0.0, 0.0])
     policy = module.policy
     rng = np.random.default_rng(0)
-    policy.fit_normalizer({k: rng.uniform(-0.4, 0.4, size=(500, 2)) for k in [*meta.low_dim_keys, "action"]})
+    dims = {k: meta.obs[k].shape[0] for k in meta.low_dim_keys} | {"action": meta.action.shape[0]}
+    policy.fit_normalizer({k: rng.uniform(-0.4, 0.4, size=(500, d)) for k, d in dims.items()})
     return policy.to(device), meta
 
 
 def batch(meta, b: int, device: str, horizon: int = 16) -> dict:
-    obs = {k: torch.rand(b, 2, 2, device=device) * 0.4 for k in meta.low_dim_keys}
+    obs = {k: torch.rand(b, 2, meta.obs[k].shape[0], device=device) * 0.4 for k in meta.low_dim_keys}
     for k in meta.rgb_keys:
-        obs[k] = torch.rand(b, 2, 3, 88, 88, device=device)
-    return {"obs": obs, "action": torch.rand(b, horizon, 2, device=device) * 0.4}
+        obs[k] = torch.rand(b, 2, *meta.obs[k].shape, device=device)
+    return {"obs": obs, "action": torch.rand(b, horizon, meta.action.shape[0], device=device) * 0.4}
 
 
 def cpu_name() -> str:
@@ -159,6 +172,8 @@ def ratios(section: dict) -> None:
         if base is None:
             continue
         for row in section.values():
+            if "skipped" in row:
+                continue
             row[f"train_speed_vs_{ref}"] = row["train_samples_per_s"] / base["train_samples_per_s"]
             for mode in ("", "_no_cache", "_exported"):
                 if f"infer_ms_per_chunk{mode}" in row:
@@ -189,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-mlp", action="store_true", help="skip the MLP-denoiser models")
     parser.add_argument("--ddim-steps", type=int, default=None, help="DDIM steps per chunk (default: the recipe's)")
     parser.add_argument("--families", help="comma-separated families (default: every registered one)")
+    parser.add_argument("--sections", help="comma-separated sections (default: all, as the flags above leave them)")
     parser.add_argument("--quick", action="store_true", help="one step / repetition of each: a smoke run")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -207,15 +223,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict = {"hardware": hw, "torch": torch.__version__, "command": "python benchmarks/speed.py "
                      + " ".join(sys.argv[1:] if argv is None else argv), "ddim_steps": args.ddim_steps or "recipe",
                      "quick": args.quick}
-    for name, image, recipe, overrides in SECTIONS:
+    wanted = {s.strip() for s in args.sections.split(",")} if args.sections else None
+    unknown = sorted((wanted or set()) - {s[0] for s in SECTIONS})
+    if unknown:
+        raise UserError(f"unknown section(s) {', '.join(unknown)} (known: {', '.join(s[0] for s in SECTIONS)})")
+    for name, image, recipe, overrides, layout in SECTIONS:
         if (args.mlp_only and name != "low_dim_mlp") or (args.no_mlp and name == "low_dim_mlp") or (
-                image and args.no_images):
+                image and args.no_images) or (wanted is not None and name not in wanted):
             continue
         section = results.setdefault(name, {})
         for family in families:
             if image and get_family(family).reflections:
                 continue  # images carry no reflection action (D_N families are low-dim only)
-            policy, meta = build(RECIPES / recipe, family, image, args.device, overrides)
+            try:
+                policy, meta = build(RECIPES / recipe, family, image, args.device, overrides, layout)
+            except (ValueError, UserError) as err:
+                if not image:
+                    raise
+                section[family] = {"skipped": str(err).split(": ", 1)[-1]}  # a family that takes no images
+                print(f"{name} {family} skipped: {section[family]['skipped']}", flush=True)
+                continue
             row = section[family] = measure(policy, meta, family, image, args.device, args.ddim_steps, args.quick)
             print(f"{name} {family}", {k: round(v, 2) for k, v in row.items()}, flush=True)
         ratios(section)

@@ -116,3 +116,16 @@ def test_speed_benchmark_runs_for_every_registered_family(tmp_path):
     assert list(rows) == list(family_names())
     assert all(r["train_samples_per_s"] > 0 and r["infer_ms_per_chunk"] > 0 for r in rows.values())
     assert rows["equi"]["train_speed_vs_equi"] == 1.0 and "train_speed_vs_plain" in rows["relaxed"]
+
+
+@pytest.mark.slow
+def test_speed_benchmark_times_the_robomimic_image_recipe_and_skips_families_without_images(tmp_path):
+    out = tmp_path / "speed.json"
+    proc = run_script("benchmarks/speed.py", "--quick", "--sections", "robomimic_image", "--families",
+                      "plain,relaxed,canonical", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(out.read_text())["robomimic_image"]
+    assert rows["relaxed"]["train_samples_per_s"] > 0 and "train_speed_vs_plain" in rows["relaxed"]
+    assert "top-down images turn exactly only by quarter turns" in rows["canonical"]["skipped"]
+    bad = run_script("benchmarks/speed.py", "--quick", "--sections", "nope", "--out", str(out))
+    assert bad.returncode == 2 and "unknown section(s) nope" in bad.stderr

@@ -262,6 +262,7 @@ def convert_robomimic(
                 env=None if env_args is None else {
                     "name": env_args.get("env_name"), "type": env_args.get("type"),
                     "kwargs": env_args.get("env_kwargs", {}), "source": "robomimic",
+                    **({"max_steps": int(ours["max_steps"])} if ours.get("max_steps") else {}),
                 },
                 env_args=env_args,
                 symmetry=symmetry,

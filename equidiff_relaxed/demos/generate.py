@@ -69,8 +69,9 @@ class GenerateConfig:
             raise UserError("--stratify_regions needs --theta_regions K and no --region")
         if self.max_attempts < 1:
             raise UserError(f"--max_attempts must be >= 1, got {self.max_attempts}")
-        if self.image_size is not None and (self.image_size < 8 or self.image_size % 8):
-            raise UserError(f"--image_size must be a multiple of 8, got {self.image_size}")
+        multiple = getattr(spec.options, "IMAGE_MULTIPLE", 8) if spec.options is not None else 8
+        if self.image_size is not None and (self.image_size < 8 or self.image_size % multiple):
+            raise UserError(f"--image_size must be a multiple of {multiple} for {self.env}, got {self.image_size}")
         if self.max_steps is not None and self.max_steps < 1:
             raise UserError(f"--max_steps must be >= 1, got {self.max_steps}")
         if self.noise_std is not None and (not math.isfinite(self.noise_std) or self.noise_std < 0):

@@ -134,7 +134,9 @@ class RobomimicEnv(gym.Env):
 
     def __init__(self, env_args: dict[str, Any], n_regions: int = 8, max_steps: int | None = None,
                  image_size: int | None = None, action_dim: int | None = None, render_mode: str | None = None,
-                 render_size: int = 256, render_camera: str = "frontview"):
+                 render_size: int = 256, render_camera: str = "frontview", cameras: list[str] | None = None):
+        """``cameras``: robosuite camera names to observe as ``<camera>_image`` (default: those env_args name;
+        given by evaluation from the policy's image keys, since files do not always record their cameras)."""
         self.env_args = check_env_args(env_args)
         self.env_name = env_args["env_name"]
         self.task = ROBOMIMIC_TASKS[self.env_name]
@@ -144,6 +146,8 @@ class RobomimicEnv(gym.Env):
         self.action_dim_in = action_dim
         kwargs["controller_configs"] = translate_controller_configs(
             kwargs.get("controller_configs"), _robot_name(kwargs), absolute=True if action_dim == 10 else None)
+        if cameras:
+            kwargs.update(camera_names=list(cameras), use_camera_obs=True, camera_depths=False)
         self.cameras = tuple(kwargs.get("camera_names") or ()) if kwargs.get("use_camera_obs") else ()
         if isinstance(kwargs.get("camera_names"), str) and self.cameras:
             self.cameras = (kwargs["camera_names"],)
@@ -157,6 +161,9 @@ class RobomimicEnv(gym.Env):
         except (TypeError, ValueError, AssertionError, KeyError) as err:
             raise UserError(f"robosuite could not build {self.env_name!r} from env_args: {err}") from None
         self.rs.reset()
+        self._image_sizes = self._camera_sizes(kwargs)
+        for cam in self.cameras:  # rendered by _obs at the current state, once per step (not also inside rs.step)
+            self.rs.modify_observable(f"{cam}_image", "enabled", False)
         self.robot = self.rs.robots[0]
         self._grip_site = self.rs.sim.model.site_name2id(self.robot.gripper["right"].important_sites["grip_site"])
         self._wrist_qpos = self.robot._ref_joint_pos_indexes[6]
@@ -244,8 +251,24 @@ class RobomimicEnv(gym.Env):
         truncated = not success and self.steps >= self.max_steps
         return self._obs(), float(success), success, truncated, self._info()
 
+    def _camera_sizes(self, kwargs: dict[str, Any]) -> dict[str, tuple[int, int]]:
+        """(height, width) per camera from robosuite's ``camera_heights`` / ``camera_widths`` (one or one each)."""
+        def each(value: Any, i: int) -> int:
+            return int(value[i] if isinstance(value, (list, tuple)) else value)
+
+        return {cam: (each(kwargs.get("camera_heights", 84), i), each(kwargs.get("camera_widths", 84), i))
+                for i, cam in enumerate(self.cameras)}
+
     def _obs(self) -> dict[str, np.ndarray]:
-        raw = self.rs._get_observations(force_update=True)
+        """robomimic-keyed observations of the current state, as robomimic extracts them from stored states (low-dim
+        observables updated now, not at robosuite's last sensor sample; images rendered now)."""
+        from robosuite import macros
+        from robosuite.utils.mjcf_utils import IMAGE_CONVENTION_MAPPING
+
+        raw = dict(self.rs._get_observations(force_update=True))
+        convention = IMAGE_CONVENTION_MAPPING[macros.IMAGE_CONVENTION]
+        for cam, (h, w) in self._image_sizes.items():
+            raw[f"{cam}_image"] = self.rs.sim.render(camera_name=cam, width=w, height=h, depth=False)[::convention]
         obs: dict[str, np.ndarray] = {}
         for key, value in raw.items():
             if key.endswith("_image"):
@@ -276,11 +299,13 @@ class RobomimicEnv(gym.Env):
 
 
 def recreate_from_dataset(attrs: dict[str, Any]) -> dict[str, Any]:
-    """``RobomimicEnv``'s kwargs from the ``env`` attrs a converted robomimic dataset records."""
+    """``RobomimicEnv``'s kwargs from the ``env`` attrs a converted robomimic dataset records (and its episode
+    length when the file says one: files written by this toolkit record their generator's ``max_steps``)."""
     kwargs = attrs.get("kwargs") or {}
+    steps = {"max_steps": int(attrs["max_steps"])} if attrs.get("max_steps") else {}
     if "env_args" in kwargs:
-        return {"env_args": kwargs["env_args"]}
-    return {"env_args": {"env_name": attrs.get("name"), "type": attrs.get("type", 1), "env_kwargs": kwargs}}
+        return {"env_args": kwargs["env_args"], **steps}
+    return {"env_args": {"env_name": attrs.get("name"), "type": attrs.get("type", 1), "env_kwargs": kwargs}, **steps}
 
 
 def _robosuite_missing() -> str | None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 from typing import Any
 
 from equidiff_relaxed.envs.common import SYMMETRY_CENTER, default_mujoco_gl
@@ -403,11 +404,17 @@ class PickOptions:
         radius: robosuite tasks: object circle radius in m (default 0.15).
         grasp_symmetry: robosuite tasks: the object symmetry in degrees the expert's grasp yaw uses (default 90, a
             cube; 360: the wrist follows theta and its joint limit breaks the symmetry).
+        jitter: robosuite tasks: uniform noise on each object's xy in m (default 0.01; 0.03 is standard Lift's).
+        eye_in_hand: robosuite tasks: with --image also record the eye-in-hand camera (robot0_eye_in_hand_image).
     """
+
+    IMAGE_MULTIPLE: ClassVar[int] = 4  # robosuite's cameras are 84 px in robomimic files
 
     action_mode: str = "abs"
     radius: float | None = None
     grasp_symmetry: float | None = None
+    jitter: float | None = None
+    eye_in_hand: bool = False
 
     def validate(self) -> None:
         if self.action_mode not in ACTION_MODES:
@@ -416,12 +423,17 @@ class PickOptions:
             raise UserError(f"--radius must be in [0, 0.35] m (the table is 0.8 m wide), got {self.radius}")
         if self.grasp_symmetry is not None and not 0 < self.grasp_symmetry <= 360:
             raise UserError(f"--grasp_symmetry must be in (0, 360] degrees, got {self.grasp_symmetry}")
+        if self.jitter is not None and not 0.0 <= self.jitter <= 0.1:
+            raise UserError(f"--jitter must be in [0, 0.1] m, got {self.jitter}")
 
     def env_kwargs(self, image_size: int | None, max_steps: int | None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"action_mode": self.action_mode, "max_steps": max_steps,
-                                  "layout": {"radius": self.radius} if self.radius is not None else None}
+        layout = {k: v for k, v in (("radius", self.radius), ("jitter", self.jitter)) if v is not None}
+        kwargs: dict[str, Any] = {"action_mode": self.action_mode, "max_steps": max_steps, "layout": layout or None}
         if image_size:
-            kwargs.update(cameras=("agentview",), image_size=image_size)
+            cameras = ("agentview", "robot0_eye_in_hand") if self.eye_in_hand else ("agentview",)
+            kwargs.update(cameras=cameras, image_size=image_size)
+        elif self.eye_in_hand:
+            raise UserError("--eye_in_hand needs --image (it adds a second camera)")
         return kwargs
 
     def expert_kwargs(self) -> dict[str, Any]:

@@ -116,8 +116,9 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
         env_kwargs.update(policy_env_kwargs(policy, n_regions))
         if max_steps is not None:
             env_kwargs["max_steps"] = max_steps
-        if env_name == ROBOMIMIC_ENV:  # the dataset's controller, driven in the policy's action form
+        if env_name == ROBOMIMIC_ENV:  # the dataset's controller, driven in the policy's action form; its cameras
             env_kwargs["action_dim"] = int(policy.meta.action.shape[0])
+            env_kwargs["cameras"] = [k[: -len("_image")] for k in policy.meta.rgb_keys if k.endswith("_image")]
         if video or video_failures:
             env_kwargs.update(render_mode="rgb_array")
         stem, videos = Path(path).stem, []

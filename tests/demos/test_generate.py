@@ -111,6 +111,9 @@ def test_same_seed_same_data_whatever_the_workers(tmp_path):
     (GenerateConfig("push", episodes=1, options={"grasp_symmetry": 360}),
      r"--grasp_symmetry is not an option of push \(its options: --dart_noise"),
     (GenerateConfig("lift", episodes=1, options={"grasp_symmetry": 0}), r"--grasp_symmetry must be in \(0, 360\]"),
+    (GenerateConfig("lift", episodes=1, image_size=82), "multiple of 4 for lift"),
+    (GenerateConfig("lift", episodes=1, options={"jitter": 0.5}), r"--jitter must be in \[0, 0.1\] m"),
+    (GenerateConfig("lift", episodes=1, options={"eye_in_hand": True}), "--eye_in_hand needs --image"),
 ])
 def test_bad_configs(tmp_path, cfg, message):
     with pytest.raises(UserError, match=message):
@@ -125,3 +128,19 @@ def test_grasp_symmetry_reaches_the_robosuite_expert():
     for symmetry in (None, 360.0):
         env, expert = _env_and_expert(GenerateConfig("lift", episodes=1, options={"grasp_symmetry": symmetry}))
         assert expert.cfg.symmetry_deg == (symmetry or 90.0)
+
+
+def test_lift_with_images_at_84_px_records_both_cameras_and_the_layout_options(tmp_path):
+    pytest.importorskip("robosuite")
+    from equidiff_relaxed.data.replay_buffer import ReplayBuffer
+
+    out = tmp_path / "lift.zarr"
+    generate(GenerateConfig("lift", episodes=1, image_size=84, max_steps=60,
+                            options={"eye_in_hand": True, "radius": 0.0, "jitter": 0.03, "action_mode": "delta"}),
+             out, progress=False)
+    buf = ReplayBuffer.open(out)
+    reps = {k: v["rep"] for k, v in buf.attrs["shape_meta"]["obs"].items()}
+    assert reps["agentview_image"] == "camera" and reps["robot0_eye_in_hand_image"] == "camera_inhand"
+    assert buf.get_episode(0)["robot0_eye_in_hand_image"].shape[1:] == (84, 84, 3)
+    layout = buf.attrs["env"]["kwargs"]["layout"]
+    assert layout["radius"] == 0.0 and layout["jitter"] == 0.03

@@ -150,3 +150,24 @@ def test_a_converted_robomimic_lift_policy_is_rolled_out_per_region_in_lift(tmp_
     policy_meta = json.loads((run / "checkpoints" / "policy" / "config.json").read_text())["shape_meta"]
     assert policy_meta["obs"]["agentview_image"]["rep"] == "image"  # the recipe's EquiDiff-style declaration
     assert policy_meta["action"]["shape"] == [10]
+
+
+def test_cameras_the_policy_needs_are_observed_and_a_step_observes_the_new_state():
+    from equidiff_relaxed.envs.robomimic_env import recreate_from_dataset
+
+    env = make_env("robomimic", env_args=lift_env_args(), cameras=["agentview", "robot0_eye_in_hand"],
+                   image_size=16, action_dim=10)
+    try:
+        obs, _ = env.reset(seed=0, options={"theta": 0.5})
+        assert obs["agentview_image"].shape == (16, 16, 3) and obs["robot0_eye_in_hand_image"].dtype == np.uint8
+        action = np.r_[obs["robot0_eef_pos"] + [0.0, 0.0, 0.05], [1, 0, 0, 0, -1, 0], -1.0]  # eef up, pointing down
+        stepped, *_ = env.step(action)
+        now = env._obs()  # observed afresh from the simulator
+        assert all(np.array_equal(stepped[k], now[k]) for k in now)
+        assert not np.array_equal(stepped["robot0_eef_pos"], obs["robot0_eef_pos"])
+    finally:
+        env.close()
+    args = lift_env_args()
+    recorded = {"name": "Lift", "type": 1, "kwargs": args["env_kwargs"], "source": "robomimic", "max_steps": 160}
+    assert recreate_from_dataset(recorded)["max_steps"] == 160  # a file of ours: its generator's episode limit
+    assert "max_steps" not in recreate_from_dataset({**recorded, "max_steps": None})  # others: robomimic's 400
