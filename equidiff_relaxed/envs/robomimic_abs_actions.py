@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from equidiff_relaxed.envs.robosuite_tasks import make_robosuite
+from equidiff_relaxed.envs.robosuite_env_args import robosuite_env_from_env_args
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.symmetry.rotations import matrix_to_rot6d, rot6d_to_matrix
 
@@ -41,19 +41,13 @@ class _Sim:
 
     @classmethod
     def build(cls, env_args: dict[str, Any], absolute: bool) -> "_Sim":
-        from equidiff_relaxed.envs.robomimic_env import _robot_name, translate_controller_configs
+        from equidiff_relaxed.envs.robomimic_env import with_controller
 
-        kwargs = dict(env_args.get("env_kwargs") or {})
-        kwargs["controller_configs"] = translate_controller_configs(kwargs.get("controller_configs"),
-                                                                    _robot_name(kwargs), absolute=absolute)
-        kwargs.update(has_renderer=False, has_offscreen_renderer=False, use_camera_obs=False, ignore_done=True,
-                      horizon=100_000)
-        kwargs.pop("render_gpu_device_id", None)
+        controlled = with_controller(env_args, absolute=absolute)
+        kwargs = dict(controlled["env_kwargs"])
         kwargs.pop("camera_names", None)
-        try:
-            rs = make_robosuite(env_args["env_name"], kwargs)
-        except (TypeError, ValueError, AssertionError, KeyError) as err:
-            raise UserError(f"robosuite could not build {env_args['env_name']!r} from env_args: {err}") from None
+        rs = robosuite_env_from_env_args({**controlled, "type": 1, "env_kwargs": kwargs}, has_offscreen_renderer=False,
+                                         use_camera_obs=False, ignore_done=True, horizon=100_000)
         rs.reset()
         return cls(rs, rs.robots[0].part_controllers["right"])
 
@@ -89,12 +83,9 @@ class AbsoluteActionConverter:
     def absolute_env_args(self) -> dict[str, Any]:
         """The dataset's ``env_args`` with the arm controller taking absolute world-frame input (robosuite 1.5 form),
         as the converted actions need it."""
-        from equidiff_relaxed.envs.robomimic_env import _robot_name, translate_controller_configs
+        from equidiff_relaxed.envs.robomimic_env import with_controller
 
-        kwargs = dict(self.env_args.get("env_kwargs") or {})
-        kwargs["controller_configs"] = translate_controller_configs(kwargs.get("controller_configs"),
-                                                                    _robot_name(kwargs), absolute=True)
-        return {**self.env_args, "env_kwargs": kwargs}
+        return with_controller(self.env_args, absolute=True)
 
     def convert(self, states: np.ndarray, actions: np.ndarray, name: str) -> np.ndarray:
         """(L, S) states, (L, 7) delta actions -> (L, 10) float32 absolute actions (position, rot6d, gripper)."""

@@ -31,7 +31,8 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
-from equidiff_relaxed.envs.robosuite_tasks import make_robosuite, robosuite_available  # noqa: E402
+from equidiff_relaxed.envs.robosuite_env_args import robosuite_env_from_env_args  # noqa: E402
+from equidiff_relaxed.envs.robosuite_tasks import robosuite_available  # noqa: E402
 from equidiff_relaxed.errors import UserError  # noqa: E402
 from equidiff_relaxed.symmetry.regions import region_of  # noqa: E402
 from equidiff_relaxed.symmetry.rotations import wrap_to_2pi  # noqa: E402
@@ -109,6 +110,15 @@ def translate_controller_configs(config: Any, robot: str, absolute: bool | None 
     return config
 
 
+def with_controller(env_args: dict[str, Any], absolute: bool | None = None) -> dict[str, Any]:
+    """``env_args`` with its controller config in robosuite 1.5 form (:func:`translate_controller_configs`;
+    ``absolute`` forces the arm's input type)."""
+    kwargs = dict(env_args.get("env_kwargs") or {})
+    kwargs["controller_configs"] = translate_controller_configs(kwargs.get("controller_configs"), _robot_name(kwargs),
+                                                                absolute=absolute)
+    return {**env_args, "env_kwargs": kwargs}
+
+
 def check_env_args(env_args: Any, source: str | None = None) -> dict[str, Any]:
     """``env_args`` validated: a robosuite env (type 1) that robosuite knows and this module can turn by region."""
     if not isinstance(env_args, dict) or not env_args.get("env_name"):
@@ -142,10 +152,8 @@ class RobomimicEnv(gym.Env):
         self.task = ROBOMIMIC_TASKS[self.env_name]
         self.n_regions, self.max_steps = n_regions, max_steps or self.task.max_steps
         self.render_mode, self.render_size, self.render_camera = render_mode, render_size, render_camera
-        kwargs = dict(env_args.get("env_kwargs") or {})
         self.action_dim_in = action_dim
-        kwargs["controller_configs"] = translate_controller_configs(
-            kwargs.get("controller_configs"), _robot_name(kwargs), absolute=True if action_dim == 10 else None)
+        kwargs = dict(with_controller(env_args, absolute=True if action_dim == 10 else None)["env_kwargs"])
         if cameras:
             kwargs.update(camera_names=list(cameras), use_camera_obs=True, camera_depths=False)
         self.cameras = tuple(kwargs.get("camera_names") or ()) if kwargs.get("use_camera_obs") else ()
@@ -155,11 +163,7 @@ class RobomimicEnv(gym.Env):
             kwargs.update(camera_heights=image_size, camera_widths=image_size)
         kwargs.update(has_renderer=False, ignore_done=True, horizon=100_000,
                       has_offscreen_renderer=bool(self.cameras) or render_mode == "rgb_array")
-        kwargs.pop("render_gpu_device_id", None)  # the recording machine's GPU
-        try:
-            self.rs = make_robosuite(self.env_name, kwargs)
-        except (TypeError, ValueError, AssertionError, KeyError) as err:
-            raise UserError(f"robosuite could not build {self.env_name!r} from env_args: {err}") from None
+        self.rs = robosuite_env_from_env_args({**env_args, "type": 1, "env_kwargs": kwargs})
         self.rs.reset()
         self._image_sizes = self._camera_sizes(kwargs)
         for cam in self.cameras:  # rendered by _obs at the current state, once per step (not also inside rs.step)

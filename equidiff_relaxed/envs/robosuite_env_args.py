@@ -14,10 +14,12 @@ from equidiff_relaxed.errors import UserError
 
 def robosuite_env_from_env_args(env_args: dict[str, Any], **overrides: Any) -> Any:
     """The bare robosuite env a robomimic file's ``env_args`` describes (type 1 = robosuite; 1.5-style
-    ``env_kwargs``), without on-screen rendering. ``overrides`` replace entries of ``env_kwargs``."""
+    ``env_kwargs``), without on-screen rendering and on this machine's default GPU (the recorded
+    ``render_gpu_device_id`` names the recording machine's). ``overrides`` replace entries of ``env_kwargs``."""
     if not isinstance(env_args, dict) or env_args.get("type") != 1 or not env_args.get("env_name"):
         raise UserError("env_args do not describe a robosuite env (need env_name and type 1)")
     kwargs = {**dict(env_args.get("env_kwargs") or {}), "has_renderer": False, **overrides}
+    kwargs.pop("render_gpu_device_id", None)
     try:
         return make_robosuite(env_args["env_name"], kwargs)
     except (TypeError, ValueError, AssertionError, KeyError) as err:

@@ -12,12 +12,7 @@ from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 from equidiff_relaxed.symmetry import rotate_field, rotate_image
 from equidiff_relaxed.symmetry.group import SymmetryGroup
 from tests.policy.conftest import CENTER, TINY, obs_batch
-
-TOL = 1e-4
-
-
-def rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(((a - b).norm() / b.norm().clamp_min(1e-12)).detach())
+from tests.policy.test_equivariance import TOL, rel
 
 
 def test_spatial_softmax_finds_the_peak_in_image_coordinates():
