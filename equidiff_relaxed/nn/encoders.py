@@ -125,10 +125,14 @@ class PlainObsEncoder(nn.Module):
 class EquivariantImageNet(nn.Module):
     """R2Conv stack on rot2dOnR2(N): RGB (trivial fields) -> regular fields, global average pool.
     (M, C, H, W) -> (M, 2 * fields * N). Exact for rotations by multiples of 90 degrees on the pixel grid; keep H, W
-    divisible by 4 (two 2x2 poolings; e.g. 88 or 80 px). ``crop_px``: random crop to that side while training, the
-    centre crop otherwise (EquiDiff: 84 -> 76 px; keep H - crop_px even so the centre crop is symmetric)."""
+    divisible by 4 (the resolution is halved twice; e.g. 88 or 76 px). ``crop_px``: random crop to that side while
+    training, the centre crop otherwise (EquiDiff: 84 -> 76 px; keep H - crop_px even so the centre crop is
+    symmetric). ``downsample``: "pool" (stride-1 convolutions, each halving by a 2x2 average pool) or "stride" (4x4
+    stride-2 convolutions with padding 1, whose sampling grid is symmetric about the centre of an even-sized image:
+    about 3x less compute on CPU). Runs channels-last (the CPU convolutions are ~1.35x faster that way)."""
 
-    def __init__(self, channels: int, group: SymmetryGroup, fields: int = 8, crop_px: int | None = None):
+    def __init__(self, channels: int, group: SymmetryGroup, fields: int = 8, crop_px: int | None = None,
+                 downsample: str = "pool"):
         super().__init__()
         self.crop_px = crop_px
         if group.reflections:
@@ -137,18 +141,25 @@ class EquivariantImageNet(nn.Module):
         self.in_type = enn.FieldType(gs, channels * [gs.trivial_repr])
         t1 = enn.FieldType(gs, fields * [gs.regular_repr])
         t2 = enn.FieldType(gs, 2 * fields * [gs.regular_repr])
-        # stride-1 convolutions with symmetric padding and 2x2 average pooling: strided convolutions sample a grid
-        # that is not symmetric about the image centre and break even the quarter-turn symmetry
-        self.net = enn.SequentialModule(
-            enn.R2Conv(self.in_type, t1, 5, padding=2), enn.ReLU(t1), enn.PointwiseAvgPool2D(t1, 2),
-            enn.R2Conv(t1, t2, 3, padding=1), enn.ReLU(t2), enn.PointwiseAvgPool2D(t2, 2),
-            enn.R2Conv(t2, t2, 3, padding=1), enn.ReLU(t2),
-        )
+        # an odd kernel with stride 2 samples a grid that is not symmetric about the image centre and breaks even
+        # the quarter-turn symmetry; stride-1 convolutions + 2x2 pooling, or even 4x4 kernels with stride 2 and
+        # padding 1 (window centres at 2i + 0.5), keep it
+        if downsample == "pool":
+            layers = [enn.R2Conv(self.in_type, t1, 5, padding=2), enn.ReLU(t1, inplace=True),
+                      enn.PointwiseAvgPool2D(t1, 2),
+                      enn.R2Conv(t1, t2, 3, padding=1), enn.ReLU(t2, inplace=True), enn.PointwiseAvgPool2D(t2, 2)]
+        elif downsample == "stride":
+            layers = [enn.R2Conv(self.in_type, t1, 4, padding=1, stride=2), enn.ReLU(t1, inplace=True),
+                      enn.R2Conv(t1, t2, 4, padding=1, stride=2), enn.ReLU(t2, inplace=True)]
+        else:
+            raise ValueError(f"unknown image downsample {downsample!r} (known: pool, stride)")
+        self.net = enn.SequentialModule(*layers, enn.R2Conv(t2, t2, 3, padding=1), enn.ReLU(t2, inplace=True))
         self.out_type = t2
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if self.crop_px is not None:
             x = crop(x, (self.crop_px, self.crop_px), self.training, generator)
+        x = x.contiguous(memory_format=torch.channels_last)
         y = self.net(enn.GeometricTensor(x, self.in_type)).tensor
         return y.mean(dim=(-2, -1))
 
@@ -158,8 +169,8 @@ class EquivariantObsEncoder(nn.Module):
     group-linear layers into ``out_fields`` regular fields. Fixed-camera images (rep 'camera') go through a plain CNN
     into ``camera_features`` invariant (trivial) features per frame, like other symmetry-breaking inputs; eye-in-hand
     images (rep 'camera_inhand') likewise, through a CNN with a spatial softmax over ``keypoints`` maps.
-    ``image_crop``: every image's crop side in pixels (random while training, centre otherwise).
-    ``layers`` hidden layers of ``hidden_fields`` regular fields (ReLU between them). Each group copy h of the
+    ``image_crop``: every image's crop side in pixels (random while training, centre otherwise);
+    ``image_downsample``: the top-down encoder's (:class:`EquivariantImageNet`). ``layers`` hidden layers of ``hidden_fields`` regular fields (ReLU between them). Each group copy h of the
     denoiser is conditioned on the ``out_fields`` entries [:, :, h], so ``out_fields`` is the per-copy width.
     ``kind``: equivariant | relaxed | residual, ``coset_index``: relaxation weights shared within cosets of a
     subgroup (see GroupLinear)."""
@@ -167,7 +178,8 @@ class EquivariantObsEncoder(nn.Module):
     def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, group: SymmetryGroup, hidden_fields: int = 32,
                  out_fields: int = 16, kind: str = "equivariant", banks: int = 2, alpha: float = 0.0,
                  beta: float = 0.0, image_fields: int = 8, camera_features: int = 32, layers: int = 1,
-                 coset_index: list[int] | None = None, image_crop: int | None = None, keypoints: int = 32):
+                 coset_index: list[int] | None = None, image_crop: int | None = None, keypoints: int = 32,
+                 image_downsample: str = "pool"):
         super().__init__()
         self.meta, self.n_obs_steps = shape_meta, n_obs_steps
         G, gs = group.escnn, group.gspace
@@ -178,7 +190,8 @@ class EquivariantObsEncoder(nn.Module):
         per_step += [G.trivial_representation] * (camera_features * len(self.cameras))
         reps = per_step * n_obs_steps
         self.images = nn.ModuleDict({k: EquivariantImageNet(shape_meta.obs[k].shape[0], group, image_fields,
-                                                            image_crop) for k in shape_meta.top_down_keys})
+                                                            image_crop, image_downsample)
+                                     for k in shape_meta.top_down_keys})
         n_img = sum(n_obs_steps * 2 * image_fields for _ in shape_meta.top_down_keys)
         layer = dict(kind=kind, banks=banks, alpha=alpha, beta=beta, coset_index=coset_index)
         hidden = group.regular_type(hidden_fields)

@@ -149,7 +149,8 @@ class DiffusionPolicy(nn.Module):
 
         encoder = EquivariantObsEncoder(meta, cfg.n_obs_steps, self.group, 4 * cfg.encoder_fields,
                                         cfg.encoder_fields, layers=cfg.encoder_layers, image_crop=cfg.image_crop,
-                                        keypoints=cfg.inhand_keypoints, **layer("encoder"))
+                                        keypoints=cfg.inhand_keypoints, image_downsample=cfg.image_downsample,
+                                        **layer("encoder"))
         if cfg.denoiser == "mlp":
             return encoder, EquivariantMLPDenoiser(self.action_meta, cfg.horizon, cfg.encoder_fields, self.group,
                                                    cfg.lift_fields, cfg.denoiser_width, cfg.denoiser_depth,

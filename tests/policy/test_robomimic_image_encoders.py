@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from escnn import nn as enn
 
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.data.synthetic import make_push_buffer
@@ -34,13 +35,33 @@ def test_crop_is_random_while_training_and_central_otherwise():
     assert centre.shape[-2:] == (76, 76) and float(centre[0, 0, 0, 0]) == 4 * 84 + 4
 
 
-def test_cropped_agentview_encoder_is_exact_for_quarter_turns_at_inference():
-    net = EquivariantImageNet(3, SymmetryGroup(8), fields=2, crop_px=28).eval()
+@pytest.mark.parametrize("downsample", ["pool", "stride"])
+def test_cropped_agentview_encoder_is_exact_for_quarter_turns_at_inference(downsample):
+    torch.manual_seed(0)
+    net = EquivariantImageNet(3, SymmetryGroup(8), fields=2, crop_px=28, downsample=downsample).eval()
     img = torch.rand(2, 3, 32, 32)
     out = net(img).view(2, -1, 8)
     for quarter in (1, 2, 3):
         rotated = net(rotate_image(img, quarter * math.pi / 2)).view(2, -1, 8)
         assert rel(rotated, torch.roll(out, 2 * quarter, dims=-1)) < TOL
+
+
+def test_strided_encoder_halves_twice_and_pooled_encoder_keeps_its_parameter_names():
+    torch.manual_seed(0)
+    pooled = EquivariantImageNet(3, SymmetryGroup(8), fields=2, downsample="pool")
+    strided = EquivariantImageNet(3, SymmetryGroup(8), fields=2, downsample="stride")
+    img = enn.GeometricTensor(torch.rand(1, 3, 32, 32), pooled.in_type)
+    assert pooled.net(img).shape[-2:] == strided.net(img).shape[-2:] == (8, 8)
+    # checkpoints written before the strided option load into the pooled encoder unchanged
+    assert {k.split(".")[1] for k in pooled.state_dict()} == {"0", "3", "6"}
+    with pytest.raises(ValueError, match="image_downsample"):
+        DiffusionPolicy(ShapeMeta.from_dict(_image_meta()), "equi", image_downsample="strided", **TINY)
+
+
+def _image_meta() -> dict:
+    meta = make_push_buffer(3, seed=0).shape_meta.to_dict()
+    meta["obs"]["agentview_image"] = {"shape": [3, 32, 32], "type": "rgb", "rep": "image"}
+    return meta
 
 
 def _robomimic_image_policy(family: str):
