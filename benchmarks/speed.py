@@ -2,7 +2,7 @@
 
 python benchmarks/speed.py [--device cpu|cuda] [--out benchmarks/results/speed_cpu.json] [--no-images]
                            [--mlp-only] [--no-mlp] [--ddim-steps 8] [--families plain,equi] [--sections a,b]
-                           [--quick]
+                           [--quick] [--threads 2]
 
 Every registered family (or those of --families) is built from the shipped recipes, the family chosen as
 --model.model chooses it, on synthetic data of the push-pillar layout (low-dim: 3 x pos2 obs, pos2 action;
@@ -12,6 +12,7 @@ image: + 88 px RGB). Sections:
   image         configs/push_image.yaml (C_N families; images have no reflection action, so no D_N family)
   robomimic_image  configs/robomimic_image.yaml on a robomimic image layout: agentview (rep image) and eye-in-hand
                 (rep camera_inhand) at 84 px cropped to 76, eef pos3 + quat, gripper, 10-D absolute actions
+  robomimic_image_stride  the same with model.image_downsample stride (the strided equivariant agentview encoder)
 Training: batch 64 (32 for images), steps of the training optimizer (AdamW, fused on CPU/CUDA) after 3 warm-up
 steps, the median rate of 5 timed chunks of 10 steps (2 for images).
 Inference: batch 1, one action chunk (DDIM steps of the recipe) in three modes for the equivariant families:
@@ -55,7 +56,8 @@ UNET = {"denoiser": "unet", "down_dims": [32, 64, 128]}
 # (section, image?, recipe, model overrides, observation layout)
 SECTIONS = (("low_dim_unet", False, "push.yaml", UNET, "push"), ("low_dim_mlp", False, "push.yaml", {}, "push"),
             ("image", True, "push_image.yaml", {}, "push"),
-            ("robomimic_image", True, "robomimic_image.yaml", {}, "robomimic"))
+            ("robomimic_image", True, "robomimic_image.yaml", {}, "robomimic"),
+            ("robomimic_image_stride", True, "robomimic_image.yaml", {"image_downsample": "stride"}, "robomimic"))
 # A robomimic / MimicGen image dataset as configs/robomimic_image.yaml reads it (84 px, absolute 10-D actions)
 ROBOMIMIC_IMAGE_META = {"obs": {
     "agentview_image": {"shape": [3, 84, 84], "type": "rgb", "rep": "image"},
@@ -206,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--families", help="comma-separated families (default: every registered one)")
     parser.add_argument("--sections", help="comma-separated sections (default: all, as the flags above leave them)")
     parser.add_argument("--quick", action="store_true", help="one step / repetition of each: a smoke run")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: 2, or fewer cores)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     if args.mlp_only and args.no_mlp:
@@ -217,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as err:
             raise UserError(str(err)) from None
     if args.device == "cpu":
-        torch.set_num_threads(min(2, os.cpu_count() or 1))
+        torch.set_num_threads(args.threads or min(2, os.cpu_count() or 1))
     out = Path(args.out or f"benchmarks/results/speed_{args.device}.json")
     hw = torch.cuda.get_device_name() if args.device == "cuda" else f"{cpu_name()}, {torch.get_num_threads()} threads"
     results: dict = {"hardware": hw, "torch": torch.__version__, "command": "python benchmarks/speed.py "

@@ -121,10 +121,13 @@ def test_speed_benchmark_runs_for_every_registered_family(tmp_path):
 @pytest.mark.slow
 def test_speed_benchmark_times_the_robomimic_image_recipe_and_skips_families_without_images(tmp_path):
     out = tmp_path / "speed.json"
-    proc = run_script("benchmarks/speed.py", "--quick", "--sections", "robomimic_image", "--families",
-                      "plain,relaxed,canonical", "--out", str(out))
+    proc = run_script("benchmarks/speed.py", "--quick", "--sections", "robomimic_image,robomimic_image_stride",
+                      "--families", "plain,relaxed,canonical", "--threads", "1", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = json.loads(out.read_text())["robomimic_image"]
+    results = json.loads(out.read_text())
+    assert results["hardware"].endswith("1 threads")
+    assert results["robomimic_image_stride"]["relaxed"]["train_samples_per_s"] > 0
+    rows = results["robomimic_image"]
     assert rows["relaxed"]["train_samples_per_s"] > 0 and "train_speed_vs_plain" in rows["relaxed"]
     assert "top-down images turn exactly only by quarter turns" in rows["canonical"]["skipped"]
     bad = run_script("benchmarks/speed.py", "--quick", "--sections", "nope", "--out", str(out))

@@ -1,0 +1,176 @@
+"""The equivariant agentview encoder against EquiDiff's encoder design, at the same input (76 x 76 RGB, C8).
+
+python benchmarks/encoder_compare.py [--batch 8] [--threads 2] [--out benchmarks/results/encoder_compare_cpu.json]
+                                   [--equidiff_width 128]
+
+Encoders (all escnn R2Conv stacks on rot2dOnR2(8), exact for quarter turns on the pixel grid):
+  ours_pool    EquivariantImageNet, model.image_downsample pool (the recipe's default): 5x5 conv, 2x2 average pool,
+               3x3 conv, 2x2 average pool, 3x3 conv, global average -> 16 regular fields
+  ours_stride  EquivariantImageNet, model.image_downsample stride: two 4x4 stride-2 convs, a 3x3 conv, global average
+  equidiff     EquiDiff's design as its paper and code describe it (a re-implementation for this comparison, not a
+               library module): 5x5 stem without padding to 16 regular fields, two residual blocks per stage of
+               16/32/64/128 fields with 2x2 max pooling between stages (72 -> 36 -> 18 -> 9), a 3x3 max pool and a
+               final 3x3 conv to 1x1 -> 128 regular fields
+Reported per encoder: parameters, multiply-accumulates per image (from the convolutions' shapes), output size,
+forward+backward and forward-only ms per image (median of 5 timed repetitions after one warm-up), and the relative
+quarter-turn equivariance error at initialisation.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
+import torch  # noqa: E402
+from escnn import gspaces  # noqa: E402
+from escnn import nn as enn  # noqa: E402
+
+from equidiff_relaxed.errors import run_cli  # noqa: E402
+from equidiff_relaxed.nn.encoders import EquivariantImageNet  # noqa: E402
+from equidiff_relaxed.symmetry.group import SymmetryGroup  # noqa: E402
+
+SIDE, ORDER = 76, 8
+
+
+class _ResBlock(enn.EquivariantModule):
+    """Two 3x3 R2Convs with a ReLU between and a skip (a 1x1 R2Conv where the width changes): regular fields."""
+
+    def __init__(self, gs: gspaces.GSpace2D, fields_in: int, fields_out: int):
+        super().__init__()
+        t_in, t_out = enn.FieldType(gs, fields_in * [gs.regular_repr]), enn.FieldType(gs, fields_out * [gs.regular_repr])
+        self.in_type, self.out_type = t_in, t_out
+        self.body = enn.SequentialModule(enn.R2Conv(t_in, t_out, 3, padding=1), enn.ReLU(t_out, inplace=True),
+                                         enn.R2Conv(t_out, t_out, 3, padding=1))
+        self.skip = enn.R2Conv(t_in, t_out, 1, bias=False) if fields_in != fields_out else None
+        self.relu = enn.ReLU(t_out, inplace=True)
+
+    def forward(self, x: enn.GeometricTensor) -> enn.GeometricTensor:
+        skip = self.skip(x) if self.skip is not None else x
+        return self.relu(self.body(x) + skip)
+
+    def evaluate_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape[0], self.out_type.size, *input_shape[2:]
+
+
+class EquiDiffStyleEncoder(torch.nn.Module):
+    """EquiDiff's 76 px cyclic encoder design: (M, 3, 76, 76) -> (M, 128 * N), regular fields."""
+
+    def __init__(self, n_out: int = 128, order: int = ORDER):
+        super().__init__()
+        gs = gspaces.rot2dOnR2(order)
+        self.in_type = enn.FieldType(gs, 3 * [gs.trivial_repr])
+        widths = [n_out // 8, n_out // 4, n_out // 2, n_out]
+
+        def regular(f: int) -> enn.FieldType:
+            return enn.FieldType(gs, f * [gs.regular_repr])
+
+        layers: list[enn.EquivariantModule] = [enn.R2Conv(self.in_type, regular(widths[0]), 5),  # 76 -> 72
+                                               enn.ReLU(regular(widths[0]), inplace=True)]
+        previous = widths[0]
+        for stage, width in enumerate(widths):
+            layers += [_ResBlock(gs, previous, width), _ResBlock(gs, width, width)]
+            layers.append(enn.PointwiseMaxPool2D(regular(width), 2 if stage < 3 else 3))  # 72->36->18->9->3
+            previous = width
+        layers += [enn.R2Conv(regular(n_out), regular(n_out), 3), enn.ReLU(regular(n_out), inplace=True)]  # -> 1
+        self.net = enn.SequentialModule(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(enn.GeometricTensor(x, self.in_type)).tensor.flatten(1)
+
+
+def macs_per_image(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Multiply-accumulates of every R2Conv for one image (output elements x input channels x kernel area)."""
+    total = 0
+
+    def hook(module: enn.R2Conv, _inputs, output: enn.GeometricTensor) -> None:
+        nonlocal total
+        out = output.tensor
+        total += out[0].numel() * module.in_type.size * module.kernel_size ** 2
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, enn.R2Conv)]
+    with torch.no_grad():
+        model.eval()(x[:1])
+    for h in handles:
+        h.remove()
+    return total
+
+
+def median_ms(fn: Callable[[], None], reps: int = 5) -> float:
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * sorted(times)[reps // 2]
+
+
+def quarter_turn_error(model: torch.nn.Module, x: torch.Tensor) -> float:
+    """max |f(rot90 x) - rho(r) f(x)| / max |f(x)| for the regular output fields (a quarter turn shifts each
+    field's N entries by N / 4)."""
+    model.eval()
+    with torch.no_grad():
+        y = model(x).view(x.shape[0], -1, ORDER)
+        y_rot = model(torch.rot90(x, 1, dims=(-2, -1))).view(x.shape[0], -1, ORDER)
+    return float((y_rot - torch.roll(y, ORDER // 4, dims=-1)).abs().max() / y.abs().max())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=8, help="images per timed forward/backward")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--out", default="benchmarks/results/encoder_compare_cpu.json")
+    parser.add_argument("--equidiff_width", type=int, default=128, help="EquiDiff's n_out (output regular fields)")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    group = SymmetryGroup(ORDER)
+    encoders = {"ours_pool": EquivariantImageNet(3, group, 8, downsample="pool"),
+                "ours_stride": EquivariantImageNet(3, group, 8, downsample="stride"),
+                "equidiff": EquiDiffStyleEncoder(args.equidiff_width)}
+    x = torch.rand(args.batch, 3, SIDE, SIDE)
+    results: dict = {"input": f"{args.batch} x 3 x {SIDE} x {SIDE}, C{ORDER}", "threads": args.threads,
+                     "torch": torch.__version__, "command": "python benchmarks/encoder_compare.py "
+                     + " ".join(sys.argv[1:] if argv is None else argv), "encoders": {}}
+    for name, model in encoders.items():
+        def train_step(m: torch.nn.Module = model) -> None:
+            m.train()
+            m.zero_grad()
+            m(x).sum().backward()
+
+        def forward(m: torch.nn.Module = model) -> None:
+            m.eval()
+            with torch.no_grad():
+                m(x)
+
+        row = {"parameters": sum(p.numel() for p in model.parameters()),
+               "macs_per_image": macs_per_image(model, x),
+               "output_dim": int(model.eval()(x[:1]).shape[-1]),
+               "train_ms_per_image": median_ms(train_step) / args.batch,
+               "infer_ms_per_image": median_ms(forward) / args.batch,
+               "quarter_turn_error": quarter_turn_error(model, x[:2])}
+        results["encoders"][name] = row
+        print(name, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+    base = results["encoders"]["ours_pool"]
+    for row in results["encoders"].values():
+        row["train_time_vs_ours_pool"] = row["train_ms_per_image"] / base["train_ms_per_image"]
+        row["macs_vs_ours_pool"] = row["macs_per_image"] / base["macs_per_image"]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
