@@ -76,6 +76,9 @@ def test_each_episode_puts_the_cube_in_its_region_and_replays_from_its_seed():
         assert all(np.array_equal(first[k], again[k]) for k in first)
         other = env.reset(seed=8, options={"theta": 1.0})[0]
         assert not np.array_equal(first["cube_pos"], other["cube_pos"])
+        # robot0_eef_quat is the hand body's orientation (xyzw), as robosuite <= 1.4 files store it
+        hand = env.rs.sim.data.get_body_xquat(env.robot.robot_model.eef_name["right"])
+        assert np.allclose(np.abs(other["robot0_eef_quat"] @ np.r_[hand[1:], hand[0]]), 1.0, atol=1e-6)
     finally:
         env.close()
 
