@@ -13,7 +13,9 @@ Encoders (all escnn R2Conv stacks on rot2dOnR2(8), exact for quarter turns on th
                final 3x3 conv to 1x1 -> 128 regular fields
 Reported per encoder: parameters, multiply-accumulates per image (from the convolutions' shapes), output size,
 forward+backward and forward-only ms per image (median of 5 timed repetitions after one warm-up), and the relative
-quarter-turn equivariance error at initialisation.
+quarter-turn equivariance error at initialisation. The profile (skip with --no_profile): the share of one training
+step of the robomimic image recipe's equi policy (batch 32, To = 2: 64 agentview images) spent in the agentview
+encoder's forward and backward, for each of our two downsampling modes.
 """
 from __future__ import annotations
 
@@ -122,11 +124,41 @@ def quarter_turn_error(model: torch.nn.Module, x: torch.Tensor) -> float:
     return float((y_rot - torch.roll(y, ORDER // 4, dims=-1)).abs().max() / y.abs().max())
 
 
+def encoder_share(downsample: str, batch: int = 32) -> dict[str, float]:
+    """ms of one AdamW training step of the robomimic image recipe's equi policy (``batch`` samples) and the share of
+    it spent in the agentview encoder (forward and backward of its 2 * ``batch`` images)."""
+    from benchmarks.speed import RECIPES, batch as make_batch, build
+    from equidiff_relaxed.policy.lightning_module import make_adamw
+
+    policy, meta = build(RECIPES / "robomimic_image.yaml", "equi", True, "cpu", {"image_downsample": downsample},
+                         "robomimic")
+    policy.train()
+    opt = make_adamw(policy.parameters(), 1e-4, 1e-6, torch.device("cpu"))
+    data = make_batch(meta, batch, "cpu", policy.horizon)
+
+    def step() -> None:
+        loss = policy.compute_loss(data)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    encoder = next(m for m in policy.modules() if isinstance(m, EquivariantImageNet))
+    images = data["obs"]["agentview_image"].flatten(0, 1)
+
+    def encoder_step() -> None:
+        encoder.zero_grad()
+        encoder(images).sum().backward()
+
+    step_ms, encoder_ms = median_ms(step), median_ms(encoder_step)
+    return {"train_step_ms": step_ms, "agentview_encoder_ms": encoder_ms, "encoder_share": encoder_ms / step_ms}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=8, help="images per timed forward/backward")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", default="benchmarks/results/encoder_compare_cpu.json")
+    parser.add_argument("--no_profile", action="store_true", help="skip the encoder's share of a training step")
     parser.add_argument("--equidiff_width", type=int, default=128, help="EquiDiff's n_out (output regular fields)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -159,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                "quarter_turn_error": quarter_turn_error(model, x[:2])}
         results["encoders"][name] = row
         print(name, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+    if not args.no_profile:
+        results["profile"] = {mode: encoder_share(mode) for mode in ("pool", "stride")}
+        print("profile", results["profile"], flush=True)
     base = results["encoders"]["ours_pool"]
     for row in results["encoders"].values():
         row["train_time_vs_ours_pool"] = row["train_ms_per_image"] / base["train_ms_per_image"]

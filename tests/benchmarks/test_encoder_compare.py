@@ -26,9 +26,14 @@ def test_macs_follow_the_convolution_shapes():
 
 def test_writes_every_encoder_with_ratios(tmp_path):
     out = tmp_path / "enc.json"
-    assert ec.main(["--batch", "1", "--threads", "1", "--equidiff_width", "16", "--out", str(out)]) == 0
+    assert ec.main(["--batch", "1", "--threads", "1", "--equidiff_width", "16", "--no_profile", "--out", str(out)]) == 0
     rows = json.loads(out.read_text())["encoders"]
     assert set(rows) == {"ours_pool", "ours_stride", "equidiff"}
     assert rows["ours_pool"]["train_time_vs_ours_pool"] == 1.0
     assert rows["ours_stride"]["macs_vs_ours_pool"] < 1 < rows["equidiff"]["parameters"] / rows["ours_pool"]["parameters"]
     assert all(r["quarter_turn_error"] < 1e-4 for r in rows.values())
+
+
+def test_the_profile_times_the_recipe_policy_and_its_agentview_encoder():
+    share = ec.encoder_share("stride", batch=2)
+    assert share["train_step_ms"] > share["agentview_encoder_ms"] > 0 and 0 < share["encoder_share"] < 1
