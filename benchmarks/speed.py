@@ -10,6 +10,7 @@ image: + 88 px RGB). Sections:
   low_dim_mlp   configs/push.yaml (the push recipe: MLP denoiser, T=8)
   low_dim_unet  the same with the 1D U-Net denoiser (down_dims [32, 64, 128] per group copy), to compare with the MLP
   image         configs/push_image.yaml (C_N families; images have no reflection action, so no D_N family)
+  image_stride  the same with model.image_downsample stride (the strided equivariant image encoder)
   robomimic_image  configs/robomimic_image.yaml on a robomimic image layout: agentview (rep image) and eye-in-hand
                 (rep camera_inhand) at 84 px cropped to 76, eef pos3 + quat, gripper, 10-D absolute actions
   robomimic_image_stride  the same with model.image_downsample stride (the strided equivariant agentview encoder)
@@ -56,6 +57,7 @@ UNET = {"denoiser": "unet", "down_dims": [32, 64, 128]}
 # (section, image?, recipe, model overrides, observation layout)
 SECTIONS = (("low_dim_unet", False, "push.yaml", UNET, "push"), ("low_dim_mlp", False, "push.yaml", {}, "push"),
             ("image", True, "push_image.yaml", {}, "push"),
+            ("image_stride", True, "push_image.yaml", {"image_downsample": "stride"}, "push"),
             ("robomimic_image", True, "robomimic_image.yaml", {}, "robomimic"),
             ("robomimic_image_stride", True, "robomimic_image.yaml", {"image_downsample": "stride"}, "robomimic"))
 # A robomimic / MimicGen image dataset as configs/robomimic_image.yaml reads it (84 px, absolute 10-D actions)
