@@ -8,7 +8,8 @@ For each sweep folder (a folder with runs/*/eval.json, made by regions.py) it ru
 sample_efficiency/<env>; for each residual-beta study (residual_beta/<env>) ``alpha_report.py`` against equi and
 residual in sample_efficiency/<env>; for each steps curve
 (steps_curve/<env>) ``steps_report.py`` with the regions_fast, regions_fast_plain30k and sample_efficiency sweeps
-of that env; ``breaks_report.py`` when <results>/breaks/push-wall exists; last,
+of that env; for each robomimic image curve (robomimic_image/<name>_steps, seed 0 at 100 demos)
+``steps_report.py`` with the full-budget sweep robomimic_image/<name>; ``breaks_report.py`` when <results>/breaks/push-wall exists; last,
 ``hypotheses.py`` (the sample-efficiency study's hypotheses from sample_efficiency, sample_efficiency_plain30k and regions_lift). Stops at the
 first report that fails, naming it.
 """
@@ -62,6 +63,10 @@ def report_commands(results: Path) -> list[list[str]]:
         also = [results / name / curve.name for name in ("regions_fast", "regions_fast_plain30k", "sample_efficiency")]
         commands.append(["steps_report.py", "--env", curve.name, "--out", str(curve),
                          "--also", ",".join(str(p) for p in also if p.is_dir())])
+    for curve in sorted(results.glob("robomimic_image/*_steps/")):  # beside the full-budget sweep it extends
+        full = curve.parent / curve.name.removesuffix("_steps")
+        commands.append(["steps_report.py", "--env", "robomimic", "--out", str(curve), "--demos", "100",
+                         "--seeds", "0", *(["--also", str(full)] if full.is_dir() else [])])
     if (results / "breaks" / "push-wall").is_dir():
         commands.append(["breaks_report.py", "--results", str(results)])
     if (results / "sample_efficiency").is_dir():

@@ -8,14 +8,15 @@ RATIOS = [0.1, 0.9, 0.2, 0.15]  # the data breaks the symmetry in region 1 only
 
 
 def write_run(out: Path, model: str, demos: int, seed: int, wins: list[int], errors: list[float] | None = None,
-              deviation: float | None = None, steps: int = 3000, init_from: str | None = None) -> None:
-    """A fake finished sweep run: ``wins[k]`` of 10 episodes succeed in region k."""
+              deviation: float | None = None, steps: int = 3000, init_from: str | None = None,
+              env: str | None = None) -> None:
+    """A fake finished sweep run: ``wins[k]`` of 10 episodes succeed in region k (``env`` recorded when given)."""
     episodes = [{"region": k, "index": i, "success": i < w} for k, w in enumerate(wins) for i in range(10)]
     result = {"model": model, "demos": demos, "seed": seed, "steps": steps, "init_from": init_from,
               "regions": len(wins), "episodes": episodes,
               "equivariance_error_per_region": [{"abs": e, "rel": e} for e in (errors or [0.0] * len(wins))],
               "relaxation": {"encoder.lift": {"mean_abs_deviation_from_identity": deviation}} if deviation else None,
-              "data_symmetry_map": {"data.zarr": [{"ratio": r} for r in RATIOS]}}
+              "data_symmetry_map": {"data.zarr": [{"ratio": r} for r in RATIOS]}, **({"env": env} if env else {})}
     folder = out / "runs" / f"{model}_n{demos}_s{seed}"
     folder.mkdir(parents=True)
     (folder / "eval.json").write_text(json.dumps(result))
