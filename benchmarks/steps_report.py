@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--also", default="", help="more sweep folders (comma-separated)")
     parser.add_argument("--regions", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=64,
+                        help="the runs' batch size for the axis label, unless their eval.json records an override")
     args = parser.parse_args(argv)
     from equidiff_relaxed.data.atomic import atomic_write_text
     from equidiff_relaxed.eval.sweep import model_color, model_order
@@ -60,8 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines.append(f"| {model} | {steps} | {len(seeds)} | " + " | ".join(map(format_interval, row.values())) + " |")
     text = "\n".join(lines) + "\n"
     atomic_write_text(out / "steps_table.md", text)
+    batches = {(r.get("overrides") or {}).get("data.batch_size", args.batch) for r in runs}
+    batch = f"batch {batches.pop()}" if len(batches) == 1 else "batch " + "/".join(map(str, sorted(batches)))
     plot_subset_curves(runs, args.regions, broken, out / "steps_curve.png", order=model_order, color=model_color,
-                       title=f"{args.env}, {args.demos} demos", xlabel="optimizer steps (batch 64)", log_x=True)
+                       title=f"{args.env}, {args.demos} demos", xlabel=f"optimizer steps ({batch})", log_x=True)
     print(text)
     return 0
 

@@ -141,7 +141,8 @@ def comparisons_markdown(results: list[dict[str, Any]], n_regions: int, broken: 
 def plot_subset_curves(results: list[dict[str, Any]], n_regions: int, broken: list[int],
                        path: str | os.PathLike, order: Any, color: Any, title: str = "",
                        xlabel: str = "demonstrations", log_x: bool = False) -> None:
-    """Success vs demos per model, one panel per subset (all / broken / symmetric regions), bootstrap intervals.
+    """Success vs demos per model, one panel per subset (all / broken / symmetric regions; only "all" when the data
+    break every region or none), bootstrap intervals.
     (The x axis is the cell key's second entry: a steps curve passes runs whose ``demos`` holds their steps.)"""
     from equidiff_relaxed.eval.report import save_figure  # selects the Agg backend first
 
@@ -149,8 +150,12 @@ def plot_subset_curves(results: list[dict[str, Any]], n_regions: int, broken: li
 
     table = cell_intervals(results, n_regions, broken)
     models = sorted({m for m, _ in table}, key=order)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), sharey=True)
-    for ax, subset in zip(axes, SUBSETS):
+    n_broken = len(set(broken) & set(range(n_regions)))
+    subsets = list(SUBSETS) if 0 < n_broken < n_regions else ["all"]
+    fig, axes = plt.subplots(1, len(subsets), figsize=(13 * len(subsets) / 3 + 0.6 * (len(subsets) < 3), 4.2),
+                             sharey=True, squeeze=False)
+    axes = axes[0]
+    for ax, subset in zip(axes, subsets):
         for m in models:
             pts = sorted((d, row[subset]) for (mm, d), row in table.items() if mm == m and row[subset] is not None)
             if not pts:
@@ -163,8 +168,11 @@ def plot_subset_curves(results: list[dict[str, Any]], n_regions: int, broken: li
                  "symmetric": "symmetric regions"}[subset]
         ax.set_title(f"{title}: {label}", fontsize=9)
         ax.set_xlabel(xlabel)
-        if log_x:
+        if log_x:  # ticks at the measured x values, written out
             ax.set_xscale("log")
+            ax.set_xticks(sorted({d for _, d in table}))
+            ax.xaxis.set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
+            ax.xaxis.set_minor_locator(plt.matplotlib.ticker.NullLocator())
         ax.set_ylim(0, 1.02)
     axes[0].set_ylabel("success (bootstrap over seeds and episodes)")
     axes[0].legend(fontsize=7)
