@@ -24,6 +24,7 @@ import copy
 import json
 import math
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -202,7 +203,9 @@ def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], 
     """Train and evaluate every (model, demos, seed) not done yet; returns every run's result (done before or now).
 
     ``overrides``: dotted keys set in every family's YAML before the run's own overrides, e.g.
-    ``{"model.relax_alpha": 1e-5}`` (see :func:`set_dotted`); a run records them in its eval.json.
+    ``{"model.relax_alpha": 1e-5}`` (see :func:`set_dotted`); a run records them in its eval.json, with its
+    ``wall_seconds``: ``train`` (this process's training time; None when it was trained before, partial when
+    ``resumed``) and ``eval``.
 
     A model ``<family>_from_<base>`` (e.g. ``relaxed_from_equi``) is fine-tuned for ``finetune_steps`` (default
     ``steps``) from the ``steps``-step run of ``base`` with the same demos and seed; compare it with
@@ -235,18 +238,23 @@ def run_sweep(env: str, dataset: str, out: str | os.PathLike, demos: list[int], 
                                  resume_from=base_resume)
         run_dir.mkdir(parents=True, exist_ok=True)
         ckpt, resume = training_state(run_dir, spec, run_steps)
+        started, train_seconds = time.perf_counter(), None
         if ckpt is None:
             if resume is not None:
                 log(f"[{i + 1}/{len(specs)}] {spec.name}: resuming its interrupted training from {resume}")
             ckpt = train_run(spec, dataset, run_dir, run_steps, configs[spec.model], progress, init_from=init,
                              resume_from=resume)
+            train_seconds = time.perf_counter() - started
         else:
             log(f"[{i + 1}/{len(specs)}] {spec.name}: trained before ({run_steps} steps), evaluating it")
+        started = time.perf_counter()
         payload = evaluate([str(ckpt)], run_dir / "eval", env, n_regions, episodes_per_region, n_envs, seed=0,
                            progress=progress)
+        wall = {"train": train_seconds, "eval": time.perf_counter() - started, "resumed": resume is not None}
         budget = {"steps": run_steps} if spec.init_from is None else {"steps": run_steps, "base_steps": steps}
         result = {**payload["checkpoints"][0].to_dict(), **asdict(spec), "model": spec.label, "family": spec.model,
-                  **budget, "overrides": dict(overrides or {}), "data_symmetry_map": payload["data_symmetry_map"]}
+                  **budget, "overrides": dict(overrides or {}), "data_symmetry_map": payload["data_symmetry_map"],
+                  "wall_seconds": wall}
         tmp = done.with_name(".eval.json.tmp")
         tmp.write_text(json.dumps(result, indent=1))
         os.replace(tmp, done)

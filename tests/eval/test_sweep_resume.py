@@ -51,8 +51,8 @@ def close(a, b) -> bool:
 
 
 def same_run(result: dict) -> dict:
-    """A run's result without where it was written (the two sweeps have different folders)."""
-    return {k: v for k, v in result.items() if k != "checkpoint"}
+    """A run's result without where it was written (the two sweeps have different folders) and how long it took."""
+    return {k: v for k, v in result.items() if k not in ("checkpoint", "wall_seconds")}
 
 
 @pytest.mark.slow
@@ -81,6 +81,8 @@ def test_killed_sweep_resumes_training_and_matches_a_straight_sweep(tmp_path, mo
     logs: list[str] = []
     resumed = sweep.run_sweep("push", str(dataset), out, **{**kwargs, "log": logs.append})[0]
     assert any("resuming its interrupted training" in line for line in logs)
+    assert straight["wall_seconds"]["train"] > 0 and straight["wall_seconds"]["eval"] > 0
+    assert not straight["wall_seconds"]["resumed"] and resumed["wall_seconds"]["resumed"]
     assert close(same_run(resumed), same_run(straight))
     assert close(same_run(json.loads((run_dir / "eval.json").read_text())),
                  same_run(json.loads((tmp_path / "straight" / "runs" / "relaxed_n3_s0" / "eval.json").read_text())))
