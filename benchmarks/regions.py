@@ -23,7 +23,6 @@ python benchmarks/regions.py --env push-pillar --demos 50 --models equi_from_equ
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -59,26 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _report(args, out, results, t0)
 
 
-def declared_broken_regions(out: Path) -> list[int] | None:
-    """``broken_regions`` of ``<out>/sweep.json`` (the task's own symmetry break, declared once per sweep folder, e.g.
-    Lift grasp-360's wrist-limit region), None without that file; UserError naming the file if it is malformed."""
-    path = out / "sweep.json"
-    if not path.exists():
-        return None
-    try:
-        value = json.loads(path.read_text()).get("broken_regions")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as err:
-        raise UserError(f"unreadable sweep.json: {err}", path) from None
-    if not isinstance(value, list) or not all(isinstance(k, int) and not isinstance(k, bool) for k in value):
-        raise UserError(f"broken_regions must be a list of region numbers, got {value!r}", path)
-    return value
-
-
 def broken_regions(args: StudyCommand, results: list, out: Path) -> list[int]:
     """--broken-regions, else <out>/sweep.json's ``broken_regions``, else the regions whose data symmetry-break ratio is
     >= BREAK_RATIO (none if unknown)."""
     if args.broken_regions is not None:
         return sorted(set(args.broken_regions))
+    from benchmarks.lib.sweep_stats import declared_broken_regions
+
     declared = declared_broken_regions(out)
     if declared is not None:
         return sorted(set(declared))

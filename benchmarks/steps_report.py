@@ -6,7 +6,8 @@ python benchmarks/steps_report.py --env push-pillar --demos 100 --seeds 0 --out 
 Reads <out>/steps<k>/runs/*/eval.json (each folder made by regions.py --steps <k> --out <out>/steps<k>) and the runs
 of the --also sweep folders, keeps the runs of the cell (from scratch; fine-tuned runs are left out) and writes
 <out>/steps_table.md (success per family and budget, all / broken / symmetric regions, bootstrap intervals) and
-<out>/steps_curve.png.
+<out>/steps_curve.png. The broken regions are <out>/sweep.json's ``broken_regions`` where that file declares them
+(as for regions.py), else the regions whose data symmetry-break ratio is high.
 """
 from __future__ import annotations
 
@@ -44,15 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from equidiff_relaxed.data.atomic import atomic_write_text
     from equidiff_relaxed.eval.sweep import model_color, model_order
     from benchmarks.lib.sweep_diagnostics import data_ratios
-    from benchmarks.lib.sweep_stats import (broken_from_data, cell_intervals, format_interval,
-                                                   plot_subset_curves)
+    from benchmarks.lib.sweep_stats import (broken_from_data, cell_intervals, declared_broken_regions,
+                                            format_interval, plot_subset_curves)
 
     out = Path(args.out)
     folders = sorted(out.glob("steps*/")) + [Path(f) for f in args.also.split(",") if f]
     runs = cell_runs(folders, args.demos, {int(s) for s in args.seeds.split(",")})
     if not runs:
         raise UserError(f"no finished runs with {args.demos} demos and seeds {args.seeds}", args.out)
-    broken = broken_from_data(data_ratios(runs))
+    declared = declared_broken_regions(out)
+    broken = sorted(set(declared)) if declared is not None else broken_from_data(data_ratios(runs))
     table = cell_intervals(runs, args.regions, broken)
     lines = [f"{args.env}, {args.demos} demos, seeds {args.seeds}: success vs optimizer steps (bootstrap 95% "
              f"intervals over seeds and episodes; broken regions {broken})", "",

@@ -7,15 +7,33 @@ paired on the seeds they share. See :mod:`equidiff_relaxed.eval.significance` fo
 """
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from equidiff_relaxed.errors import UserError
 from benchmarks.lib.significance import Interval, PairedComparison, bootstrap_interval, paired_bootstrap
 
 SUBSETS = ("all", "broken", "symmetric")
 BREAK_RATIO = 0.5  # a region whose demonstrations deviate from their rotated neighbours at least this much is "broken"
+
+
+def declared_broken_regions(out: Path) -> list[int] | None:
+    """``broken_regions`` of ``<out>/sweep.json`` (the task's own symmetry break, declared once per sweep folder, e.g.
+    Lift grasp-360's wrist-limit region), None without that file; UserError naming the file if it is malformed."""
+    path = out / "sweep.json"
+    if not path.exists():
+        return None
+    try:
+        value = json.loads(path.read_text()).get("broken_regions")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as err:
+        raise UserError(f"unreadable sweep.json: {err}", path) from None
+    if not isinstance(value, list) or not all(isinstance(k, int) and not isinstance(k, bool) for k in value):
+        raise UserError(f"broken_regions must be a list of region numbers, got {value!r}", path)
+    return value
 
 
 def broken_from_data(ratios: list[float] | None) -> list[int]:

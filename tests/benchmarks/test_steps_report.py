@@ -25,3 +25,22 @@ def test_steps_table_has_a_row_per_family_and_budget_of_the_cell_only(tmp_path):
 def test_no_run_of_the_cell_is_one_clear_error(tmp_path):
     proc = run_script("benchmarks/steps_report.py", "--env", "push", "--out", str(tmp_path), "--demos", "5")
     assert proc.returncode != 0 and "Traceback" not in proc.stderr and "no finished runs with 5 demos" in proc.stderr
+
+
+def test_broken_regions_declared_in_sweep_json_replace_the_data_ratio_rule(tmp_path):
+    """A sweep.json beside the steps<k> folders declares the task's break, as it does for regions.py: here none, so
+    the broken column is empty and the symmetric one covers every region, whatever the data's break ratio says."""
+    curve = tmp_path / "curve"
+    write_run(curve / "steps1000", "equi", 100, 0, [10, 0, 10, 10], steps=1000)
+
+    def report() -> tuple[str, list[str]]:
+        proc = run_script("benchmarks/steps_report.py", "--env", "push", "--out", str(curve), "--regions", "4")
+        assert proc.returncode == 0, proc.stderr
+        lines = (curve / "steps_table.md").read_text().splitlines()
+        return lines[0], [r for r in lines if r.startswith("| equi")][0].split(" | ")
+
+    header, cells = report()
+    assert "broken regions [1]" in header and cells[4].startswith("0.00")  # the data ratio rule: region 1
+    (curve / "sweep.json").write_text('{"broken_regions": []}')
+    header, cells = report()
+    assert "broken regions []" in header and cells[4] == "–" and cells[5].startswith("0.75")
