@@ -9,7 +9,9 @@ sample_efficiency/<env>; for each residual-beta study (residual_beta/<env>) ``al
 residual in sample_efficiency/<env>; for each steps curve
 (steps_curve/<env>) ``steps_report.py`` with the regions_fast, regions_fast_plain30k and sample_efficiency sweeps
 of that env; for each robomimic image curve (robomimic_image/<name>_steps, seed 0 at 100 demos)
-``steps_report.py`` with the full-budget sweep robomimic_image/<name>; ``breaks_report.py`` when <results>/breaks/push-wall exists; last,
+``steps_report.py`` with the full-budget sweep robomimic_image/<name>; for each strided-encoder sweep
+(robomimic_image/<name>_stride) ``compare_runs.py`` of its equi against plain and equi of robomimic_image/<name>
+(``equi_vs_plain.md``, ``equi_vs_pooled.md``); ``breaks_report.py`` when <results>/breaks/push-wall exists; last,
 ``hypotheses.py`` (the sample-efficiency study's hypotheses from sample_efficiency, sample_efficiency_plain30k and regions_lift). Stops at the
 first report that fails, naming it.
 """
@@ -67,6 +69,11 @@ def report_commands(results: Path) -> list[list[str]]:
         full = curve.parent / curve.name.removesuffix("_steps")
         commands.append(["steps_report.py", "--env", "robomimic", "--out", str(curve), "--demos", "100",
                          "--seeds", "0", *(["--also", str(full)] if full.is_dir() else [])])
+    for stride in sorted(results.glob("robomimic_image/*_stride/")):  # the strided encoder against the full sweep
+        full = stride.parent / stride.name.removesuffix("_stride")
+        if full.is_dir():
+            for model, name in (("plain", "equi_vs_plain.md"), ("equi", "equi_vs_pooled.md")):
+                commands.append(["compare_runs.py", f"{stride}:equi", f"{full}:{model}", "--out", str(stride / name)])
     if (results / "breaks" / "push-wall").is_dir():
         commands.append(["breaks_report.py", "--results", str(results)])
     if (results / "sample_efficiency").is_dir():

@@ -13,6 +13,7 @@ def test_every_results_folder_gets_its_report_command(tmp_path):
     write_run(results / "breaks" / "push-wall", "equi", 25, 0, [1, 1])
     write_run(results / "robomimic_image" / "lift", "equi", 100, 0, [1, 1], env="robomimic")
     write_run(results / "robomimic_image" / "lift_steps" / "steps500", "equi", 100, 0, [1, 0], steps=500, env="robomimic")
+    write_run(results / "robomimic_image" / "lift_stride", "equi", 100, 0, [1, 1], env="robomimic")
     (results / "ablation" / "push-pillar" / "runs" / "full_s0").mkdir(parents=True)
     (results / "ablation" / "push-pillar" / "runs" / "full_s0" / "eval.json").write_text("{}")
     proc = run_script("benchmarks/reports.py", "--results", str(results), "--dry-run")
@@ -29,6 +30,7 @@ def test_every_results_folder_gets_its_report_command(tmp_path):
         f"python benchmarks/regions.py --env robomimic --out {r}/robomimic_image/lift --report-only --quiet",
         f"python benchmarks/regions.py --env robomimic --out {r}/robomimic_image/lift_steps/steps500 --report-only "
         "--quiet",
+        f"python benchmarks/regions.py --env robomimic --out {r}/robomimic_image/lift_stride --report-only --quiet",
         f"python benchmarks/regions.py --env push --out {r}/sample_efficiency/push --report-only --quiet",
         f"python benchmarks/regions.py --env push --out {r}/steps_curve/push/steps1000 --report-only --quiet",
         f"python benchmarks/alpha_report.py --env push-pillar --alpha-dir {r}/relax_alpha/push-pillar --reference "
@@ -39,6 +41,10 @@ def test_every_results_folder_gets_its_report_command(tmp_path):
         f"{r}/sample_efficiency/push",
         f"python benchmarks/steps_report.py --env robomimic --out {r}/robomimic_image/lift_steps --demos 100 --seeds 0 "
         f"--also {r}/robomimic_image/lift",
+        f"python benchmarks/compare_runs.py {r}/robomimic_image/lift_stride:equi {r}/robomimic_image/lift:plain "
+        f"--out {r}/robomimic_image/lift_stride/equi_vs_plain.md",
+        f"python benchmarks/compare_runs.py {r}/robomimic_image/lift_stride:equi {r}/robomimic_image/lift:equi "
+        f"--out {r}/robomimic_image/lift_stride/equi_vs_pooled.md",
         f"python benchmarks/breaks_report.py --results {r}",
         f"python benchmarks/hypotheses.py --results {r}",
     ]
