@@ -11,7 +11,8 @@ residual in sample_efficiency/<env>; for each steps curve
 of that env; for each robomimic image curve (robomimic_image/<name>_steps, seed 0 at 100 demos)
 ``steps_report.py`` with the full-budget sweep robomimic_image/<name>; for each strided-encoder sweep
 (robomimic_image/<name>_stride) ``compare_runs.py`` of its equi against plain and equi of robomimic_image/<name>
-(``equi_vs_plain.md``, ``equi_vs_pooled.md``); ``breaks_report.py`` when <results>/breaks/push-wall exists; last,
+(``equi_vs_plain.md``, ``equi_vs_pooled.md``), and in each full robomimic image sweep that has both, relaxed
+against plain (``relaxed_vs_plain.md``); ``breaks_report.py`` when <results>/breaks/push-wall exists; last,
 ``hypotheses.py`` (the sample-efficiency study's hypotheses from sample_efficiency, sample_efficiency_plain30k and regions_lift). Stops at the
 first report that fails, naming it.
 """
@@ -74,6 +75,10 @@ def report_commands(results: Path) -> list[list[str]]:
         if full.is_dir():
             for model, name in (("plain", "equi_vs_plain.md"), ("equi", "equi_vs_pooled.md")):
                 commands.append(["compare_runs.py", f"{stride}:equi", f"{full}:{model}", "--out", str(stride / name)])
+    for full in sorted(results.glob("robomimic_image/*/")):  # relaxed against plain (regions.py pairs with equi)
+        if any(full.glob("runs/relaxed_n*/eval.json")) and any(full.glob("runs/plain_n*/eval.json")):
+            commands.append(["compare_runs.py", f"{full}:relaxed", f"{full}:plain", "--out",
+                             str(full / "relaxed_vs_plain.md")])
     if (results / "breaks" / "push-wall").is_dir():
         commands.append(["breaks_report.py", "--results", str(results)])
     if (results / "sample_efficiency").is_dir():

@@ -14,6 +14,8 @@ def test_every_results_folder_gets_its_report_command(tmp_path):
     write_run(results / "robomimic_image" / "lift", "equi", 100, 0, [1, 1], env="robomimic")
     write_run(results / "robomimic_image" / "lift_steps" / "steps500", "equi", 100, 0, [1, 0], steps=500, env="robomimic")
     write_run(results / "robomimic_image" / "lift_stride", "equi", 100, 0, [1, 1], env="robomimic")
+    write_run(results / "robomimic_image" / "lift", "relaxed", 100, 0, [1, 1], env="robomimic")
+    write_run(results / "robomimic_image" / "lift", "plain", 100, 0, [0, 1], env="robomimic")
     (results / "ablation" / "push-pillar" / "runs" / "full_s0").mkdir(parents=True)
     (results / "ablation" / "push-pillar" / "runs" / "full_s0" / "eval.json").write_text("{}")
     proc = run_script("benchmarks/reports.py", "--results", str(results), "--dry-run")
@@ -45,6 +47,8 @@ def test_every_results_folder_gets_its_report_command(tmp_path):
         f"--out {r}/robomimic_image/lift_stride/equi_vs_plain.md",
         f"python benchmarks/compare_runs.py {r}/robomimic_image/lift_stride:equi {r}/robomimic_image/lift:equi "
         f"--out {r}/robomimic_image/lift_stride/equi_vs_pooled.md",
+        f"python benchmarks/compare_runs.py {r}/robomimic_image/lift:relaxed {r}/robomimic_image/lift:plain "
+        f"--out {r}/robomimic_image/lift/relaxed_vs_plain.md",
         f"python benchmarks/breaks_report.py --results {r}",
         f"python benchmarks/hypotheses.py --results {r}",
     ]
