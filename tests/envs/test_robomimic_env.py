@@ -174,3 +174,20 @@ def test_cameras_the_policy_needs_are_observed_and_a_step_observes_the_new_state
     recorded = {"name": "Lift", "type": 1, "kwargs": args["env_kwargs"], "source": "robomimic", "max_steps": 160}
     assert recreate_from_dataset(recorded)["max_steps"] == 160  # a file of ours: its generator's episode limit
     assert "max_steps" not in recreate_from_dataset({**recorded, "max_steps": None})  # others: robomimic's 400
+
+
+@pytest.mark.parametrize("task, quat_key", [("Stack", "cubeA_quat"), ("NutAssemblySquare", "SquareNut_quat")])
+def test_the_other_supported_tasks_turn_their_first_object_into_the_region(task, quat_key):
+    """Stack and NutAssemblySquare are supported as Lift is: the first object's yaw is the episode's theta."""
+    env_args = lift_env_args()
+    env_args["env_name"] = task
+    env = make_env("robomimic", env_args=env_args, n_regions=4)
+    try:
+        for theta in (0.3, 4.0):
+            obs, info = env.reset(seed=1, options={"theta": theta})
+            assert info["region"] == int(theta // (np.pi / 2))
+            assert _yaw(obs[quat_key]) == pytest.approx(theta, abs=1e-5)
+            _, _, _, _, info = env.step(np.zeros(7))
+            assert info["is_success"] in (False, 0)  # the task's own success check runs
+    finally:
+        env.close()
