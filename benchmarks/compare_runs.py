@@ -22,14 +22,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 from equidiff_relaxed.errors import UserError, run_cli  # noqa: E402
 
 
-def side_runs(spec: str, label: str) -> list[dict[str, Any]]:
-    """The finished runs of ``FOLDER:MODEL`` with their model renamed ``label`` (so that both sides may name the same
-    family); UserError if the spec is malformed or the folder has no such run."""
-    from equidiff_relaxed.eval.sweep import finished_runs
-
+def parse_side(spec: str) -> tuple[Path, str]:
+    """``FOLDER:MODEL`` as (folder, model); UserError if it is not of that form."""
     folder, sep, model = spec.rpartition(":")
     if not sep or not folder or not model:
         raise UserError(f"a side is FOLDER:MODEL, got {spec!r}")
+    return Path(folder), model
+
+
+def side_runs(folder: Path, model: str, label: str) -> list[dict[str, Any]]:
+    """The finished ``model`` runs of ``folder`` with their model renamed ``label`` (so that both sides may name the
+    same family); UserError if the folder has no such run."""
+    from equidiff_relaxed.eval.sweep import finished_runs
+
     runs = [dict(r, model=label) for r in finished_runs(folder) if r["model"] == model]
     if not runs:
         raise UserError(f"no finished {model} run (runs/*/eval.json)", folder)
@@ -46,11 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks.lib.sweep_stats import comparisons_markdown, declared_broken_regions
     from equidiff_relaxed.data.atomic import atomic_write_text
 
-    label_a, label_b = (f"{Path(spec.rpartition(':')[0]).name}:{spec.rpartition(':')[2]}" for spec in (args.a, args.b))
+    (folder_a, model_a), (folder_b, model_b) = parse_side(args.a), parse_side(args.b)
+    label_a, label_b = f"{folder_a.name}:{model_a}", f"{folder_b.name}:{model_b}"
     if label_a == label_b:
         label_a, label_b = args.a, args.b
-    runs = side_runs(args.a, label_a) + side_runs(args.b, label_b)
-    broken = declared_broken_regions(Path(args.a.rpartition(":")[0])) or []
+    runs = side_runs(folder_a, model_a, label_a) + side_runs(folder_b, model_b, label_b)
+    broken = declared_broken_regions(folder_a) or []
     table = comparisons_markdown(runs, args.regions, broken, [(label_a, label_b)])
     rows = [r for r in table.splitlines()[2:] if broken or " | all | " in r]
     if not rows:

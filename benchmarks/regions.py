@@ -63,15 +63,9 @@ def broken_regions(args: StudyCommand, results: list, out: Path) -> list[int]:
     >= BREAK_RATIO (none if unknown)."""
     if args.broken_regions is not None:
         return sorted(set(args.broken_regions))
-    from benchmarks.lib.sweep_stats import declared_broken_regions
+    from benchmarks.lib.sweep_stats import sweep_broken_regions
 
-    declared = declared_broken_regions(out)
-    if declared is not None:
-        return sorted(set(declared))
-    from benchmarks.lib.sweep_diagnostics import data_ratios
-    from benchmarks.lib.sweep_stats import broken_from_data
-
-    return broken_from_data(data_ratios(results))
+    return sweep_broken_regions(out, results)
 
 
 def _pairs(args: StudyCommand, results: list) -> list[tuple[str, str]]:

@@ -44,17 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from equidiff_relaxed.data.atomic import atomic_write_text
     from equidiff_relaxed.eval.sweep import model_color, model_order
-    from benchmarks.lib.sweep_diagnostics import data_ratios
-    from benchmarks.lib.sweep_stats import (broken_from_data, cell_intervals, declared_broken_regions,
-                                            format_interval, plot_subset_curves)
+    from benchmarks.lib.sweep_stats import cell_intervals, format_interval, plot_subset_curves, sweep_broken_regions
 
     out = Path(args.out)
     folders = sorted(out.glob("steps*/")) + [Path(f) for f in args.also.split(",") if f]
     runs = cell_runs(folders, args.demos, {int(s) for s in args.seeds.split(",")})
     if not runs:
         raise UserError(f"no finished runs with {args.demos} demos and seeds {args.seeds}", args.out)
-    declared = declared_broken_regions(out)
-    broken = sorted(set(declared)) if declared is not None else broken_from_data(data_ratios(runs))
+    broken = sweep_broken_regions(out, runs)
     table = cell_intervals(runs, args.regions, broken)
     lines = [f"{args.env}, {args.demos} demos, seeds {args.seeds}: success vs optimizer steps (bootstrap 95% "
              f"intervals over seeds and episodes; broken regions {broken})", "",

@@ -41,6 +41,15 @@ def broken_from_data(ratios: list[float] | None) -> list[int]:
     return [k for k, v in enumerate(ratios or []) if v >= BREAK_RATIO]
 
 
+def sweep_broken_regions(out: Path, results: list[dict[str, Any]]) -> list[int]:
+    """A sweep folder's broken regions: ``<out>/sweep.json``'s declaration where there is one, else the regions whose
+    data symmetry-break ratio (recorded in ``results``) is >= :data:`BREAK_RATIO`."""
+    from benchmarks.lib.sweep_diagnostics import data_ratios
+
+    declared = declared_broken_regions(out)
+    return sorted(set(declared)) if declared is not None else broken_from_data(data_ratios(results))
+
+
 def cells(results: list[dict[str, Any]]) -> dict[tuple[str, int], dict[int, dict[tuple[int, int], bool]]]:
     """{(model, demos): {seed: {(region, index): success}}} of the runs' eval.json results."""
     table: dict[tuple[str, int], dict[int, dict[tuple[int, int], bool]]] = {}
@@ -199,4 +208,5 @@ def plot_subset_curves(results: list[dict[str, Any]], n_regions: int, broken: li
 
 
 __all__ = ["BREAK_RATIO", "SUBSETS", "broken_from_data", "cell_intervals", "cells", "compare", "comparisons_markdown", "default_pairs",
-           "format_difference", "format_interval", "intervals_markdown", "outcome_array", "plot_subset_curves"]
+           "declared_broken_regions", "format_difference", "format_interval", "intervals_markdown", "outcome_array",
+           "plot_subset_curves", "sweep_broken_regions"]
