@@ -100,3 +100,21 @@ def test_generate_and_report_bad_input(tmp_path):
                           str(tmp_path / "x.zarr"), flag, value)
         assert_one_line_error(proc, message)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_failed_start_prints_one_line_and_writes_nothing(tmp_path):
+    """A real process (Lightning's banner goes straight to the process's stderr): a dataset that does not exist
+    stops training with the error line alone, before the run folder is made."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}  # Python's own warning filters, as a user has
+    proc = subprocess.run([sys.executable, str(REPO / "train.py"), "--config", "demo", "--data.dataset_path",
+                           str(tmp_path / "none.zarr"), "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"error: {tmp_path / 'none.zarr'}: no such file or directory"]
+    assert list(tmp_path.iterdir()) == []

@@ -65,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--video_failures must be >= 0, got {args.video_failures}")
     warnings.filterwarnings("ignore", module="escnn")
     from equidiff_relaxed.eval.evaluate import evaluate, format_diagnostics
+    from equidiff_relaxed.threads import configure_threads
+
+    configure_threads(args.n_envs + 1 if args.n_envs > 1 else 1)  # this process and its env workers share the cores
 
     payload = evaluate(args.checkpoint, args.out, args.env, args.regions, args.episodes_per_region, args.n_envs,
                        args.seed, args.ddim_steps, args.video, progress=not args.quiet,

@@ -88,6 +88,9 @@ def parse_with_env_options(command: type, argv: Sequence[str] | None, prog: str,
 def main(argv: Sequence[str] | None = None) -> int:
     args, options = parse_with_env_options(GenerateCommand, argv, "equidiff-generate", __doc__)
     from equidiff_relaxed.demos.generate import GenerateConfig, generate
+    from equidiff_relaxed.threads import configure_threads
+
+    configure_threads(max(1, args.workers))
 
     assert isinstance(args, GenerateCommand)
     cfg = GenerateConfig(env=args.env, episodes=args.episodes, seed=args.seed,

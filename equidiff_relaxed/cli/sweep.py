@@ -144,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from equidiff_relaxed.cli.options import parse
 
     args = parse(SweepCommand, argv, "equidiff-sweep", __doc__)
+    from equidiff_relaxed.threads import configure_threads
+
+    configure_threads(1)
     t0 = time.perf_counter()
     out, results = run(args)
     print(write_table_and_figure(args, out, results))

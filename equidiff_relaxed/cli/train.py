@@ -51,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")  # we pass sys.argv ourselves
     args = resolve_config_args(normalise_argv(list(sys.argv[1:] if argv is None else argv)))
     from equidiff_relaxed.policy.train_cli import build_cli, fit
+    from equidiff_relaxed.threads import configure_threads
 
+    configure_threads(1)
     fit(build_cli(args, description=__doc__))
     return 0
 

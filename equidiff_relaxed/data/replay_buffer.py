@@ -125,7 +125,9 @@ class ReplayBuffer:
                     store.close()
                 store = mem
             root = zarr.open_group(store=store, mode=mode if not in_memory else "a")
-        except (zipfile.BadZipFile, zarr.errors.GroupNotFoundError, zarr.errors.ContainsArrayError):
+        except zipfile.BadZipFile as err:
+            raise UserError(f"corrupt or truncated zip ({err}); write it again or use the .zarr folder", src) from None
+        except (zarr.errors.GroupNotFoundError, zarr.errors.ContainsArrayError):
             raise UserError("not a zarr replay buffer (no zarr group here)", src) from None
         except (ValueError, KeyError, OSError) as err:
             raise UserError(f"cannot read zarr store: {err}", src) from None

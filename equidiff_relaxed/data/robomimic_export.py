@@ -20,11 +20,11 @@ from typing import Any
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from equidiff_relaxed.data.atomic import atomic_output, check_output_path
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer, first_nonfinite_step
 from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.progress import track
 
 EXTRA_KEYS = ("states", "rewards", "dones")
 EQUIDIFF_ENV_TYPE = 4
@@ -97,7 +97,7 @@ def export_robomimic(zarr_path: str | os.PathLike, hdf5_path: str | os.PathLike,
         env_args = export_env_args(buf)
         with atomic_output(hdf5_path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
             data = f.create_group("data")
-            for i in tqdm(range(buf.n_episodes), desc="exporting", unit="demo", disable=not progress):
+            for i in track(range(buf.n_episodes), "exporting", "demo", enabled=progress):
                 ep = buf.get_episode(i, keys=[*obs_keys, "action", *extras])
                 action = np.asarray(ep["action"], dtype=np.float32)
                 bad = first_nonfinite_step(action)

@@ -27,13 +27,13 @@ from typing import Any
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from equidiff_relaxed.data.atomic import check_output_path
 from equidiff_relaxed.data.replay_buffer import first_nonfinite_step
 from equidiff_relaxed.data.writer import BufferWriter
 from equidiff_relaxed.data.shape_meta import ShapeMeta, is_eye_in_hand
 from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.progress import track
 
 # Representations of the standard robosuite observation keys (about the vertical axis through the table centre).
 # Joint-space quantities have no planar action: they are declared invariant (scalar), i.e. symmetry-breaking inputs.
@@ -244,7 +244,7 @@ def convert_robomimic(
         with contextlib.ExitStack() as stack, BufferWriter(out_path, overwrite=overwrite) as writer:
             if converter is not None:
                 stack.callback(converter.close)
-            for name in tqdm(demos, desc="converting", unit="demo", disable=not progress):
+            for name in track(demos, "converting", "demo", enabled=progress):
                 arrays, meta = _read_demo(f, src, name, obs_keys, obs_shapes, extras)
                 if converter is not None:
                     arrays["action"] = converter.convert(arrays["states"], arrays["action"], f"data/{name}")

@@ -190,17 +190,24 @@ class ShapeMeta:
         """rgb keys with rep 'camera_inhand' (encoded by a CNN with spatial softmax, see nn.encoders)."""
         return [k for k, v in self.obs.items() if v.type == "rgb" and v.fields[0].rep == "camera_inhand"]
 
-    def check_arrays(self, shapes: Mapping[str, tuple[int, ...]], source: str | PathLike | None = None,
-                     action_key: str = "action") -> None:
-        """Check that every declared key exists in ``shapes`` (key -> per-step stored shape) and matches."""
+    def array_problems(self, shapes: Mapping[str, tuple[int, ...]], action_key: str = "action") -> list[str]:
+        """One line per declared key that is missing from ``shapes`` (key -> per-step stored shape) or stored with
+        another shape; empty when every declared key matches."""
         wanted = {**{k: v for k, v in self.obs.items()}, action_key: self.action}
+        problems = []
         for key, meta in wanted.items():
             if key not in shapes:
                 have = ", ".join(sorted(shapes)) or "none"
-                raise UserError(f"shape_meta declares {key!r} but the data has no such key (keys: {have})", source)
-            if tuple(shapes[key]) != meta.stored_shape:
-                raise UserError(
-                    f"{key!r} is stored with per-step shape {tuple(shapes[key])} but shape_meta declares "
-                    f"{meta.stored_shape}" + (" (H, W, C)" if meta.type == "rgb" else ""),
-                    source,
-                )
+                problems.append(f"shape_meta declares {key!r} but the data has no such key (keys: {have})")
+            elif tuple(shapes[key]) != meta.stored_shape:
+                problems.append(f"{key!r} is stored with per-step shape {tuple(shapes[key])} but shape_meta declares "
+                                f"{meta.stored_shape}" + (" (H, W, C)" if meta.type == "rgb" else ""))
+        return problems
+
+    def check_arrays(self, shapes: Mapping[str, tuple[int, ...]], source: str | PathLike | None = None,
+                     action_key: str = "action") -> None:
+        """Check that every declared key exists in ``shapes`` (key -> per-step stored shape) and matches: a
+        :class:`UserError` naming ``source`` and the first problem of :meth:`array_problems`."""
+        problems = self.array_problems(shapes, action_key)
+        if problems:
+            raise UserError(problems[0], source)

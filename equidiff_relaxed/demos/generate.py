@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import gymnasium as gym
-from tqdm import tqdm
 
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.data.writer import BufferWriter
@@ -25,6 +24,8 @@ from equidiff_relaxed.envs.perturb import PerturbConfig
 from equidiff_relaxed.envs.protocol import task_env
 from equidiff_relaxed.envs.registry import EnvSpec, get_env_spec, make_env, make_expert
 from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.progress import progress_bar
+from equidiff_relaxed.threads import worker_threads
 
 
 @dataclass(frozen=True)
@@ -150,12 +151,12 @@ def generate(cfg: GenerateConfig, out: str | os.PathLike, workers: int = 1, over
     tasks = [(cfg, i) for i in range(cfg.episodes)]
     failures = recovery = 0
     with BufferWriter(out, overwrite=overwrite) as writer:
-        bar = tqdm(total=cfg.episodes, desc=f"generating {cfg.env}", unit="ep", disable=not progress)
+        bar = progress_bar(cfg.episodes, f"generating {cfg.env}", "ep", enabled=progress)
         if workers == 1:
             results = map(_task, tasks)
             pool = None
         else:
-            pool = mp.get_context("spawn").Pool(workers)
+            pool = mp.get_context("spawn").Pool(workers, initializer=worker_threads, initargs=(workers,))
             results = pool.imap(_task, tasks, chunksize=max(1, min(16, cfg.episodes // (4 * workers))))
         try:
             for ep, failed in results:

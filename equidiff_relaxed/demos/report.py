@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.demos.rollout import draw_theta, run_expert_episode
 from equidiff_relaxed.envs.registry import get_env_spec, make_env, make_expert
 from equidiff_relaxed.envs.protocol import task_env
+from equidiff_relaxed.progress import progress_bar
 from equidiff_relaxed.symmetry.regions import region_bounds
 
 
@@ -44,7 +44,7 @@ def expert_success_by_region(env_name: str, episodes_per_region: int, n_regions:
     wrist = getattr(env, "wrist_angle", None)
     buf = ReplayBuffer.create_empty()
     rows = []
-    bar = tqdm(total=n_regions * episodes_per_region, desc=f"expert on {env_name}", unit="ep", disable=not progress)
+    bar = progress_bar(n_regions * episodes_per_region, f"expert on {env_name}", "ep", enabled=progress)
     for k in range(n_regions):
         wins, lengths, angles = 0, [], []
         for e in range(episodes_per_region):

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 from equidiff_relaxed.envs.robosuite_env_args import robosuite_env_from_env_args  # noqa: E402
-from equidiff_relaxed.envs.robosuite_tasks import robosuite_available  # noqa: E402
+from equidiff_relaxed.envs.robosuite_tasks import import_robosuite, robosuite_missing  # noqa: E402
 from equidiff_relaxed.errors import UserError  # noqa: E402
 from equidiff_relaxed.symmetry.regions import region_of  # noqa: E402
 from equidiff_relaxed.symmetry.rotations import wrap_to_2pi  # noqa: E402
@@ -57,16 +57,6 @@ ROBOMIMIC_TASKS: dict[str, RobomimicTask] = {
 }
 
 
-def _import_robosuite() -> Any:
-    if not robosuite_available():
-        raise UserError("robosuite is not installed: pip install -e '.[robosuite]' (robosuite 1.5.x)")
-    import robosuite
-    from robosuite.utils.log_utils import ROBOSUITE_DEFAULT_LOGGER
-
-    ROBOSUITE_DEFAULT_LOGGER.setLevel("ERROR")
-    return robosuite
-
-
 def _robot_name(env_kwargs: dict[str, Any]) -> str:
     robots = env_kwargs.get("robots", "Panda")
     if isinstance(robots, (list, tuple)):
@@ -84,7 +74,7 @@ def translate_controller_configs(config: Any, robot: str, absolute: bool | None 
     frame, as robosuite 1.4 read it. 1.5 configs pass unchanged. ``absolute`` (when not None) forces the arm's input
     type (10-D absolute-action policies need an absolute controller).
     """
-    _import_robosuite()
+    import_robosuite()
     from robosuite.controllers.composite.composite_controller_factory import (load_composite_controller_config,
                                                                               refactor_composite_controller_config)
 
@@ -126,7 +116,7 @@ def check_env_args(env_args: Any, source: str | None = None) -> dict[str, Any]:
     if env_args.get("type", 1) != 1:
         raise UserError(f"env_args type {env_args.get('type')!r} is not robosuite (1)", source)
     name = env_args["env_name"]
-    _import_robosuite()
+    import_robosuite()
     from robosuite.environments.base import REGISTERED_ENVS
 
     if name not in REGISTERED_ENVS:
@@ -312,17 +302,13 @@ def recreate_from_dataset(attrs: dict[str, Any]) -> dict[str, Any]:
     return {"env_args": {"env_name": attrs.get("name"), "type": attrs.get("type", 1), "env_kwargs": kwargs}, **steps}
 
 
-def _robosuite_missing() -> str | None:
-    return None if robosuite_available() else "robosuite: pip install -e '.[robosuite]' (robosuite 1.5.x)"
-
-
 def _register() -> None:
     from equidiff_relaxed.envs.pick_failures import PICK_ANALYSIS
     from equidiff_relaxed.envs.registry import EnvSpec, register_env
 
     register_env(EnvSpec(ROBOMIMIC_ENV, RobomimicEnv, "a robomimic / MimicGen dataset's own robosuite env "
                          f"(from its env_args; regions for {', '.join(ROBOMIMIC_TASKS)})", analysis=PICK_ANALYSIS,
-                         recreate=recreate_from_dataset, requires=_robosuite_missing))
+                         recreate=recreate_from_dataset, requires=robosuite_missing))
 
 
 ROBOMIMIC_ENV = "robomimic"  # the registered name; datasets converted from robomimic files are evaluated in it

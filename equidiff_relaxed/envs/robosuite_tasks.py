@@ -99,11 +99,15 @@ def robosuite_available() -> bool:
     return True
 
 
-def _import_robosuite() -> Any:
+ROBOSUITE_HINT = "pip install 'robosuite>=1.5,<1.6'"  # works from PyPI and from a checkout alike
+
+
+def import_robosuite() -> Any:
+    """robosuite, its logger quietened; one UserError line saying how to install it when it is missing."""
     try:
         import robosuite
     except ImportError:
-        raise UserError("robosuite is not installed: pip install -e '.[robosuite]' (robosuite 1.5.x)") from None
+        raise UserError(f"robosuite is not installed: {ROBOSUITE_HINT}") from None
     from robosuite.utils.log_utils import ROBOSUITE_DEFAULT_LOGGER
     ROBOSUITE_DEFAULT_LOGGER.setLevel("ERROR")
     return robosuite
@@ -112,7 +116,7 @@ def _import_robosuite() -> Any:
 def make_robosuite(env_name: str, env_kwargs: dict[str, Any], model_seed: int = 0) -> Any:
     """``robosuite.make(env_name, **env_kwargs)`` with numpy's global RNG seeded while the model is built: robosuite
     draws object sizes (Lift's cube) from it, so every process builds the same model and stored states replay."""
-    suite = _import_robosuite()
+    suite = import_robosuite()
     saved = np.random.get_state()
     np.random.seed(model_seed)
     try:
@@ -172,7 +176,7 @@ class RobosuiteTaskEnv(gym.Env):
         self.image_size = image_size or (84 if cameras else None)
         self.render_mode, self.render_size, self.render_camera = render_mode, render_size, render_camera
         self.control_freq = control_freq
-        _import_robosuite()  # one clear error when the extra is missing
+        import_robosuite()  # one clear error when the extra is missing
         self.robosuite_kwargs = self._robosuite_kwargs()
         self.rs = make_robosuite(self.spec_.robosuite_name, self.robosuite_kwargs)
         self._fast_rendering()
@@ -450,12 +454,13 @@ def make_pick_expert(env: RobosuiteTaskEnv, noise_std: float = 0.0, **kwargs: An
     return PickPlaceExpert(env, PickExpertConfig(noise_std=noise_std, **kwargs))
 
 
-def _robosuite_missing() -> str | None:
-    return None if robosuite_available() else "robosuite: pip install -e '.[robosuite]' (robosuite 1.5.x)"
+def robosuite_missing() -> str | None:
+    """The env registry's ``requires``: None when robosuite imports, else how to install it."""
+    return None if robosuite_available() else f"robosuite: {ROBOSUITE_HINT}"
 
 
 for _task, _spec in TASKS.items():
     register_env(EnvSpec(_task, functools.partial(RobosuiteTaskEnv, _task), f"robosuite {_spec.robosuite_name} "
                          "(Panda), the object layout turned by theta", make_expert=make_pick_expert,
                          options=PickOptions, expert_noise=0.005, analysis=PICK_ANALYSIS,
-                         requires=_robosuite_missing))
+                         requires=robosuite_missing))

@@ -6,13 +6,16 @@ reply, so worker slots step in parallel), and a slot whose env raises, or whose 
 fresh env. Errors while *creating* an env are not faults (a wrong env name or option is the user's): they propagate.
 
 Worker processes are started with ``spawn`` and import only this module (light: no torch) plus ``env_fn``'s module.
-They ignore SIGINT (the parent handles Ctrl-C and terminates them) and are daemons, so they never outlive it.
+They ignore SIGINT (the parent handles Ctrl-C and terminates them) and are daemons, so they never outlive it. Each
+takes its share of the cores (:func:`equidiff_relaxed.threads.worker_threads`) before making its env.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import signal
 from typing import Any, Callable
+
+from equidiff_relaxed.threads import worker_threads
 
 MESSAGE_LIMIT = 300  # characters kept of an exception's message
 
@@ -39,9 +42,11 @@ def _call(env: Any, cmd: str, args: tuple) -> Any:
     raise ValueError(f"unknown env command {cmd!r}")
 
 
-def _worker(conn: Any, env_fn: Callable[[], Any]) -> None:
-    """Worker process: make the env, then answer (cmd, args) requests with ("ok", result) or ("error", text)."""
+def _worker(conn: Any, env_fn: Callable[[], Any], workers: int) -> None:
+    """Worker process (one of ``workers``): make the env, then answer (cmd, args) requests with ("ok", result) or
+    ("error", text)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    worker_threads(workers)
     try:
         env = env_fn()
     except Exception as err:  # reported to the parent, which raises it
@@ -101,10 +106,10 @@ class _InlineSlot:
 class _WorkerSlot:
     """An env in its own process, talked to over a pipe."""
 
-    def __init__(self, env_fn: Callable[[], Any]):
+    def __init__(self, env_fn: Callable[[], Any], workers: int = 1):
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker, args=(child, env_fn), daemon=True)
+        self.process = ctx.Process(target=_worker, args=(child, env_fn, workers), daemon=True)
         self.process.start()
         child.close()  # only the worker holds its end: the pipe reports EOF when the worker dies
         self._cmd = "start"
@@ -188,7 +193,7 @@ class EnvPool:
                 self.slots[i] = _InlineSlot(self.env_fn)
             return
         for i in indices:
-            self.slots[i] = _WorkerSlot(self.env_fn)
+            self.slots[i] = _WorkerSlot(self.env_fn, len(self.slots))
         for i in indices:
             self.slots[i].wait_ready()  # type: ignore[union-attr]
 

@@ -101,8 +101,8 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
         raise UserError(f"--video_failures must be >= 0, got {video_failures}")
     if max_steps is not None and max_steps < 1:
         raise UserError(f"--max_steps must be >= 1, got {max_steps}")
+    loaded = {p: load_for_eval(p) for p in checkpoints}  # fail early on any bad file, before writing anything
     out_dir = check_output_dir(out)
-    loaded = {p: load_for_eval(p) for p in checkpoints}  # fail early on any bad file
     plan = episode_plan(n_regions, episodes_per_region, seed)
     payload: dict[str, Any] = {"regions": n_regions, "episodes_per_region": episodes_per_region, "seed": seed,
                                "checkpoints": []}

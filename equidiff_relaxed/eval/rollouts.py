@@ -29,7 +29,6 @@ from typing import Any, Callable
 import gymnasium as gym
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from equidiff_relaxed.data.datamodule import window_to_tensors
 from equidiff_relaxed.envs.outcomes import (ENV_ERROR, NONFINITE_STATE, UNKNOWN, EpisodeMetrics, FailureAnalysis,
@@ -37,6 +36,7 @@ from equidiff_relaxed.envs.outcomes import (ENV_ERROR, NONFINITE_STATE, UNKNOWN,
 from equidiff_relaxed.eval.envpool import EnvFault, EnvPool
 from equidiff_relaxed.eval.plan import EpisodeSpec
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
+from equidiff_relaxed.progress import progress_bar
 
 
 @dataclass
@@ -192,7 +192,7 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
     pool = EnvPool(env_fn, n_envs, in_process=n_envs == 1)
     out = RolloutOutput(results=[])
     fail_videos: dict[int, int] = {}  # region -> failure videos handed out
-    bar = tqdm(total=len(plan), desc=desc, unit="ep", disable=not progress)
+    bar = progress_bar(len(plan), desc, "ep", enabled=progress)
     try:
         for start in range(0, len(plan), n_envs):
             batch = plan[start : start + n_envs]

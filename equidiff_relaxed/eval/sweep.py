@@ -170,6 +170,7 @@ def train_run(spec: RunSpec, dataset: str, run_dir: Path, steps: int, config: di
     cfg = run_config(config, spec, dataset, run_dir, steps, progress)
     cfg["ckpt_path"] = str(resume_from) if resume_from is not None else None
     cfg["init_from"] = str(init_from) if init_from is not None and resume_from is None else None
+    cfg["overwrite"] = True  # the sweep owns its run folders: a fresh run replaces what an unusable one left
     fit(build_cli(cfg), log=print if progress else (lambda *_: None))
     return run_dir / "last.ckpt"
 

@@ -10,6 +10,8 @@ weights and w_l(h) = 1/L, so the relaxed model starts with identical outputs (se
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from typing import Any
 
 import torch
@@ -26,16 +28,36 @@ from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 LEGACY_HPARAMS = {"prediction_type": "epsilon", "ddim_spacing": "leading"}
 
 
+TORCH_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save's zip archive, or the legacy pickle it wrote before torch 1.6
+
+
 def read_checkpoint(path: str | os.PathLike, require: tuple[str, ...] = ("state_dict", "global_step")) -> dict:
     """The one reader of Lightning checkpoints: ``torch.load(weights_only=True)`` (no code runs), checked to be a
-    dict with the ``require``-d entries. UserError naming the file for a missing, corrupt, unsafe or foreign one."""
+    dict with the ``require``-d entries. UserError naming the file for a missing, corrupt, unsafe or foreign one:
+    ``no such checkpoint``, ``not a torch checkpoint`` (a file torch.save did not write, or a damaged one),
+    ``refused: it holds Python objects`` (weights_only loading refuses to run their code), ``not an
+    equidiff-relaxed Lightning checkpoint``."""
     if not os.path.exists(path):
         raise UserError("no such checkpoint", path)
+    if os.path.isdir(path):
+        raise UserError("not a checkpoint or policy folder (a policy folder holds config.json and "
+                        "model.safetensors)", path)
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head.startswith(TORCH_MAGIC):
+        raise UserError("not a torch checkpoint (a Lightning .ckpt or a policy folder is expected)", path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises many types for corrupt or unsafe files
-        raise UserError(f"not a loadable checkpoint ({type(e).__name__}: "
-                        f"{str(e).splitlines()[0][:120] if str(e) else ''})", path) from None
+    except pickle.UnpicklingError as e:
+        detail = str(e).splitlines()[0] if str(e) else ""
+        if "Weights only load failed" in str(e):
+            found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+            raise UserError("refused: it holds Python objects that safe loading (weights_only) does not run"
+                            + (f" ({found.group(1)})" if found else ""), path) from None
+        raise UserError(f"not a torch checkpoint ({detail[:120]})", path) from None
+    except Exception as e:  # noqa: BLE001 - torch raises many types for corrupt or truncated files
+        detail = (str(e).splitlines()[0] if str(e) else type(e).__name__).split(". ")[0]
+        raise UserError(f"not a torch checkpoint: corrupt or truncated ({detail[:120]})", path) from None
     missing = [k for k in require if not isinstance(state, dict) or k not in state]
     if missing:
         raise UserError(f"not an equidiff-relaxed Lightning checkpoint (no {' / '.join(missing)})", path)

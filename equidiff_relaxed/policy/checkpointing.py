@@ -13,12 +13,16 @@ truncated file under the final name.
 - :class:`AtomicCheckpointIO` (a Lightning ``CheckpointIO``) writes every checkpoint to a temporary sibling, fsyncs
   it, renames it onto the final name and fsyncs the folder: a SIGKILL at any moment leaves either the old or the
   new complete file.
+- :class:`StopOnSignal` turns SIGINT / SIGTERM during training into a clean stop: the current step finishes,
+  ``last.ckpt`` is written (atomically) and :class:`TrainingStopped` ends ``fit``, so ``--ckpt_path auto`` resumes.
 - :func:`newest_valid_checkpoint` scans run folders for ``*.ckpt``, skips files that do not load, and returns the one
   with the most optimizer steps (ties: the newest file): ``train.py --ckpt_path auto``.
 """
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +107,70 @@ class LastCheckpoint(ModelCheckpoint):
             self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
+class TrainingStopped(Exception):
+    """Raised inside ``trainer.fit`` once the state is saved after a SIGINT / SIGTERM (``step``: its global step)."""
+
+    def __init__(self, step: int):
+        super().__init__(f"stopped at step {step}")
+        self.step = step
+
+
+def last_checkpoint_path(trainer: L.Trainer) -> Path:
+    """Where :class:`LastCheckpoint` keeps ``last.ckpt`` (``<root>/checkpoints/last.ckpt`` without one)."""
+    for cb in trainer.callbacks:
+        if isinstance(cb, LastCheckpoint) and cb.dirpath:
+            return Path(cb.dirpath) / f"{cb.filename}.ckpt"
+    return Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
+
+
+class StopOnSignal(L.Callback):
+    """A Lightning callback: SIGINT and SIGTERM during training set a flag; at the end of the current optimizer
+    step (or epoch) the full training state is written to ``last.ckpt`` (atomically, through the trainer's
+    checkpoint IO) and :class:`TrainingStopped` ends ``fit``. A second SIGINT stops at once (Python's default)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signalled: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.signalled = signum
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: stop now
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.getsignal(s) for s in self.SIGNALS}
+            for s in self.SIGNALS:
+                signal.signal(s, self._handler)
+
+    def _stop_if_signalled(self, trainer: L.Trainer) -> None:
+        if self.signalled is None:
+            return
+        trainer.save_checkpoint(str(last_checkpoint_path(trainer)))
+        self._restore()
+        raise TrainingStopped(trainer.global_step)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        self._stop_if_signalled(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._stop_if_signalled(trainer)
+
+    def _restore(self) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        self._previous = {}
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self._restore()
+
+
 def load_training_checkpoint(path: str | os.PathLike) -> tuple[dict | None, str | None]:
     """(state, None) if ``path`` loads as a Lightning checkpoint with weights and a step count, else (None, why not)
     (:func:`read_checkpoint` without raising: for scanning folders of candidates)."""
@@ -147,5 +215,5 @@ def uses_stale_last(callback: Any) -> bool:
         callback.save_last)
 
 
-__all__ = ["AtomicCheckpointIO", "LastCheckpoint", "atomic_torch_save", "checkpoint_problem",
+__all__ = ["AtomicCheckpointIO", "LastCheckpoint", "StopOnSignal", "TrainingStopped", "last_checkpoint_path", "atomic_torch_save", "checkpoint_problem",
            "load_training_checkpoint", "newest_valid_checkpoint", "uses_stale_last"]

@@ -95,7 +95,7 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
         raise UserError("no such policy folder", folder)
     path = folder / CONFIG_NAME
     if not path.is_file():
-        raise UserError(f"policy folder has no {CONFIG_NAME}", folder)
+        raise UserError(f"not a policy folder (no {CONFIG_NAME}; a Lightning .ckpt or a policy folder is expected)", folder)
     try:
         config = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

@@ -1,7 +1,8 @@
 """Plain-text training progress for logs and terminals without a live progress bar (``make demo``, CI).
 
-Prints one line every ``every_n_steps`` optimizer steps: step / total, the last training loss, elapsed time and an
-estimate of the time left, e.g. ``train step 600/3000 (20%)  loss 0.0412  1m05s elapsed, ~4m20s left``.
+Prints one line every ``every_n_steps`` optimizer steps (None: a twentieth of the run) and at the end: step / total,
+the last training loss, elapsed time and an estimate of the time left, e.g. ``train step 600/3000 (20%)  loss 0.0412
+1m05s elapsed, ~4m20s left``. Training runs without a terminal get it in place of Lightning's bar.
 """
 from __future__ import annotations
 
@@ -18,16 +19,20 @@ def _fmt(seconds: float) -> str:
 
 
 class StepProgress(L.Callback):
-    def __init__(self, every_n_steps: int = 250):
+    def __init__(self, every_n_steps: int | None = 250):
         super().__init__()
-        if every_n_steps < 1:
+        if every_n_steps is not None and every_n_steps < 1:
             raise ValueError(f"every_n_steps must be >= 1, got {every_n_steps}")
-        self.every = every_n_steps
+        self.every = every_n_steps or 1
+        self._auto = every_n_steps is None
         self._t0: float | None = None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._t0 = time.perf_counter()
-        print(f"training: {int(trainer.estimated_stepping_batches)} optimizer steps", file=sys.stderr, flush=True)
+        total = int(trainer.estimated_stepping_batches)
+        if self._auto:
+            self.every = max(1, total // 20)
+        print(f"training: {total} optimizer steps", file=sys.stderr, flush=True)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:

@@ -12,16 +12,39 @@ policy folder ``checkpoints/policy/``, ``logs/version_N/`` (CSV metrics and the 
 ``checkpoints/loss_curves.png``. Checkpoint callbacks without a ``dirpath`` write to ``DIR/checkpoints``; without a logger in the
 config the run logs CSV to ``DIR/logs`` (``--trainer.logger false``: none; any Lightning logger given explicitly is
 kept as it is).
+
+A run folder that already holds files is refused (one line, nothing touched) unless the run resumes (``--ckpt_path``)
+or replaces it (``--overwrite``: its ``checkpoints/`` and ``logs/`` are deleted first). SIGINT / SIGTERM while
+training finish the current step, write ``last.ckpt`` atomically and stop with
+:class:`~equidiff_relaxed.errors.Interrupted` (``interrupted at step N; resume with --ckpt_path auto``). Lightning's
+start-up banner is silenced; without a terminal, its progress bar becomes plain lines (:class:`StepProgress`).
 """
 from __future__ import annotations
 
+import logging
+import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.errors import Interrupted, UserError
 
 LINKED_TO_MODEL = ("horizon", "n_obs_steps", "n_action_steps")  # data.<name> -> model.<name>
 CSV_LOGGER = "lightning.pytorch.loggers.CSVLogger"
+STEP_PROGRESS = "equidiff_relaxed.policy.progress.StepProgress"
+RUN_OUTPUTS = ("checkpoints", "logs")  # what a run writes into its folder (--overwrite deletes them first)
+QUIET_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+                 "lightning.fabric.utilities.seed")  # "Seed set", "GPU available", "TPU available", tips
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's start-up banner (seed, accelerators, tips) and the deprecation warnings of the libraries
+    it calls, so that a user error is the first and only line a failed start prints."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
 
 
 def run_folder(config: Any) -> str:
@@ -34,6 +57,43 @@ def run_folder(config: Any) -> str:
     files = config.get("config") or []
     stem = Path(str(files[0])).stem if files else "train"
     return str(Path("runs") / f"{stem}-{config.get('model.model') or 'relaxed'}")
+
+
+def check_run_folder(config: Any) -> None:
+    """Refuse a run folder that already holds files, unless the run resumes (``ckpt_path``) or replaces it
+    (``overwrite``); with ``overwrite``, delete the old run's :data:`RUN_OUTPUTS` (never an input inside them).
+    Runs before anything is built or written."""
+    root = Path(run_folder(config))
+    busy = root.is_dir() and any(root.iterdir())
+    if not busy or config.get("ckpt_path"):
+        return
+    if not config.get("overwrite"):
+        raise UserError("the run folder is not empty; resume it with --ckpt_path auto, replace it with --overwrite, "
+                        "or choose another --out", root)
+    doomed = [root / name for name in RUN_OUTPUTS if (root / name).exists()]
+    inputs = [config.get("init_from"), config.get("data.dataset_path")]
+    for path in doomed:
+        for item in filter(None, inputs):
+            if Path(item).resolve().is_relative_to(path.resolve()):
+                raise UserError(f"--overwrite would delete {item}, an input of this run; move it first", path)
+    for path in doomed:
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def lines_instead_of_bar(config: Any) -> None:
+    """Without a terminal, Lightning's progress bar writes hundreds of carriage-return frames into the log: switch
+    it off and print :class:`StepProgress` lines instead (unless the config already has such a callback)."""
+    from jsonargparse import Namespace
+
+    from equidiff_relaxed.progress import is_terminal
+
+    if is_terminal() or config.get("trainer.enable_progress_bar") is False:
+        return
+    config["trainer.enable_progress_bar"] = False
+    callbacks = list(config.get("trainer.callbacks") or [])
+    if not any(str(cb.get("class_path", "")).endswith("StepProgress") for cb in callbacks if hasattr(cb, "get")):
+        callbacks.append(Namespace(class_path=STEP_PROGRESS, init_args=Namespace(every_n_steps=None)))
+        config["trainer.callbacks"] = callbacks
 
 
 def place_run_outputs(config: Any) -> None:
@@ -87,23 +147,33 @@ def build_cli(args: list[str] | dict[str, Any] | None, description: str | None =
             parser.add_argument("--out", type=str | None, default=None,
                                 help="the run folder: checkpoints/ (last.ckpt, policy/, loss_curves.png) and logs/ "
                                      "(default: trainer.default_root_dir, else runs/<config name>-<model>)")
+            parser.add_argument("--overwrite", type=bool, default=False,
+                                help="train into a run folder that holds an earlier run: its checkpoints/ and logs/ "
+                                     "are deleted first (without it, a non-empty folder is refused unless "
+                                     "--ckpt_path resumes it)")
             for name in LINKED_TO_MODEL:
                 parser.link_arguments(f"data.{name}", f"model.{name}")
             parser.link_arguments("seed_everything", "model.seed")
 
+        def parse_arguments(self, parser, args):  # type: ignore[no-untyped-def]
+            from jsonargparse import ArgumentError
+
+            from equidiff_relaxed.cli.options import parse_error
+
+            try:
+                super().parse_arguments(parser, args)
+            except ArgumentError as err:  # an unknown option or a bad value: one line, like every command
+                raise parse_error(err, parser, args if isinstance(args, list) else [], "equidiff-train") from None
+
         def before_instantiate_classes(self) -> None:
+            check_run_folder(self.config)
+            lines_instead_of_bar(self.config)
             place_run_outputs(self.config)
 
-    from jsonargparse import ArgumentError
-
-    from equidiff_relaxed.cli.options import parse_error_line
-
-    try:
-        return TrainCLI(DiffusionPolicyModule, DemoDataModule, run=False, args=args, seed_everything_default=0,
-                        save_config_kwargs={"overwrite": True},
-                        parser_kwargs={"description": description, "exit_on_error": False})
-    except ArgumentError as err:  # an unknown option or a bad value: one line, like every command
-        raise UserError(f"equidiff-train: {parse_error_line(str(err))}") from None
+    quiet_lightning()
+    return TrainCLI(DiffusionPolicyModule, DemoDataModule, run=False, args=args, seed_everything_default=0,
+                    save_config_kwargs={"overwrite": True},
+                    parser_kwargs={"description": description, "exit_on_error": False})
 
 
 def make_crash_safe(trainer) -> None:  # type: ignore[no-untyped-def]
@@ -174,7 +244,14 @@ def fit(cli: Any, log: Callable[[str], Any] = print) -> list[Path]:
     ckpt_path = cli.config.ckpt_path
     if ckpt_path == "auto":
         ckpt_path = resolve_auto_resume(trainer)
-    trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
+    from equidiff_relaxed.policy.checkpointing import StopOnSignal, TrainingStopped
+
+    stop = StopOnSignal()
+    trainer.callbacks.append(stop)
+    try:
+        trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
+    except TrainingStopped as stopped:
+        raise Interrupted(f"interrupted at step {stopped.step}; resume with --ckpt_path auto") from None
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     log(f"done: run folder {trainer.default_root_dir}" + (f" (logs in {trainer.log_dir})" if trainer.loggers else "")
         + (f"; best {best}" if best and not best.endswith("last.ckpt") else ""))
@@ -188,5 +265,5 @@ def fit(cli: Any, log: Callable[[str], Any] = print) -> list[Path]:
     return written
 
 
-__all__ = ["LINKED_TO_MODEL", "build_cli", "fit", "make_crash_safe", "place_run_outputs", "resolve_auto_resume",
-           "run_folder"]
+__all__ = ["LINKED_TO_MODEL", "build_cli", "check_run_folder", "fit",
+           "make_crash_safe", "place_run_outputs", "quiet_lightning", "resolve_auto_resume", "run_folder"]

@@ -112,3 +112,47 @@ def test_every_problem_is_listed_and_zip_stores_are_checked(saved, capsys):
             DemoDataModule(str(path), **DM_ARGS).setup()
         assert describe_cli(str(path), "--verify") == 2
         assert capsys.readouterr().err.splitlines() == [f"error: {path}: {p}" for p in expected]
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda root: __import__("shutil").rmtree(root / "data/action"),
+     "shape_meta declares 'action' but the data has no such key (keys: image, puck_pos, pusher_pos)"),
+    (lambda root: __import__("shutil").rmtree(root / "data/puck_pos"),
+     "shape_meta declares 'puck_pos' but the data has no such key (keys: action, image, pusher_pos)"),
+])
+def test_verify_checks_every_declared_key(saved, damage, expected, capsys):
+    damage(saved)
+    before = digest(saved)
+    assert describe_cli(str(saved), "--verify") == 2
+    out = capsys.readouterr()
+    assert out.err.splitlines() == [f"error: {saved}: {expected}"] and not out.out
+    assert digest(saved) == before
+
+
+def test_verify_checks_declared_shapes_and_episode_ends(saved, capsys):
+    import zarr
+
+    root = zarr.open_group(str(saved), mode="a")
+    meta = dict(root.attrs["shape_meta"])
+    meta["obs"] = {**meta["obs"], "image": {**meta["obs"]["image"], "shape": [3, 16, 16]}}
+    root.attrs["shape_meta"] = meta
+    assert describe_cli(str(saved), "--verify") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: {saved}: 'image' is stored with per-step shape (8, 8, 3) but shape_meta declares (16, 16, 3) (H, W, C)"]
+    root["meta/episode_ends"][-1] = 50  # the last episode ends before the arrays do
+    assert describe_cli(str(saved), "--verify") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and "'image' is stored" in err[0], err  # every problem is listed, one line each
+    assert err[1] == f"error: {saved}: data/action has 56 steps but meta/episode_ends ends at 50; the file is inconsistent"
+
+
+def test_truncated_zip_is_named_as_such(saved, capsys):
+    zipped = ReplayBuffer.open(saved).save(saved.with_name("d.zarr.zip"))
+    zipped.write_bytes(zipped.read_bytes()[:3000])
+    before = digest(zipped)
+    assert describe_cli(str(zipped)) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {zipped}: corrupt or truncated zip"), err
+    with pytest.raises(UserError, match="corrupt or truncated zip"):
+        DemoDataModule(str(zipped), **DM_ARGS).setup()
+    assert digest(zipped) == before

@@ -138,7 +138,7 @@ def test_not_a_buffer(tmp_path):
         ReplayBuffer.open(tmp_path / "empty.zarr")
     bad_zip = tmp_path / "corrupt.zarr.zip"
     bad_zip.write_bytes(b"this is not a zip file")
-    with pytest.raises(UserError, match="not a zarr replay buffer"):
+    with pytest.raises(UserError, match="corrupt or truncated zip"):
         ReplayBuffer.open(bad_zip)
     with pytest.raises(UserError, match="no such file"):
         ReplayBuffer.open(tmp_path / "missing.zarr")
@@ -186,3 +186,19 @@ def test_interrupted_write_leaves_nothing(tmp_path):
             raise RuntimeError("boom")
     assert (final / "keep").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
+
+
+def test_missing_parent_folders_are_made_and_removed_again_on_failure(tmp_path):
+    final = tmp_path / "a" / "b" / "out.zarr"
+    with pytest.raises(RuntimeError):
+        with atomic_output(final) as tmp:
+            tmp.mkdir()
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == [], "the folders made for a failed write are removed"
+    small = ReplayBuffer.create_empty()
+    small.add_episode({"action": np.ones((2, 2), np.float32)})
+    small.save(final)
+    assert ReplayBuffer.open(final).n_steps == 2
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="a parent is a file"):
+        small.save(tmp_path / "file" / "out.zarr")

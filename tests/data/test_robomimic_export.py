@@ -114,7 +114,7 @@ def test_cli_errors_are_one_line_and_leave_nothing(tmp_path, converted):
         (["--zarr", str(tmp_path / "missing.zarr"), "--out", str(tmp_path / "x.hdf5")], "missing.zarr"),
         (["--zarr", str(tmp_path / "nan.zarr"), "--out", str(tmp_path / "x.hdf5")], "episode 1: action contains NaN"),
         (["--zarr", str(zarr_path), "--out", str(tmp_path / "x.hdf5"), "--keys", "nope"], "no data/nope"),
-        (["--zarr", str(zarr_path), "--out", str(tmp_path / "no_dir" / "x.hdf5")], "output folder does not exist"),
+        (["--zarr", str(zarr_path), "--out", str(tmp_path / "exists.hdf5" / "x.hdf5")], "a parent is a file"),
     ]
     for args, message in cases:
         proc = run_script("datasets/export_robomimic.py", *args, "--quiet")

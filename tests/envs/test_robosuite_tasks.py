@@ -179,8 +179,9 @@ def test_missing_robosuite_is_one_clear_error(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
     assert not robosuite_tasks.robosuite_available()
-    with pytest.raises(UserError, match=r"pip install -e '\.\[robosuite\]'"):
+    with pytest.raises(UserError, match=r"pip install 'robosuite>=1\.5,<1\.6'$") as err:
         make_env("lift")
+    assert ".[" not in str(err.value), "the hint must work outside a checkout (from PyPI)"
 
 
 def test_camera_images_are_recorded_upright_and_declared_as_cameras():

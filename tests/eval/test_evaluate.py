@@ -1,5 +1,6 @@
 import json
 import os
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -117,12 +118,24 @@ def test_bad_inputs(checkpoints, tmp_path):
         evaluate([str(tmp_path / "missing.ckpt")], tmp_path / "o")
     corrupt = tmp_path / "corrupt.ckpt"
     corrupt.write_bytes(os.urandom(256))
-    with pytest.raises(UserError, match="not a loadable checkpoint"):
+    with pytest.raises(UserError, match="not a torch checkpoint"):
         evaluate([str(corrupt)], tmp_path / "o")
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(Path(good).read_bytes()[:2000])
+    with pytest.raises(UserError, match="not a torch checkpoint: corrupt or truncated"):
+        evaluate([str(truncated)], tmp_path / "o")
+    unsafe = tmp_path / "unsafe.ckpt"
+    torch.save({"state_dict": {}, "global_step": 0, "hook": print}, unsafe)
+    with pytest.raises(UserError, match="refused: it holds Python objects"):
+        evaluate([str(unsafe)], tmp_path / "o")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(UserError, match="not a policy folder"):
+        evaluate([str(tmp_path / "folder")], tmp_path / "o")
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"weights": torch.zeros(3)}, foreign)
     with pytest.raises(UserError, match="not an equidiff-relaxed Lightning checkpoint"):
         evaluate([str(foreign)], tmp_path / "o")
+    assert not (tmp_path / "o").exists(), "a bad checkpoint leaves no output folder"
     with pytest.raises(UserError, match="unknown env 'maze'"):
         evaluate([good], tmp_path / "o", env="maze")
     with pytest.raises(UserError, match="--regions must be >= 1"):

@@ -124,7 +124,7 @@ def broken_folders(push_data, root: Path) -> dict[str, tuple[Path, str]]:
             (folder / "config.json").write_text(json.dumps(config))
         return edit
 
-    cases["no_config"] = (variant("no_config", lambda f: (f / "config.json").unlink()), "has no config.json")
+    cases["no_config"] = (variant("no_config", lambda f: (f / "config.json").unlink()), "not a policy folder \\(no config.json")
     cases["no_weights"] = (variant("no_weights", lambda f: (f / "model.safetensors").unlink()),
                            "has no model.safetensors")
     cases["family"] = (variant("family", set_config("family", "hyper")), "unknown model 'hyper'")

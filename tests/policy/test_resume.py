@@ -155,7 +155,7 @@ def test_auto_resume_skips_invalid_checkpoints_and_starts_fresh_without_any(data
     bad.write_bytes(good.read_bytes()[:1000])  # truncated, and newer than every valid file
     path, step, skipped = newest_valid_checkpoint([root])
     assert path == good.resolve() and step == last_state(root)["global_step"]
-    assert [p.name for p, _ in skipped] == ["zzz.ckpt"] and "not a loadable checkpoint" in skipped[0][1]
+    assert [p.name for p, _ in skipped] == ["zzz.ckpt"] and "not a torch checkpoint: corrupt or truncated" in skipped[0][1]
     assert checkpoint_problem(good) is None
     train(args(dataset, root, 2, "--ckpt_path", "auto"))
     out = capsys.readouterr().out
@@ -188,3 +188,70 @@ def test_last_checkpoint_is_written_every_epoch_whatever_validation_says(dataset
     # read at the start of each epoch-end hook (before the checkpoint callbacks): the previous epoch's file
     assert seen.saved == [-1, 0, 1]
     assert torch.load(tmp_path / "last.ckpt", weights_only=True)["epoch"] == 2
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_a_resumable_checkpoint_and_exits_130(dataset, straight, tmp_path, signum, capsys,
+                                                          monkeypatch):
+    import lightning as L
+
+    class Signaller(L.Callback):  # the signal arrives during step 3, as from another process (e.g. Ctrl-C)
+        sent = False
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if trainer.global_step == 2 and not self.sent:
+                self.sent = True
+                os.kill(os.getpid(), signum)
+
+    fit = L.Trainer.fit
+
+    def fit_with_signaller(self, *a, **k):
+        self.callbacks.append(Signaller())
+        return fit(self, *a, **k)
+
+    monkeypatch.setattr(L.Trainer, "fit", fit_with_signaller)
+    root = tmp_path / "run"
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    assert _run_cli(args(dataset, root)) == 130
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers, "handlers restored"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "interrupted at step 3; resume with --ckpt_path auto"
+    assert last_state(root)["global_step"] == 3  # the step in flight finished and was saved
+    assert not [p for p in (root / "checkpoints").iterdir() if ".tmp-" in p.name]
+    monkeypatch.setattr(L.Trainer, "fit", fit)
+    train(args(dataset, root, EPOCHS, "--ckpt_path", "auto"))
+    after = last_state(root)
+    assert (after["epoch"], after["global_step"]) == (straight["epoch"], straight["global_step"])
+
+
+def _run_cli(argv: list[str]) -> int:
+    from equidiff_relaxed.cli import train as command
+    from equidiff_relaxed.errors import run_cli
+
+    return run_cli(command.main, argv)
+
+
+def _digest(root) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_non_empty_run_folder_needs_resume_or_overwrite(dataset, tmp_path, capsys):
+    root = tmp_path / "run"
+    train(args(dataset, root, 1))
+    (root / "notes.txt").write_text("mine")
+    before = _digest(root)
+    capsys.readouterr()
+    assert _run_cli(args(dataset, root, 1)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {root}: the run folder is not empty; resume it with --ckpt_path auto, replace it with "
+                   "--overwrite, or choose another --out"]
+    assert _digest(root) == before, "a refused run touches nothing"
+    (root / "checkpoints" / "old.ckpt").write_bytes((root / "checkpoints" / "last.ckpt").read_bytes())
+    train(args(dataset, root, 1, "--overwrite", "true"))
+    assert not (root / "checkpoints" / "old.ckpt").exists(), "--overwrite deletes the old run's checkpoints"
+    assert (root / "notes.txt").read_text() == "mine", "... and nothing else in the folder"
+    assert last_state(root)["epoch"] == 0
+    inside = root / "checkpoints" / "data.zarr"
+    make_push_buffer(6, seed=2).save(inside)
+    assert _run_cli(args(str(inside), root, 1, "--overwrite", "true")) == 2
+    assert "would delete" in capsys.readouterr().err and inside.exists()

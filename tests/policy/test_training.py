@@ -236,7 +236,7 @@ def test_one_out_folder_holds_the_whole_run_and_the_default_names_recipe_and_fam
 
 
 def test_unknown_options_and_bad_values_are_one_line(dataset, tmp_path):
-    for extra, message in ((["--model.relax_alphaa", "3"], "unrecognized arguments: --model.relax_alphaa 3"),
+    for extra, message in ((["--model.relax_alphaa", "3"], "unknown option --model.relax_alphaa (did you mean --model.relax_alpha?)"),
                            (["--model.relax_alpha", "abc"], "--model.relax_alpha: expected float, got 'abc'")):
         proc = run_script("train.py", "--config", "configs/push.yaml", "--data.dataset_path", dataset, "--out",
                           str(tmp_path / "run"), *extra)
