@@ -37,7 +37,7 @@ demo: $(STAMP)
 
 # Every benchmark table and figure again from the committed benchmarks/results (no training).
 reports: $(STAMP)
-	$(PY) benchmarks/reports.py
+	$(PY) studies/reports.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -23,9 +23,9 @@ import sys
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
 
-from equidiff_relaxed.data.datamodule import DemoDataModule
+from equidiff_relaxed.train.datamodule import DemoDataModule
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
-from equidiff_relaxed.data.robomimic_hdf5 import convert_robomimic
+from equidiff_relaxed.envs.robosuite.robomimic_hdf5 import convert_robomimic
 from equidiff_relaxed.data.sampler import SequenceSampler
 from equidiff_relaxed.data.synthetic import make_push_buffer, write_robomimic_hdf5
 

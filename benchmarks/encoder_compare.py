@@ -128,7 +128,7 @@ def encoder_share(downsample: str, batch: int = 32) -> dict[str, float]:
     """ms of one AdamW training step of the robomimic image recipe's equi policy (``batch`` samples) and the share of
     it spent in the agentview encoder (forward and backward of its 2 * ``batch`` images)."""
     from benchmarks.speed import RECIPES, batch as make_batch, build
-    from equidiff_relaxed.policy.lightning_module import make_adamw
+    from equidiff_relaxed.train.lightning_module import make_adamw
 
     policy, meta = build(RECIPES / "robomimic_image.yaml", "equi", True, "cpu", {"image_downsample": downsample},
                          "robomimic")

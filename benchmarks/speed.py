@@ -49,8 +49,10 @@ from equidiff_relaxed.data.shape_meta import ShapeMeta  # noqa: E402
 from equidiff_relaxed.envs.planar_push import push_shape_meta_dict  # noqa: E402
 from equidiff_relaxed.errors import UserError, run_cli  # noqa: E402
 from equidiff_relaxed.nn.export import export_policy  # noqa: E402
+from equidiff_relaxed.nn.group_linear import group_linear_layers  # noqa: E402
 from equidiff_relaxed.policy.families import family_names, get_family  # noqa: E402
-from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule, make_adamw  # noqa: E402
+from equidiff_relaxed.policy.families.cause import CauseFamily  # noqa: E402
+from equidiff_relaxed.train.lightning_module import DiffusionPolicyModule, make_adamw  # noqa: E402
 
 RECIPES = Path(__file__).resolve().parents[1] / "configs"
 UNET = {"denoiser": "unet", "down_dims": [32, 64, 128]}
@@ -74,9 +76,10 @@ def build(recipe: Path, family: str, image: bool, device: str, overrides: dict |
     ``layout`` (push: the push-pillar fields, + an 88 px top-down image; robomimic: :data:`ROBOMIMIC_IMAGE_META`)."""
     cfg = yaml.safe_load(recipe.read_text())
     linked = {k: cfg["data"][k] for k in ("horizon", "n_obs_steps", "n_action_steps")}
-    model_cfg = {**cfg["model"], **linked, **(overrides or {}), "model": family}
+    own = (cfg.get("families") or {}).get(family, {})  # the recipe's options for this family
+    model_cfg = {**cfg["model"], **own, **linked, **(overrides or {}), "model": family}
     meta_dict = ROBOMIMIC_IMAGE_META if layout == "robomimic" else push_shape_meta_dict(88 if image else None)
-    if get_family(family).cause:  # a family fed the cause of the break: push-wall's wall, at full strength
+    if isinstance(get_family(family), CauseFamily):  # fed the cause of the break: push-wall's wall, at full strength
         meta_dict["breaking"] = {"wall": {"shape": [4], "rep": "pos2+vec2", "value": [-0.073, 0.176, -0.111, -0.046]}}
     meta = ShapeMeta.from_dict(meta_dict)
     module = DiffusionPolicyModule(**model_cfg, shape_meta=meta.to_dict(), symmetry_center=[0.0, 0.0])
@@ -161,7 +164,7 @@ def measure(policy, meta, family: str, image: bool, device: str, ddim_steps: int
     row = {"params": sum(p.numel() for p in policy.parameters()),
            "train_samples_per_s": train_rate(policy, meta, 4 if quick else b, device, steps, chunks),
            "infer_ms_per_chunk": infer_ms(policy, meta, device, "cached", reps(5 if image else 20), ddim_steps)}
-    if get_family(family).symmetric:
+    if group_linear_layers(policy):  # escnn layers: also without the folded-matrix cache, and exported
         row["infer_ms_per_chunk_no_cache"] = infer_ms(policy, meta, device, "no_cache", reps(3 if image else 10),
                                                       ddim_steps)
         row["infer_ms_per_chunk_exported"] = infer_ms(policy, meta, device, "exported", reps(5 if image else 20),

@@ -1,6 +1,7 @@
 """Wall time of the quickstart (generate -> train -> evaluate) under one torch-thread setting, for the thread default.
 
-python benchmarks/threads.py --label after [--threads auto|N] [--repo PATH] [--steps 4000] [--busy] [--out FILE.json]
+python benchmarks/threads.py --label after [--threads auto|N] [--repo PATH] [--steps 4000] [--episodes_per_region 25]
+                             [--busy] [--out FILE.json]
 
 Runs the README's three quickstart commands as subprocesses of ``--repo``'s checkout (default: this one) on a fresh
 folder and records each command's wall time. ``--threads``: ``auto`` leaves the commands' own thread setting
@@ -25,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def commands(repo: Path, work: Path, steps: int) -> list[tuple[str, list[str]]]:
+def commands(repo: Path, work: Path, steps: int, episodes_per_region: int) -> list[tuple[str, list[str]]]:
     data = work / "push_pillar_dart.zarr"
     run = work / "demo"
     py = sys.executable
@@ -35,7 +36,7 @@ def commands(repo: Path, work: Path, steps: int) -> list[tuple[str, list[str]]]:
         ("train", [py, str(repo / "train.py"), "--config", str(repo / "configs/demo.yaml"), "--data.dataset_path",
                    str(data), "--out", str(run), "--trainer.max_steps", str(steps)]),
         ("eval", [py, str(repo / "eval.py"), "--checkpoint", str(run / "checkpoints/last.ckpt"),
-                  "--episodes_per_region", "25", "--n_envs", "2", "--out", str(run / "eval"), "--quiet"]),
+                  "--episodes_per_region", str(episodes_per_region), "--n_envs", "2", "--out", str(run / "eval"), "--quiet"]),
     ]
 
 
@@ -51,6 +52,7 @@ def main() -> int:
     parser.add_argument("--threads", default="auto")
     parser.add_argument("--repo", default=str(REPO))
     parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--episodes_per_region", type=int, default=25)
     parser.add_argument("--busy", action="store_true", help="run next to another job (a torch matmul loop)")
     parser.add_argument("--out", default=str(REPO / "benchmarks/results/threads_cpu.json"))
     args = parser.parse_args()
@@ -66,7 +68,8 @@ def main() -> int:
         if busy is not None:
             busy.kill()
             busy.wait()
-    entry = {"label": args.label, "threads": args.threads, "steps": args.steps, "busy": args.busy,
+    entry = {"label": args.label, "threads": args.threads, "steps": args.steps,
+             "episodes_per_region": args.episodes_per_region, "busy": args.busy,
              "cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(), "seconds": times}
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else []
@@ -79,7 +82,7 @@ def main() -> int:
 def measure(args: argparse.Namespace, env: dict[str, str], times: dict[str, float]) -> None:
     """Run the three commands one after the other, recording each one's wall seconds in ``times``."""
     with tempfile.TemporaryDirectory() as tmp:
-        for name, cmd in commands(Path(args.repo), Path(tmp), args.steps):
+        for name, cmd in commands(Path(args.repo), Path(tmp), args.steps, args.episodes_per_region):
             t0 = time.perf_counter()
             done = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True)
             times[name] = round(time.perf_counter() - t0, 1)

@@ -103,18 +103,19 @@ def test_relative_links_resolve():
 
 def test_every_module_is_in_the_layout_page():
     layout = (REPO / "docs" / "layout.md").read_text()
-    sections = dict(re.findall(r"\*\*`(\w+)/`\*\*(.*?)(?=\n\*\*`|\n## |\Z)", layout, re.DOTALL))
+    sections = dict(re.findall(r"\*\*`([\w/]+)/`\*\*(.*?)(?=\n\*\*`|\n## |\Z)", layout, re.DOTALL))
     package = REPO / "equidiff_relaxed"
     for path in sorted(package.rglob("*.py")):
         if path.name == "__init__.py":
             continue
         rel = path.relative_to(package)
-        where = layout if len(rel.parts) == 1 else sections.get(rel.parts[0], "")
-        assert f"`{path.name}`" in where, f"docs/layout.md does not name equidiff_relaxed/{rel}"
-    for path in sorted((REPO / "benchmarks").rglob("*.py")):
-        rel = path.relative_to(REPO / "benchmarks")
-        if path.name != "__init__.py":
-            assert str(rel) in layout, f"docs/layout.md does not name benchmarks/{rel}"
+        where = layout if len(rel.parts) == 1 else sections.get(str(rel.parent), "")
+        assert f"`{path.name}`" in where, f"docs/layout.md does not name equidiff_relaxed/{rel} in its folder's table"
+    for folder in ("studies", "benchmarks"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            rel = path.relative_to(REPO / folder)
+            if path.name != "__init__.py":
+                assert str(rel) in layout, f"docs/layout.md does not name {folder}/{rel}"
 
 
 def test_front_pages_are_short_and_user_docs_hold_no_work_log():

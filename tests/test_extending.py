@@ -1,6 +1,7 @@
 """Extending the toolkit as docs/extending.md says: one plug-in module (tests/plugins/toy_task.py) registers a new
-env (with its expert and failure analysis), a new model family and a new metric; nothing else is edited, and the
-commands use them: generate -> train 5 steps -> evaluate 1 episode per region (in spawned env workers too)."""
+env (with its expert and failure analysis), a new model family with a mechanism of its own (a learned correction per
+orientation region, with its own options and penalty) and a new metric; nothing else is edited, and the commands use
+them: generate -> train 5 steps -> evaluate 1 episode per region (in spawned env workers too)."""
 import json
 import sys
 
@@ -22,7 +23,7 @@ def toy_plugin(monkeypatch):
     from equidiff_relaxed.policy.families import unregister
 
     unregister_env("toy-reach")
-    unregister("toy_relaxed")
+    unregister("region_bias")
     unregister_metric("path_length")
     plugins._loaded.discard(PLUGIN)
     sys.modules.pop(PLUGIN, None)
@@ -36,19 +37,25 @@ def test_a_plugin_env_family_and_metric_run_through_generate_train_and_eval(toy_
     recipe = {
         "seed_everything": 0,
         "trainer": {"max_steps": 5, "max_epochs": -1, "enable_progress_bar": False, "enable_model_summary": False,
-                    "callbacks": [{"class_path": "equidiff_relaxed.policy.checkpointing.LastCheckpoint"}]},
-        "model": {"model": "toy_relaxed", "denoiser": "mlp", "denoiser_width": 32, "denoiser_depth": 1,
-                  "encoder_fields": 4, "lift_fields": 4, "ddim_steps": 2},
+                    "callbacks": [{"class_path": "equidiff_relaxed.train.checkpointing.LastCheckpoint"}]},
+        "model": {"model": "region_bias", "denoiser": "mlp", "denoiser_width": 32, "denoiser_depth": 1,
+                  "encoder_fields": 4, "lift_fields": 4, "ddim_steps": 2, "bias_regions": 3},
         "data": {"dataset_path": str(data), "horizon": 4, "n_obs_steps": 2, "n_action_steps": 2, "batch_size": 8}}
     (tmp_path / "toy.yaml").write_text(yaml.safe_dump(recipe))
     proc = run_script("train.py", "--config", str(tmp_path / "toy.yaml"), "--out", str(run))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "checkpoints" / "policy" / "config.json").is_file()
+    import torch
+
+    state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    table = state["state_dict"]["policy.denoiser.table"]
+    assert table.shape == (3, 4, 2) and table.abs().sum() > 0  # its option was read, its parameters trained
+    assert state["hyper_parameters"]["bias_regions"] == 3 and "relax_alpha" not in state["hyper_parameters"]
     proc = run_script("eval.py", "--checkpoint", str(run / "checkpoints" / "last.ckpt"), "--regions", "4",
                       "--episodes_per_region", "1", "--n_envs", "2", "--out", str(out), "--quiet")
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads((out / "results.json").read_text())["checkpoints"][0]
-    assert result["env"] == "toy-reach" and result["model"] == "toy_relaxed"
+    assert result["env"] == "toy-reach" and result["model"] == "region_bias"
     assert [r["episodes"] for r in result["regions"]] == [1, 1, 1, 1]
     assert all("stopped_short" in r["failures"] for r in result["regions"])  # the env's own failure category
     assert all(e["path_length"] is not None and e["path_length"] > 0 for e in result["episodes"])  # its metric

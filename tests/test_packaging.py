@@ -47,8 +47,8 @@ def test_every_direct_import_of_the_package_is_a_declared_dependency():
 
 def test_console_scripts_name_each_command_main():
     scripts = PYPROJECT["project"]["scripts"]
-    assert {"equidiff-train", "equidiff-eval", "equidiff-generate", "equidiff-convert", "equidiff-describe",
-            "equidiff-sweep"} <= set(scripts)
+    assert {"equidiff-train", "equidiff-eval", "equidiff-generate", "equidiff-convert", "equidiff-describe"} <= set(
+        scripts)
     for name, target in scripts.items():
         module_name, _, attr = target.partition(":")
         module = import_module(module_name)
@@ -95,7 +95,7 @@ def test_missing_escnn_is_one_clear_line():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", ["datasets/describe.py", "benchmarks/regions.py", "train.py"])
+@pytest.mark.parametrize("script", ["datasets/describe.py", "studies/regions.py", "train.py"])
 def test_repository_scripts_run_this_checkouts_package(tmp_path, script):
     """A different equidiff_relaxed earlier on the path (an installed copy) must not be the one a script runs."""
     fake = tmp_path / "other" / "equidiff_relaxed"

@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from equidiff_relaxed.cli.options import parse, split_items
 
     args = parse(ConvertCommand, argv, "equidiff-convert", __doc__)
-    from equidiff_relaxed.data.robomimic_hdf5 import convert_robomimic
+    from equidiff_relaxed.envs.robosuite.robomimic_hdf5 import convert_robomimic
     from equidiff_relaxed.data.shape_meta import ShapeMeta
 
     keys = split_items(args.keys)

@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from equidiff_relaxed.cli.options import parse, split_items
 
     args = parse(ExportCommand, argv, "equidiff-export", __doc__)
-    from equidiff_relaxed.data.robomimic_export import export_robomimic
+    from equidiff_relaxed.envs.robosuite.robomimic_export import export_robomimic
 
     keys = split_items(args.keys)
     if args.keys is not None and not keys:

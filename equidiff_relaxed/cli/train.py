@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="escnn")
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")  # we pass sys.argv ourselves
     args = resolve_config_args(normalise_argv(list(sys.argv[1:] if argv is None else argv)))
-    from equidiff_relaxed.policy.train_cli import build_cli, fit
+    from equidiff_relaxed.train.run import build_cli, fit
     from equidiff_relaxed.threads import configure_threads
 
     configure_threads(1)

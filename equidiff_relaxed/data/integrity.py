@@ -4,7 +4,7 @@ zarr (v2) reads a missing chunk as the array's fill value and hands a truncated 
 directory store (a chunk file deleted or cut short) would otherwise train silently on zeros or fail later with a
 codec traceback. Every array under ``data/`` and ``meta/`` is checked, at one of two levels:
 
-- **stored** (``decode=False``, cheap; :class:`~equidiff_relaxed.data.datamodule.DemoDataModule` runs it on open):
+- **stored** (``decode=False``, cheap; :class:`~equidiff_relaxed.train.datamodule.DemoDataModule` runs it on open):
   every chunk key exists and its stored size is consistent. For Blosc chunks (what this package writes) the stored
   length must equal the compressed length recorded in the chunk's 16-byte header, and the header's decoded length
   must equal the chunk's size; uncompressed chunks must be exactly the chunk's size; other codecs: present and not

@@ -90,7 +90,7 @@ def write_robomimic_hdf5(
     env_args: dict[str, Any] | None = ROBOMIMIC_ENV_ARGS,
     seed: int = 0,
 ) -> None:
-    """Write a small file in the real robomimic layout (see :mod:`equidiff_relaxed.data.robomimic_hdf5`).
+    """Write a small file in the real robomimic layout (see :mod:`equidiff_relaxed.envs.robosuite.robomimic_hdf5`).
 
     Demo ``demo_numbers[i]`` has ``lengths[i]`` steps; its actions are filled with ``demo number + step / 1000`` in
     every dimension, so a reader's ordering can be checked from the values. ``masks`` maps a filter key to demo numbers.

@@ -13,7 +13,7 @@ from equidiff_relaxed.envs.common import SYMMETRY_CENTER, default_mujoco_gl
 default_mujoco_gl()
 
 # The built-in envs register themselves on import, push first (the order of failure-table columns).
-from equidiff_relaxed.envs import planar_push, robomimic_env, robosuite_tasks  # noqa: E402,F401
+from equidiff_relaxed.envs import planar_push, robosuite  # noqa: E402,F401
 from equidiff_relaxed.envs.registry import (EnvSpec, env_names, get_env_spec, make_env, make_expert,  # noqa: E402
                                             register_env)
 

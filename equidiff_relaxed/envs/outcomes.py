@@ -27,7 +27,7 @@ SHARED_COLUMNS = {UNKNOWN: "unknown", ENV_ERROR: "enverr", NONFINITE_STATE: "non
 @dataclass(frozen=True)
 class EpisodeMetrics:
     """Per-episode failure analysis; distances in metres, None where the env reports no positions (pick episodes:
-    the goal distance is the height the object still lacked, see :mod:`equidiff_relaxed.envs.pick_failures`)."""
+    the goal distance is the height the object still lacked, see :mod:`equidiff_relaxed.envs.robosuite.pick_failures`)."""
 
     final_goal_dist: float | None = None
     min_goal_dist: float | None = None

@@ -73,7 +73,12 @@ class EnvSpec:
     expert, so no demo generation); ``options``: its generation-options dataclass; ``expert_noise``: default std of
     the noise on the recorded expert action; ``analysis``: failure categories of its episodes (None: failures are
     ``unknown``); ``n_regions``: default orientation regions; ``recreate``: the dataset's ``env`` attrs -> ``make``'s
-    kwargs; ``requires``: returns a one-line reason when an optional dependency is missing, else None."""
+    kwargs; ``requires``: returns a one-line reason when an optional dependency is missing, else None.
+
+    What evaluation needs from a policy, without naming any env: ``adopts(attrs)`` says that a dataset's recorded
+    ``env`` attrs are evaluated in this env although they name another (robomimic: every converted file, whatever its
+    task); ``policy_kwargs(shape_meta)``: the ``make`` kwargs a policy's fields call for (robomimic: the action's
+    width, which selects the controller, and the cameras the policy sees)."""
 
     name: str
     make: Callable[..., gym.Env]
@@ -85,6 +90,8 @@ class EnvSpec:
     n_regions: int = 8
     recreate: Callable[[dict[str, Any]], dict[str, Any]] = recorded_kwargs
     requires: Callable[[], str | None] = lambda: None
+    adopts: Callable[[dict[str, Any]], bool] = lambda attrs: False
+    policy_kwargs: Callable[[Any], dict[str, Any]] = lambda shape_meta: {}
 
     def check_available(self) -> None:
         """UserError with the install hint when an optional dependency of the env is missing."""
@@ -123,6 +130,15 @@ def unregister_env(name: str) -> None:
     """Remove an env (for tests and plug-ins that register temporary envs)."""
     _REGISTRY.pop(name, None)
     gym.registry.pop(f"equidiff/{name}-v0", None)
+
+
+def env_for_dataset(attrs: dict[str, Any]) -> str | None:
+    """The env a dataset's recorded ``env`` attrs are evaluated in: the first registered env that adopts them, else
+    the env they name (None when they name none)."""
+    for spec in _REGISTRY.values():
+        if spec.adopts(attrs):
+            return spec.name
+    return attrs.get("name")
 
 
 def env_names() -> tuple[str, ...]:

@@ -8,13 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from equidiff_relaxed.data.datamodule import window_to_tensors
+from equidiff_relaxed.data.windows import window_to_tensors
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.symmetry_map import symmetry_breaking_map
-from equidiff_relaxed.envs.registry import get_env_spec
-from equidiff_relaxed.envs.robomimic_env import ROBOMIMIC_ENV
+from equidiff_relaxed.envs.registry import env_for_dataset, get_env_spec
 from equidiff_relaxed.errors import UserError
-from equidiff_relaxed.eval.diagnostics import equivariance_error, mean_gate, relaxation_weights
 from equidiff_relaxed.eval.plan import episode_plan
 from equidiff_relaxed.eval.report import (format_failure_table, format_table, polar_plot, relaxation_plot, write_csv,
                                           write_json)
@@ -49,18 +47,19 @@ def load_for_eval(path: str) -> tuple[Any, dict[str, Any], str | None]:
 
 
 def env_of(recorded: dict[str, Any], override: str | None, path: str) -> tuple[str, dict[str, Any]]:
-    """(env name, ``make`` kwargs) to evaluate a policy in: the env its dataset records, recreated with every
-    recorded setting (its registration's ``recreate``: kwargs and, for push, the scene geometry), or ``override``
-    (then with its defaults unless it names the recorded env)."""
-    if recorded.get("source") == "robomimic":  # converted from a robomimic file: its own robosuite env
-        recorded = {**recorded, "name": ROBOMIMIC_ENV, "kwargs": get_env_spec(ROBOMIMIC_ENV).recreate(recorded)}
-    name = override or recorded.get("name")
+    """(env name, ``make`` kwargs) to evaluate a policy in: the env its dataset's ``env`` attrs call for
+    (:func:`~equidiff_relaxed.envs.registry.env_for_dataset`), recreated with every recorded setting (its
+    registration's ``recreate``: kwargs and, for push, the scene geometry), or ``override`` (then recreated from
+    nothing, i.e. its defaults, unless it is that env)."""
+    dataset_env = env_for_dataset(recorded)
+    name = override or dataset_env
     if not name:
         raise UserError("the checkpoint records no env; pass --env", path)
     spec = get_env_spec(name)  # UserError listing the known envs
-    if override and override == ROBOMIMIC_ENV and override != recorded.get("name"):
-        raise UserError("--env robomimic needs a policy trained on a converted robomimic dataset (its env_args)", path)
-    return name, spec.recreate(recorded) if not override or override == recorded.get("name") else {}
+    try:
+        return name, spec.recreate(recorded if name == dataset_env else {})
+    except UserError as err:
+        raise UserError(err.message, path) from None
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: int = 10) -> None:
@@ -114,11 +113,9 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
         if ddim_steps is not None and not 1 <= ddim_steps <= policy.infer_scheduler.config.num_train_timesteps:
             raise UserError(f"--ddim_steps must be in [1, {policy.infer_scheduler.config.num_train_timesteps}]")
         env_kwargs.update(policy_env_kwargs(policy, n_regions))
+        env_kwargs.update(get_env_spec(env_name).policy_kwargs(policy.meta))  # e.g. the controller, the cameras
         if max_steps is not None:
             env_kwargs["max_steps"] = max_steps
-        if env_name == ROBOMIMIC_ENV:  # the dataset's controller, driven in the policy's action form; its cameras
-            env_kwargs["action_dim"] = int(policy.meta.action.shape[0])
-            env_kwargs["cameras"] = [k[: -len("_image")] for k in policy.meta.rgb_keys if k.endswith("_image")]
         if video or video_failures:
             env_kwargs.update(render_mode="rgb_array")
         stem, videos = Path(path).stem, []
@@ -136,17 +133,15 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
             raise UserError(str(err), path) from None
         samples = {k: [window_to_tensors(w, policy.meta) for w in result.obs_samples.get(k, [])]
                    for k in range(n_regions)}
-        eq = {k: equivariance_error(policy, samples[k], seed) for k in range(n_regions)}
-        layers = relaxation_weights(policy)
-        gates = [mean_gate(policy, samples[k]) for k in range(n_regions)]
+        diagnostics = policy.family.diagnostics(policy, samples, seed)
+        layers = diagnostics["relaxation"]
         if dataset and dataset not in data_maps:
             data_maps[dataset] = _data_map(dataset, n_regions)
         found = EvalResult.from_episodes(
             result.results, n_regions, env_name, checkpoint=str(path), model=policy.model_family,
             group=policy.group.name, group_order=policy.group_order,
-            equivariance_error_per_region=[eq[k] for k in range(n_regions)], relaxation=layers,
-            gate_per_region=[] if all(math.isnan(x) for x in gates) else gates, dataset=dataset,
-            failure_videos=videos)
+            equivariance_error_per_region=diagnostics["equivariance_error_per_region"], relaxation=layers,
+            gate_per_region=diagnostics["gate_per_region"], dataset=dataset, failure_videos=videos)
         payload["checkpoints"].append(found)
         names.append(str(path))
         layers_all.update({f"{Path(path).name}:{k}": v for k, v in layers.items()})

@@ -2,9 +2,10 @@
 
 Sub-envs run in an ``envpool.EnvPool``: one worker process per env (spawn), or the env in this process for
 ``n_envs = 1``. Each batch of ``n_envs`` planned episodes starts together, each env reset with its episode's seed and
-``options={"theta": ...}``, and runs until all are done. The policy sees the last To observations (the first one
-repeated at the start, as in training) and executes Ta actions per inference. Each episode's diffusion noise comes
-from its own generator, so results do not depend on ``n_envs``.
+``options={"theta": ...}``, and runs until all are done. The loop is the one a user runs on a robot: ``policy.reset()``,
+then ``policy.select_action(obs)`` every step (the policy keeps the last To observations and the Ta actions of each
+chunk), here with one row per env. Each episode's diffusion noise comes from its own generator, so results do not
+depend on ``n_envs``.
 
 Faults end one episode, not the evaluation: an env that raises (reset, step, render) or whose worker process dies
 gives a failed episode with category ``env_error``; an observation or reported position holding NaN/inf gives
@@ -30,7 +31,6 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from equidiff_relaxed.data.datamodule import window_to_tensors
 from equidiff_relaxed.envs.outcomes import (ENV_ERROR, NONFINITE_STATE, UNKNOWN, EpisodeMetrics, FailureAnalysis,
                                             Scene, Trace, trace_row)
 from equidiff_relaxed.eval.envpool import EnvFault, EnvPool
@@ -63,18 +63,6 @@ class RolloutOutput:
     videos: dict[int, list[np.ndarray]] = field(default_factory=dict)  # region -> frames of its first episode
 
 
-def last_window(history: list[dict[str, np.ndarray]], policy: DiffusionPolicy) -> dict[str, np.ndarray]:
-    """The last To observations of one env as {key: (To, ...)} (environment units, images uint8 HWC)."""
-    return {k: np.stack([h[k] for h in history[-policy.n_obs_steps:]]) for k in policy.meta.obs}
-
-
-def policy_input(histories: list[list[dict[str, np.ndarray]]], policy: DiffusionPolicy,
-                 device: torch.device) -> dict[str, torch.Tensor]:
-    """Last To observations of each env -> {key: (n, To, ...)} exactly as the dataset serves them."""
-    windows = [window_to_tensors(last_window(h, policy), policy.meta) for h in histories]
-    return {k: torch.stack([w[k] for w in windows]).to(device) for k in policy.meta.obs}
-
-
 def nonfinite_field(obs: dict[str, Any], info: dict[str, Any], traced: tuple[str, ...] = ()) -> str | None:
     """The first observation or traced ``info`` entry (``traced``: the failure analysis's keys) holding NaN or inf,
     else None."""
@@ -102,7 +90,7 @@ class _Episode:
     spec: EpisodeSpec
     gen: torch.Generator
     analysis: FailureAnalysis | None = None
-    hist: list[dict[str, np.ndarray]] = field(default_factory=list)  # empty until a clean reset
+    obs: dict[str, np.ndarray] | None = None  # the latest observation (None until a clean reset)
     rows: list[dict[str, np.ndarray]] = field(default_factory=list)  # the traced info entries per state
     scene: Scene | None = None
     frames: list[np.ndarray] | None = None  # None: not filmed
@@ -115,27 +103,24 @@ class _Episode:
     def fail(self, category: str, reason: str) -> None:
         self.done, self.success, self.fault, self.reason = True, False, category, reason
 
-    def observe(self, reply: Any, n_obs_steps: int) -> None:
+    def observe(self, reply: Any) -> None:
         """Take a reset reply (obs, info) or a step reply (obs, reward, term, trunc, info), or an EnvFault."""
-        after = "reset" if not self.hist else f"step {self.steps + 1}"
+        reset = self.obs is None
+        after = "reset" if reset else f"step {self.steps + 1}"
         if isinstance(reply, EnvFault):
-            self.fail(ENV_ERROR, str(reply) if not self.hist else f"{reply} (at step {self.steps + 1})")
+            self.fail(ENV_ERROR, str(reply) if reset else f"{reply} (at step {self.steps + 1})")
             return
         obs, info = reply[0], reply[-1]
-        if self.hist:
+        if not reset:
             self.steps += 1
         keys = self.analysis.trace_keys if self.analysis is not None else ()
         bad = nonfinite_field(obs, info, keys)
         if bad is not None:
             self.fail(NONFINITE_STATE, f"non-finite {bad} after {after}")
             return
-        obs = {k: np.array(v) for k, v in obs.items()}
-        reset = not self.hist
+        self.obs = {k: np.array(v) for k, v in obs.items()}
         if reset:
-            self.hist = [obs] * n_obs_steps
             self.scene = self.analysis.scene(info) if self.analysis is not None else None
-        else:
-            self.hist.append(obs)
         if self.scene is not None:
             row = trace_row(info, keys)
             if row is None:  # the info stopped reporting what the analysis needs: no analysis of this episode
@@ -187,7 +172,6 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
     if video_failures and on_failure_video is None:
         raise ValueError("video_failures needs on_failure_video")
     policy.eval()
-    device = next(policy.parameters()).device
     n_envs = max(1, min(n_envs, len(plan)))
     pool = EnvPool(env_fn, n_envs, in_process=n_envs == 1)
     out = RolloutOutput(results=[])
@@ -204,32 +188,32 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
             slots = list(range(len(eps)))
             resets = pool.run({i: ("reset", (ep.spec.reset_seed, {"theta": ep.spec.theta})) for i, ep in enumerate(eps)})
             for i, ep in enumerate(eps):
-                ep.observe(resets[i], policy.n_obs_steps)
+                ep.observe(resets[i])
             _film(pool, eps, slots)
             # The policy batch always has n_envs rows, as with a vector env: padding rows repeat the last episode.
-            pads = [_Episode(batch[-1], torch.Generator().manual_seed(batch[-1].noise_seed), None, eps[-1].hist)
-                    for _ in range(n_envs - len(batch))]
-            rows = eps + pads
+            pads = [_Episode(batch[-1], torch.Generator().manual_seed(batch[-1].noise_seed)) for _ in
+                    range(n_envs - len(batch))]
+            generators = [ep.gen for ep in eps + pads]
+            policy.reset()
             while not all(ep.done for ep in eps):
-                for ep in eps:
-                    bucket = out.obs_samples.setdefault(ep.spec.region, [])
-                    if not ep.done and len(bucket) < samples_per_region and ep.steps % 4 == 0:
-                        bucket.append(last_window(ep.hist, policy))
-                spare = next(ep.hist for ep in eps if ep.hist)  # stands in for episodes that failed at reset
-                noise = torch.stack([torch.randn(policy.horizon, policy.action_dim, generator=r.gen)
-                                     for r in rows]).to(device)
-                actions = policy.predict_action(policy_input([r.hist or spare for r in rows], policy, device),
-                                                noise=noise, ddim_steps=ddim_steps).cpu().numpy()
-                for i, ep in enumerate(eps):
-                    if not ep.done and not np.isfinite(actions[i]).all():
-                        raise NonFiniteActionError(ep.spec)
-                for j in range(actions.shape[1]):
-                    active = [i for i, ep in enumerate(eps) if not ep.done]
-                    for i, reply in pool.run({i: ("step", (actions[i, j],)) for i in active}).items():
-                        eps[i].observe(reply, policy.n_obs_steps)
-                    _film(pool, eps, active)
-                    if all(ep.done for ep in eps):
-                        break
+                spare = next(ep.obs for ep in eps if ep.obs is not None)  # for episodes that failed at reset
+                rows = [ep.obs if ep.obs is not None else spare for ep in eps]
+                rows += [rows[-1]] * len(pads)
+                obs = {k: np.stack([r[k] for r in rows]) for k in policy.meta.obs}
+                actions = policy.select_action(obs, generator=generators, ddim_steps=ddim_steps)
+                if policy.chunk_started:  # observation windows for the symmetry diagnostics
+                    history = policy.observation_history()
+                    for i, ep in enumerate(eps):
+                        bucket = out.obs_samples.setdefault(ep.spec.region, [])
+                        if not ep.done and len(bucket) < samples_per_region and ep.steps % 4 == 0:
+                            bucket.append({k: v[i] for k, v in history.items()})
+                active = [i for i, ep in enumerate(eps) if not ep.done]
+                for i in active:
+                    if not np.isfinite(actions[i]).all():
+                        raise NonFiniteActionError(eps[i].spec)
+                for i, reply in pool.run({i: ("step", (actions[i],)) for i in active}).items():
+                    eps[i].observe(reply)
+                _film(pool, eps, active)
             for ep in eps:
                 result = ep.result()
                 out.results.append(result)

@@ -5,13 +5,11 @@
   (shape_meta), lifted to K regular fields with a group-linear layer, the group axis is folded into the batch and
   ONE shared U-Net runs on every copy h with that copy's condition features (B, C, |G|)[..., h]; an element permutes
   the copies, so the result is equivariant; a group-linear projection maps back to the action's representation.
-  With ``kind="relaxed"`` the lifting and projection are relaxed layers.
+  The lifting and projection are layers of the given kind (``layer``: exact, relaxed or residual).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
 import torch
 from einops import rearrange
 from torch import nn
@@ -20,7 +18,7 @@ from equidiff_relaxed._escnn import enn
 
 from equidiff_relaxed.data.shape_meta import FieldMeta
 from equidiff_relaxed.nn.fields import IrrepLayout
-from equidiff_relaxed.nn.group_linear import GroupLinear
+from equidiff_relaxed.nn.group_linear import EquivariantLinear, LayerFactory
 from equidiff_relaxed.nn.unet1d import ConditionalUnet1D
 from equidiff_relaxed.symmetry.group import SymmetryGroup
 
@@ -36,30 +34,25 @@ class PlainDenoiser(nn.Module):
         return self.unet(x.transpose(1, 2), step, cond).transpose(1, 2)
 
 
-def folding_types(action: FieldMeta, group: SymmetryGroup, lift_fields: int, kind: str, banks: int, alpha: float,
-                  beta: float, coset_index: list[int] | None = None
-                  ) -> tuple[IrrepLayout, enn.FieldType, enn.FieldType, dict[str, Any]]:
+def folding_types(action: FieldMeta, group: SymmetryGroup, lift_fields: int
+                  ) -> tuple[IrrepLayout, enn.FieldType, enn.FieldType]:
     """What the group-folded denoisers lift from and project back to: the action's irrep layout, its field type
-    for ``group``, ``lift_fields`` regular fields, and the GroupLinear options (kind, banks, alpha, beta,
-    coset_index). The caller creates the lifting (relax_on="output") and projection (relax_on="input") around its
-    own per-copy network."""
+    for ``group`` and ``lift_fields`` regular fields. The caller creates the lifting (relax_on="output") and
+    projection (relax_on="input") around its own per-copy network."""
     layout = IrrepLayout.of(action, invertible=True)
     act_type = enn.FieldType(group.gspace, layout.representations(group))
-    options = dict(kind=kind, banks=banks, alpha=alpha, beta=beta, coset_index=coset_index)
-    return layout, act_type, group.regular_type(lift_fields), options
+    return layout, act_type, group.regular_type(lift_fields)
 
 
 class EquivariantDenoiser(nn.Module):
     def __init__(self, action: FieldMeta, cond_fields: int, group: SymmetryGroup, lift_fields: int = 16,
                  down_dims: Sequence[int] = (64, 128, 256), kernel_size: int = 5, n_groups: int = 8,
-                 kind: str = "equivariant", banks: int = 2, alpha: float = 0.0, beta: float = 0.0,
-                 coset_index: list[int] | None = None):
+                 layer: LayerFactory = EquivariantLinear):
         super().__init__()
-        self.layout, act_type, reg, layer = folding_types(action, group, lift_fields, kind, banks, alpha, beta,
-                                                          coset_index)
-        self.lift = GroupLinear(act_type, reg, relax_on="output", **layer)
+        self.layout, act_type, reg = folding_types(action, group, lift_fields)
+        self.lift = layer(act_type, reg, relax_on="output")
         self.unet = ConditionalUnet1D(lift_fields, lift_fields, cond_fields, down_dims, kernel_size, n_groups)
-        self.project = GroupLinear(reg, act_type, relax_on="input", **layer)
+        self.project = layer(reg, act_type, relax_on="input")
         self.n, self.k = group.size, lift_fields
 
     def forward(self, x: torch.Tensor, step: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:

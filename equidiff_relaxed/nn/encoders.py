@@ -15,7 +15,7 @@ from equidiff_relaxed._escnn import enn, gspaces
 
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.nn.fields import IrrepLayout
-from equidiff_relaxed.nn.group_linear import GroupLinear
+from equidiff_relaxed.nn.group_linear import EquivariantLinear, LayerFactory
 from equidiff_relaxed.symmetry.group import SymmetryGroup
 
 
@@ -173,13 +173,12 @@ class EquivariantObsEncoder(nn.Module):
     ``image_crop``: every image's crop side in pixels (random while training, centre otherwise);
     ``image_downsample``: the top-down encoder's (:class:`EquivariantImageNet`). ``layers`` hidden layers of ``hidden_fields`` regular fields (ReLU between them). Each group copy h of the
     denoiser is conditioned on the ``out_fields`` entries [:, :, h], so ``out_fields`` is the per-copy width.
-    ``kind``: equivariant | relaxed | residual, ``coset_index``: relaxation weights shared within cosets of a
-    subgroup (see GroupLinear)."""
+    ``layer``: the kind of its group-linear layers (:data:`~equidiff_relaxed.nn.group_linear.LayerFactory`, e.g.
+    ``EquivariantLinear`` or a configured ``RelaxedLinear``)."""
 
     def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, group: SymmetryGroup, hidden_fields: int = 32,
-                 out_fields: int = 16, kind: str = "equivariant", banks: int = 2, alpha: float = 0.0,
-                 beta: float = 0.0, image_fields: int = 8, camera_features: int = 32, layers: int = 1,
-                 coset_index: list[int] | None = None, image_crop: int | None = None, keypoints: int = 32,
+                 out_fields: int = 16, layer: LayerFactory = EquivariantLinear, image_fields: int = 8,
+                 camera_features: int = 32, layers: int = 1, image_crop: int | None = None, keypoints: int = 32,
                  image_downsample: str = "pool"):
         super().__init__()
         self.meta, self.n_obs_steps = shape_meta, n_obs_steps
@@ -194,12 +193,11 @@ class EquivariantObsEncoder(nn.Module):
                                                             image_crop, image_downsample)
                                      for k in shape_meta.top_down_keys})
         n_img = sum(n_obs_steps * 2 * image_fields for _ in shape_meta.top_down_keys)
-        layer = dict(kind=kind, banks=banks, alpha=alpha, beta=beta, coset_index=coset_index)
         hidden = group.regular_type(hidden_fields)
-        self.lift = GroupLinear(enn.FieldType(gs, reps), hidden, **layer) if reps else None
-        self.image_mix = GroupLinear(group.regular_type(n_img), hidden, **layer) if n_img else None
-        self.hidden = nn.ModuleList(GroupLinear(hidden, hidden, **layer) for _ in range(layers - 1))
-        self.out = GroupLinear(hidden, group.regular_type(out_fields), **layer)
+        self.lift = layer(enn.FieldType(gs, reps), hidden) if reps else None
+        self.image_mix = layer(group.regular_type(n_img), hidden) if n_img else None
+        self.hidden = nn.ModuleList(layer(hidden, hidden) for _ in range(layers - 1))
+        self.out = layer(hidden, group.regular_type(out_fields))
         self.group_size, self.out_dim = group.size, out_fields
 
     def forward(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:

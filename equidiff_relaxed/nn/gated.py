@@ -12,11 +12,12 @@
   would block the free path's gradient, and the penalty would then shut the gate before the free path had learnt
   anything to open it for);
 - the sparsity penalty is on the gate's *activations*: ``gate_alpha * mean_batch g(o)`` (PERL / PEnGUiN style), so
-  the free path is paid for only in the states where it is switched on, and the data decide where that is.
+  the free path is paid for only in the states where it is switched on, and the data decide where that is; it ramps
+  up linearly over the first ``gate_warmup`` of the run.
 
-The encoder returns ``(c_equi, c_free, g)``; the denoiser takes that triple as its condition. ``last_gate`` holds
-the gates (B,) of the encoder's last call (the penalty of a training step reads it; diagnostics average it per
-region).
+The encoder returns ``(c_equi, c_free, g)``; the denoiser takes that triple as its condition. The encoder is
+:class:`~equidiff_relaxed.nn.penalty.Penalised` (its penalty covers the batch of its last call) and a
+:class:`~equidiff_relaxed.nn.penalty.GateReporter` (diagnostics average ``gate(o)`` per region).
 """
 from __future__ import annotations
 
@@ -25,27 +26,44 @@ import math
 import torch
 from torch import nn
 
+from equidiff_relaxed.nn.penalty import GateReporter, Penalised
+
 GATE_INIT = 0.5  # the gate's value everywhere at initialisation (the free path's scale starts at 0 anyway)
 
 
-class GatedEncoder(nn.Module):
-    """obs {k: (B, To, ...)} -> (c_equi (B, ...), c_free (B, free_dim), gate (B,))."""
+class GatedEncoder(nn.Module, Penalised, GateReporter):
+    """obs {k: (B, To, ...)} -> (c_equi (B, ...), c_free (B, free_dim), gate (B,)). ``alpha``, ``warmup``: the
+    gate penalty's weight and ramp (see the module docstring)."""
 
-    def __init__(self, equi: nn.Module, free: nn.Module, free_dim: int, gate_init: float = GATE_INIT):
+    def __init__(self, equi: nn.Module, free: nn.Module, free_dim: int, gate_init: float = GATE_INIT,
+                 alpha: float = 0.0, warmup: float = 0.0):
         super().__init__()
         self.equi, self.free = equi, free
         self.gate = nn.Linear(free_dim, 1)
         with torch.no_grad():
             self.gate.weight.zero_()
             self.gate.bias.fill_(math.log(gate_init / (1 - gate_init)))
-        self.last_gate: torch.Tensor | None = None
+        self.alpha, self.warmup = alpha, warmup
+        self._last_gate: torch.Tensor | None = None
 
     def forward(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         c_free = self.free(obs)
         gate = torch.sigmoid(self.gate(c_free)).squeeze(-1)
-        self.last_gate = gate
+        self._last_gate = gate
         return self.equi(obs, generator), c_free, gate
+
+    def gate_value(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B,) g(o) for normalised observation windows."""
+        return torch.sigmoid(self.gate(self.free(obs))).squeeze(-1)
+
+    def penalty(self, progress: float = 1.0) -> torch.Tensor:
+        """``alpha * ramp * mean g(o)`` over the batch of the last call (0 before any call); the ramp rises from 0 to
+        1 over the first ``warmup`` of training (``progress``: the fraction done)."""
+        if self._last_gate is None:
+            return self.gate.bias.new_zeros(())
+        ramp = min(1.0, progress / self.warmup) if self.warmup > 0 else 1.0
+        return self.alpha * ramp * self._last_gate.mean()
 
 
 class GatedDenoiser(nn.Module):
@@ -72,11 +90,4 @@ def output_layer(net: nn.Module) -> nn.Linear | nn.Conv1d:
     return layers[-1]
 
 
-def gate_penalty(encoder: GatedEncoder, alpha: float) -> torch.Tensor | None:
-    """``alpha`` times the mean gate of the encoder's last call (None before any call)."""
-    if encoder.last_gate is None:
-        return None
-    return alpha * encoder.last_gate.mean()
-
-
-__all__ = ["GATE_INIT", "GatedDenoiser", "GatedEncoder", "gate_penalty", "output_layer"]
+__all__ = ["GATE_INIT", "GatedDenoiser", "GatedEncoder", "output_layer"]

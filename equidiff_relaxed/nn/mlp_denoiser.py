@@ -12,8 +12,8 @@ residual MLP whose blocks are conditioned with AdaLN (the DiT form of FiLM) on [
   a :class:`ConditionalMLP`: action irreps -> lifted regular fields -> group axis folded into the batch -> ONE shared
   MLP per group copy h with that copy's condition -> projection back to the action's representation. A rotation by
   g permutes the copies (h -> g h), and every operation inside the MLP (including LayerNorm) acts on one copy's
-  features only, so the map is C_N-equivariant. ``kind="relaxed"`` / ``"residual"`` relax the lifting and the
-  projection exactly as in the U-Net version.
+  features only, so the map is C_N-equivariant. A relaxed or residual ``layer`` kind relaxes the lifting and
+  the projection exactly as in the U-Net version.
 
 Meant for short horizons (the push tasks: T = 8 or 16, A = 2); the U-Net stays the choice for images and long
 horizons, where its temporal convolutions pay off.
@@ -27,7 +27,7 @@ from torch import nn
 
 from equidiff_relaxed.data.shape_meta import FieldMeta
 from equidiff_relaxed.nn.denoisers import folding_types
-from equidiff_relaxed.nn.group_linear import GroupLinear
+from equidiff_relaxed.nn.group_linear import EquivariantLinear, LayerFactory
 from equidiff_relaxed.nn.unet1d import step_embedding
 from equidiff_relaxed.symmetry.group import SymmetryGroup
 
@@ -132,19 +132,17 @@ class EquivariantMLPDenoiser(nn.Module):
       lifted (B*T, K*N) K regular fields per time step; folded (B*N, T*K) one row per group copy h, no group action
       inside a row (the group acts by permuting rows);
       output (B, T, A) in the action's representation, like x.
-    ``kind``: equivariant | relaxed | residual (lifting with ``relax_on="output"``, projection with
-    ``relax_on="input"``; see :class:`GroupLinear`).
+    ``layer``: the kind of the lifting (``relax_on="output"``) and the projection (``relax_on="input"``); see
+    :mod:`equidiff_relaxed.nn.group_linear`.
     """
 
     def __init__(self, action: FieldMeta, horizon: int, cond_fields: int, group: SymmetryGroup,
-                 lift_fields: int = 8, width: int = 256, depth: int = 3, kind: str = "equivariant",
-                 banks: int = 2, alpha: float = 0.0, beta: float = 0.0, coset_index: list[int] | None = None):
+                 lift_fields: int = 8, width: int = 256, depth: int = 3, layer: LayerFactory = EquivariantLinear):
         super().__init__()
-        self.layout, act_type, reg, layer = folding_types(action, group, lift_fields, kind, banks, alpha, beta,
-                                                          coset_index)
-        self.lift = GroupLinear(act_type, reg, relax_on="output", **layer)
+        self.layout, act_type, reg = folding_types(action, group, lift_fields)
+        self.lift = layer(act_type, reg, relax_on="output")
         self.mlp = ConditionalMLP(horizon * lift_fields, horizon * lift_fields, cond_fields, width, depth)
-        self.project = GroupLinear(reg, act_type, relax_on="input", **layer)
+        self.project = layer(reg, act_type, relax_on="input")
         self.n, self.k, self.horizon = group.size, lift_fields, horizon
 
     def forward(self, x: torch.Tensor, step: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:

@@ -102,7 +102,7 @@ def policy_from_hparams(hparams: dict, path: str | os.PathLike) -> DiffusionPoli
     if not hp.get("shape_meta"):
         raise UserError("checkpoint records no shape_meta", path)
     try:
-        config = PolicyConfig.from_dict({k: v for k, v in hp.items() if k in PolicyConfig.names()})
+        config = PolicyConfig.from_dict({k: v for k, v in hp.items() if k in PolicyConfig.names()}, recorded=True)
         meta = ShapeMeta.from_dict(hp["shape_meta"], source=str(path))
         return DiffusionPolicy(meta, config, symmetry_center=hp.get("symmetry_center") or [0.0, 0.0],
                                reflection_axis=hp.get("reflection_axis") or 0.0)

@@ -2,18 +2,27 @@
 DiffusionPolicy`, declared once with its default, validated when it is created, and written to / read from plain
 JSON (the policy folder's ``config.json``, checkpoints' hyperparameters).
 
+Two kinds of options: the common ones (:class:`CommonOptions`: horizon, widths, sampling, ...) that every family
+takes, and each family's own (its :attr:`Family.options <equidiff_relaxed.policy.families.Family.options>`
+dataclass: ``relax_alpha``, ``gate_alpha``, ...). :class:`PolicyConfig` is the common options plus every registered
+family's options, unset (None) unless given: so ``--model.<option>`` reaches every option from the command line,
+while an option the chosen family does not take is refused (``model 'plain' does not take relax_alpha ...``). Once
+created, the chosen family's options hold their values (defaults filled in) and ``family_options`` is its options
+dataclass; the other families' options stay None and are left out of :meth:`PolicyConfig.to_dict`.
+
 What the data decides is not here: shape_meta, the symmetry centre and the reflection axis come from the dataset.
 Training options (lr, warm-up, seed) belong to the Lightning module.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from equidiff_relaxed.policy.families import get_family
+from equidiff_relaxed.policy.families import (all_option_fields, family_names, family_option_docs, get_family,
+                                              watch_registrations)
 
 AUGMENTATIONS = (None, "so2", "cn")
-RELAX_WHERE = ("all", "encoder", "denoiser")  # which part's group-linear layers are relaxed (or residual)
 IMAGE_DOWNSAMPLE = ("pool", "stride")  # how the equivariant image encoder halves the resolution (twice)
 DDIM_SPACINGS = ("trailing", "leading", "linspace")  # diffusers' timestep_spacing
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # what the denoiser predicts (diffusers' prediction_type)
@@ -26,16 +35,15 @@ def _positive_int(name: str, value: Any) -> None:
 
 
 @dataclass
-class PolicyConfig:
-    """See :mod:`equidiff_relaxed.policy.diffusion_policy` for what each option does. T = ``horizon``,
-    To = ``n_obs_steps``, Ta = ``n_action_steps`` (the datamodule must use the same three)."""
+class CommonOptions:
+    """The options every family takes. See :mod:`equidiff_relaxed.policy.diffusion_policy` for what each one does.
+    T = ``horizon``, To = ``n_obs_steps``, Ta = ``n_action_steps`` (the datamodule must use the same three)."""
 
     model: str = "relaxed"
     horizon: int = 16
     n_obs_steps: int = 2
     n_action_steps: int = 8
     group_order: int = 8
-    subgroup_order: int | None = None
     encoder_hidden: int = 256
     encoder_dim: int = 64
     encoder_fields: int = 8
@@ -51,19 +59,6 @@ class PolicyConfig:
     inhand_keypoints: int = 32  # eye-in-hand images (rep camera_inhand): spatial-softmax keypoints
     image_downsample: str = "pool"  # equivariant image encoder: "pool" (conv + 2x2 average pool) or "stride"
     # (4x4 stride-2 convolutions; ~3x faster on CPU, equally exact for quarter turns; success measured on one run)
-    relax_banks: int = 2
-    relax_alpha: float = 1e-3
-    residual_beta: float = 1.0  # 1e-2 was too weak at 10 demos (docs/results/residual_beta.md)
-    relax_where: str = "all"
-    gate_alpha: float = 1e-2  # gated: penalty on the mean gate activation
-    gate_init: float = 0.5  # gated: the gate's value everywhere at initialisation, in (0, 1)
-    gate_warmup: float = 0.25  # gated: the gate penalty ramps up linearly over this fraction of the run, in [0, 1]
-    local_alpha: float = 1e-3  # local: penalty on the mean |kappa(o)| (how far the average narrows)
-    local_elements: int | None = None  # local: the K group elements nearest the identity averaged (None: all N)
-    local_conditioned: bool = True  # local: kappa from the observation (False: one global kappa)
-    breaking_inputs: list[str] | None = None  # cause_equi: which shape_meta breaking fields to feed (None: all)
-    canonical_from: str | None = None  # canonical: the position whose direction fixes the frame (default: the first
-    # pos2/pos3 observation that is not relative_to)
     num_train_timesteps: int = 100
     ddim_steps: int = 16
     ddim_spacing: str = "trailing"
@@ -72,9 +67,9 @@ class PolicyConfig:
     normalizer_mode: str = "symmetric"
     relative_to: str | None = None
 
-    def __post_init__(self) -> None:
+    def check_common(self) -> None:
+        """ValueError for a common option that cannot work."""
         self.down_dims = [int(d) for d in self.down_dims]
-        family = get_family(self.model)  # ValueError naming the registered families
         for name in ("horizon", "n_obs_steps", "n_action_steps", "group_order", "encoder_layers",
                      "num_train_timesteps", "inhand_keypoints"):
             _positive_int(name, getattr(self, name))
@@ -82,27 +77,8 @@ class PolicyConfig:
             _positive_int("image_crop", self.image_crop)
         if self.image_downsample not in IMAGE_DOWNSAMPLE:
             raise ValueError(f"unknown image_downsample {self.image_downsample!r} (known: {', '.join(IMAGE_DOWNSAMPLE)})")
-        if family.subgroup and self.subgroup_order is not None:
-            _positive_int("subgroup_order", self.subgroup_order)
-            if self.group_order % self.subgroup_order:
-                raise ValueError(f"subgroup_order {self.subgroup_order} must divide group_order {self.group_order}")
-        if not isinstance(self.gate_alpha, (int, float)) or not self.gate_alpha >= 0:
-            raise ValueError(f"gate_alpha must be a number >= 0, got {self.gate_alpha!r}")
-        if not isinstance(self.gate_init, (int, float)) or not 0 < self.gate_init < 1:
-            raise ValueError(f"gate_init must be a number in (0, 1), got {self.gate_init!r}")
-        if not isinstance(self.local_alpha, (int, float)) or not self.local_alpha >= 0:
-            raise ValueError(f"local_alpha must be a number >= 0, got {self.local_alpha!r}")
-        if self.local_elements is not None:
-            _positive_int("local_elements", self.local_elements)
-            if self.local_elements > self.group_order:
-                raise ValueError(f"local_elements {self.local_elements} is wider than the group C_{self.group_order} "
-                                 f"({self.group_order} elements)")
-        if not isinstance(self.gate_warmup, (int, float)) or not 0 <= self.gate_warmup <= 1:
-            raise ValueError(f"gate_warmup must be a number in [0, 1], got {self.gate_warmup!r}")
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augment {self.augment!r} (known: so2, cn or null)")
-        if self.relax_where not in RELAX_WHERE:
-            raise ValueError(f"unknown relax_where {self.relax_where!r} (known: {', '.join(RELAX_WHERE)})")
         if self.denoiser not in DENOISERS:
             raise ValueError(f"unknown denoiser {self.denoiser!r} (known: {', '.join(DENOISERS)})")
         if self.prediction_type not in PREDICTION_TYPES:
@@ -117,14 +93,31 @@ class PolicyConfig:
         if self.ddim_steps < 1 or self.ddim_steps > self.num_train_timesteps:
             raise ValueError(f"ddim_steps must be in [1, {self.num_train_timesteps}], got {self.ddim_steps}")
 
-    @property
-    def effective_subgroup_order(self) -> int:
-        """M of the subgroup family's C_M < C_N (default N / 2)."""
-        return self.subgroup_order if self.subgroup_order is not None else max(1, self.group_order // 2)
+
+class _PolicyConfigMethods:
+    """The behaviour of :class:`PolicyConfig` (its fields are made from the family registry below)."""
+
+    family_options: Any
+
+    def __post_init__(self) -> None:
+        self.check_common()  # type: ignore[attr-defined]
+        family = get_family(self.model)  # type: ignore[attr-defined]  # ValueError naming the registered families
+        given = {n: getattr(self, n) for n in self.family_option_names() if getattr(self, n) is not None}
+        foreign = sorted(n for n in given if n not in family.option_names())
+        if foreign:
+            raise ValueError(family.refusal(foreign))
+        self.family_options = family.make_options(given, self)
+        for name in family.option_names():
+            setattr(self, name, getattr(self.family_options, name))
+
+    @classmethod
+    def family_option_names(cls) -> tuple[str, ...]:
+        common = {f.name for f in fields(CommonOptions)}
+        return tuple(f.name for f in fields(cls) if f.name not in common)  # type: ignore[arg-type]
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
+        return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
 
     @classmethod
     def check_names(cls, values: dict[str, Any]) -> None:
@@ -135,14 +128,53 @@ class PolicyConfig:
             raise ValueError(f"unknown policy option(s): {', '.join(unknown)} (options: {', '.join(cls.names())})")
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "PolicyConfig":
-        """From plain values; ValueError naming unknown keys (:meth:`check_names`)."""
+    def from_dict(cls, values: dict[str, Any], recorded: bool = False) -> Any:
+        """From plain values; ValueError naming unknown keys (:meth:`check_names`). ``recorded``: values read back
+        from a checkpoint or policy folder, which before families had their own options recorded every option for
+        every family: the options the family does not take are dropped (they never did anything)."""
         cls.check_names(values)
+        if recorded:
+            takes = set(get_family(values.get("model", "relaxed")).option_names())
+            values = {k: v for k, v in values.items() if k not in cls.family_option_names() or k in takes}
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able values."""
-        return asdict(self)
+        """Plain JSON-able values: the common options and the family's own."""
+        own = set(get_family(self.model).option_names())  # type: ignore[attr-defined]
+        return {k: v for k, v in asdict(self).items() if k not in self.family_option_names() or k in own}
 
 
-__all__ = ["PolicyConfig", "AUGMENTATIONS", "RELAX_WHERE", "DDIM_SPACINGS", "PREDICTION_TYPES", "DENOISERS"]
+def _policy_config() -> type:
+    """The common options plus every registered family's options (unset: None), as one dataclass."""
+    docs = family_option_docs()
+    extra = []
+    for name, f in all_option_fields().items():
+        hint = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        hint = hint if "None" in hint else f"{hint} | None"
+        extra.append((name, hint, dataclasses.field(default=None)))
+    doc = ("Every option of a policy: :class:`CommonOptions` and each family's own (see the module docstring).\n\n"
+           "Args:\n" + "".join(f"    {name}: {text}\n" for name, text in docs.items()))
+    cls = dataclasses.make_dataclass("PolicyConfig", extra, bases=(_PolicyConfigMethods, CommonOptions),
+                                     namespace={"__doc__": doc, "__module__": __name__})
+    return cls
+
+
+family_names()  # plug-ins named when the process starts register their families (and options) first
+PolicyConfig = _policy_config()
+
+
+def _add_new_options() -> None:
+    """A family registered later (a plug-in loaded on first use) brings its options into PolicyConfig in place, so
+    ``--model.<option>`` and every holder of the class see them."""
+    if set(all_option_fields()) <= set(PolicyConfig.family_option_names()):
+        return
+    fresh = _policy_config()
+    for name in ("__dataclass_fields__", "__init__", "__repr__", "__eq__", "__match_args__", "__annotations__",
+                 "__doc__"):
+        if name in fresh.__dict__:
+            setattr(PolicyConfig, name, fresh.__dict__[name])
+
+
+watch_registrations(_add_new_options)
+
+__all__ = ["AUGMENTATIONS", "CommonOptions", "DDIM_SPACINGS", "DENOISERS", "PREDICTION_TYPES", "PolicyConfig"]

@@ -1,11 +1,13 @@
 """DiffusionPolicy: normalizer + observation encoder + denoiser + noise schedulers, one class for every family.
 
-Families (``model``, see :mod:`equidiff_relaxed.policy.families`): ``plain`` (MLP/CNN encoder, 1D U-Net), ``equi``
-(C_N-equivariant encoder and group-folded denoiser), ``relaxed`` (the same built from relaxed group-linear layers),
-``residual`` (equivariant + residual pathway), ``subgroup`` (exact under C_M, M = ``subgroup_order``, relaxed
-across the cosets of C_M in C_N), ``dihedral_equi`` / ``dihedral_relaxed`` (D_N: also reflections across the axis
-at angle ``reflection_axis`` through the symmetry centre). ``group_order`` N; the group is the policy's
-:class:`~equidiff_relaxed.symmetry.group.SymmetryGroup` (``policy.group``), which every part asks.
+The family (``model``, :mod:`equidiff_relaxed.policy.families`) builds the encoder and the denoiser; this class knows
+nothing of any one family. ``group_order`` N; the group is the policy's
+:class:`~equidiff_relaxed.symmetry.group.SymmetryGroup` (``policy.group``: C_N, or D_N for the dihedral families,
+with reflections across the axis at angle ``reflection_axis`` through the symmetry centre), which every part asks.
+
+Inference (lerobot's convention): :meth:`DiffusionPolicy.reset` at the start of an episode, then
+:meth:`DiffusionPolicy.select_action` with each new observation; the policy keeps the last To observations (the first
+one repeated at the start, as in training) and a queue of the Ta actions of each predicted chunk.
 
 Denoiser (``denoiser``): ``unet`` (default; 1D temporal U-Net, for images and long horizons) or ``mlp`` (a residual
 AdaLN MLP over the flattened chunk, ``denoiser_width`` x ``denoiser_depth``; much cheaper for short low-dim chunks).
@@ -39,19 +41,16 @@ from torch import nn
 
 from equidiff_relaxed.data.normalizer import Normalizer
 from equidiff_relaxed.data.shape_meta import ShapeMeta
-from equidiff_relaxed.nn.denoisers import EquivariantDenoiser, PlainDenoiser
-from equidiff_relaxed.nn.encoders import EquivariantObsEncoder, PlainObsEncoder
-from equidiff_relaxed.nn.gated import GatedDenoiser, GatedEncoder, gate_penalty
-from equidiff_relaxed.nn.group_linear import GroupLinear, group_linear_layers
-from equidiff_relaxed.nn.mlp_denoiser import EquivariantMLPDenoiser, PlainMLPDenoiser
+from equidiff_relaxed.data.windows import window_to_tensors
+from equidiff_relaxed.errors import UserError
+from equidiff_relaxed.nn.group_linear import RelaxedLinear
+from equidiff_relaxed.nn.penalty import Penalised, modules_of
 from equidiff_relaxed.policy.action_frame import RelativeActions
-from equidiff_relaxed.policy.canonical import Canonicalizer
-from equidiff_relaxed.policy.local_equivariance import LocalDenoiser, LocalEncoder, local_penalty, neighbourhood_angles
 from equidiff_relaxed.policy.config import PolicyConfig
 from equidiff_relaxed.policy.families import get_family
+from equidiff_relaxed.policy.networks import BuildContext
 from equidiff_relaxed.symmetry.actions import rotate_image, transform_field
 from equidiff_relaxed.symmetry.group import SymmetryGroup
-
 
 
 class DiffusionPolicy(nn.Module):
@@ -68,14 +67,16 @@ class DiffusionPolicy(nn.Module):
             cfg = PolicyConfig.from_dict({"model": model, **options})
         self.config = cfg
         family = get_family(cfg.model)
+        self.family = family
         self.group = SymmetryGroup(cfg.group_order, family.reflections, float(reflection_axis))
-        coset_index = None
-        self.subgroup: SymmetryGroup | None = None
-        if family.subgroup:
-            self.subgroup = self.group.subgroup(cfg.effective_subgroup_order)
-            coset_index = self.group.coset_index(self.subgroup)
         self.meta, self.model_family = shape_meta, cfg.model
-        self.net_meta = self._cause_meta(shape_meta, cfg) if family.cause else shape_meta  # the fields the nets see
+        fixed = family.fixed_inputs(shape_meta, cfg.family_options)
+        for name, (_, value) in fixed.items():  # constant inputs (not turned with the scene): buffers fixed_<name>
+            self.register_buffer(f"fixed_{name}", torch.tensor(value, dtype=torch.float32), persistent=False)
+        self.fixed_keys = tuple(fixed)
+        self.net_meta = (ShapeMeta(obs={**shape_meta.obs, **{n: f for n, (f, _) in fixed.items()}},
+                                   action=shape_meta.action, breaking=shape_meta.breaking)
+                         if fixed else shape_meta)  # the fields the networks see
         self.horizon, self.n_obs_steps, self.n_action_steps = cfg.horizon, cfg.n_obs_steps, cfg.n_action_steps
         self.group_order, self.augment, self.ddim_steps = cfg.group_order, cfg.augment, cfg.ddim_steps
         self.normalizer_mode = cfg.normalizer_mode
@@ -85,78 +86,18 @@ class DiffusionPolicy(nn.Module):
         self.relative = RelativeActions(shape_meta, cfg.relative_to) if cfg.relative_to is not None else None
         action_meta = self.relative.network_meta if self.relative is not None else shape_meta.action
         self.action_meta = action_meta  # the action field as the network sees it (vec2 displacement when relative)
-        self.encoder, self.denoiser = self._build_networks(family.layer_kind, coset_index)
-        if (family.canonical or family.local) and cfg.normalizer_mode != "symmetric":
-            raise ValueError(f"the {cfg.model} family needs normalizer_mode symmetric (positions centred on the "
-                             "symmetry centre, so that it rotates in normalised space)")
-        self.canonical = (Canonicalizer(shape_meta, cfg.canonical_from, action_meta, cfg.relative_to)
-                          if family.canonical else None)
-        if family.gated:  # the equivariant networks plus a gated free path (nn/gated.py)
-            free_encoder, free_denoiser = self._build_networks(None, None)
-            self.encoder = GatedEncoder(self.encoder, free_encoder, cfg.encoder_dim, cfg.gate_init)
-            self.denoiser = GatedDenoiser(self.denoiser, free_denoiser)
-        if family.local:  # plain networks averaged over a learned neighbourhood of C_N (policy/local_equivariance.py)
-            angles = neighbourhood_angles(cfg.group_order, cfg.local_elements)
-            self.encoder = LocalEncoder(self.encoder, shape_meta, angles, cfg.encoder_dim, cfg.local_conditioned)
-            self.denoiser = LocalDenoiser(self.denoiser, action_meta, angles)
+        self.encoder, self.denoiser = family.build(BuildContext(cfg, cfg.family_options, self.net_meta, action_meta,
+                                                                self.group, self.action_dim))
+        self._penalised = [m for _, m in modules_of(self, Penalised)]
         scheduler_cfg = dict(num_train_timesteps=cfg.num_train_timesteps, beta_schedule="squaredcos_cap_v2",
                              prediction_type=cfg.prediction_type, clip_sample=False)
         self.train_scheduler = DDPMScheduler(**scheduler_cfg)
         self.infer_scheduler = DDIMScheduler(**scheduler_cfg, timestep_spacing=cfg.ddim_spacing)
-
-    def _cause_meta(self, meta: ShapeMeta, cfg: PolicyConfig) -> ShapeMeta:
-        """shape_meta with the fed causes of the break (shape_meta ``breaking``) as extra observation fields; their
-        constant values become buffers ``cause_<name>``."""
-        names = list(cfg.breaking_inputs) if cfg.breaking_inputs is not None else list(meta.breaking)
-        missing = [n for n in names if n not in meta.breaking]
-        if missing or not names:
-            declared = ", ".join(meta.breaking) or "none"
-            what = f"breaking input(s) {', '.join(map(repr, missing))} not" if missing else "no breaking input"
-            raise ValueError(f"{what} declared in the dataset's shape_meta (declared: {declared})")
-        for n in names:
-            self.register_buffer(f"cause_{n}", torch.tensor(meta.breaking[n][1], dtype=torch.float32),
-                                 persistent=False)
-        self.cause_keys = tuple(names)
-        return ShapeMeta(obs={**meta.obs, **{n: meta.breaking[n][0] for n in names}}, action=meta.action,
-                         breaking=meta.breaking)
+        self.reset()
 
     @property
     def reflection_axis(self) -> float:
         return self.group.axis
-
-    def _build_networks(self, kind: str | None, coset_index: list[int] | None) -> tuple[nn.Module, nn.Module]:
-        """Encoder and denoiser of the family: plain networks (``kind`` None) or group-folded ones whose group-linear
-        layers have ``kind`` (exact where ``relax_where`` leaves them)."""
-        cfg, meta = self.config, self.net_meta
-        for k in meta.rgb_keys:
-            if cfg.image_crop is not None and cfg.image_crop > min(meta.obs[k].shape[1:]):
-                raise ValueError(f"model.image_crop {cfg.image_crop} is larger than {k}'s "
-                                 f"{meta.obs[k].shape[1]}x{meta.obs[k].shape[2]} images")
-        if kind is None:
-            encoder: nn.Module = PlainObsEncoder(meta, cfg.n_obs_steps, cfg.encoder_hidden, cfg.encoder_dim,
-                                                 layers=cfg.encoder_layers, image_crop=cfg.image_crop,
-                                                 keypoints=cfg.inhand_keypoints)
-            if cfg.denoiser == "mlp":
-                return encoder, PlainMLPDenoiser(self.action_dim, cfg.horizon, cfg.encoder_dim, cfg.denoiser_width,
-                                                 cfg.denoiser_depth)
-            return encoder, PlainDenoiser(self.action_dim, cfg.encoder_dim, tuple(cfg.down_dims), cfg.kernel_size,
-                                          cfg.n_groups)
-
-        def layer(part: str) -> dict[str, Any]:
-            own = kind if cfg.relax_where in ("all", part) else "equivariant"
-            return dict(kind=own, banks=cfg.relax_banks, alpha=cfg.relax_alpha, beta=cfg.residual_beta,
-                        coset_index=coset_index)
-
-        encoder = EquivariantObsEncoder(meta, cfg.n_obs_steps, self.group, 4 * cfg.encoder_fields,
-                                        cfg.encoder_fields, layers=cfg.encoder_layers, image_crop=cfg.image_crop,
-                                        keypoints=cfg.inhand_keypoints, image_downsample=cfg.image_downsample,
-                                        **layer("encoder"))
-        if cfg.denoiser == "mlp":
-            return encoder, EquivariantMLPDenoiser(self.action_meta, cfg.horizon, cfg.encoder_fields, self.group,
-                                                   cfg.lift_fields, cfg.denoiser_width, cfg.denoiser_depth,
-                                                   **layer("denoiser"))
-        return encoder, EquivariantDenoiser(self.action_meta, cfg.encoder_fields, self.group, cfg.lift_fields,
-                                            tuple(cfg.down_dims), cfg.kernel_size, cfg.n_groups, **layer("denoiser"))
 
     # ------------------------------------------------------------------ normalisation
     def fit_normalizer(self, data: dict[str, np.ndarray], episode_ends: np.ndarray | None = None) -> None:
@@ -166,27 +107,23 @@ class DiffusionPolicy(nn.Module):
         reps = {k: self.net_meta.obs[k].fields for k in self.net_meta.low_dim_keys}
         reps["action"] = self.action_meta.fields
         n = len(data["action"])
-        data = {**data, **{k: np.tile(getattr(self, f"cause_{k}").numpy(), (n, 1)) for k in self.causes()}}
+        data = {**data, **{k: np.tile(getattr(self, f"fixed_{k}").numpy(), (n, 1)) for k in self.fixed_keys}}
         if self.relative is not None:
             data = {**data, "action": self.relative.fit_samples(
                 data["action"], data[self.relative.key], episode_ends, self.horizon, self.n_obs_steps)}
         self.normalizer.fit(data, self.normalizer_mode, reps=reps, center=self.symmetry_center)
 
-    def causes(self) -> tuple[str, ...]:
-        """Names of the fed causes of the break (cause_equi; empty for the other families)."""
-        return getattr(self, "cause_keys", ())
-
     def _normalize_obs(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The normalised first To steps of every observation the networks see, the fed causes (constant, fixed in
-        the world: they do not turn with the observation) included."""
+        """The normalised first To steps of every observation the networks see, the family's fixed inputs (constant,
+        fixed in the world: they do not turn with the observation) included."""
         out = {}
         for k in self.meta.obs:
             x = obs[k][:, : self.n_obs_steps]
             out[k] = self.normalizer.normalize(x, k) if k in self.meta.low_dim_keys else x
-        if self.causes():
+        if self.fixed_keys:
             b = next(iter(obs.values())).shape[0]
-            for k in self.causes():
-                value = getattr(self, f"cause_{k}")
+            for k in self.fixed_keys:
+                value = getattr(self, f"fixed_{k}")
                 out[k] = self.normalizer.normalize(value.expand(b, self.n_obs_steps, -1), k)
         return out
 
@@ -248,15 +185,10 @@ class DiffusionPolicy(nn.Module):
             batch = self.transform_batch(batch, phi, flips if self.group.reflections else None)
             action = batch["action"]
         nobs = self._normalize_obs(batch["obs"])
-        if self.canonical is not None:
-            phi = self.canonical.angle(nobs)
-            nobs = self.canonical.obs(nobs, phi)
         cond = self.encoder(nobs, generator)
         if self.relative is not None:
             action = self.relative.to_relative(action, self.relative.reference(batch["obs"], self.n_obs_steps))
         x0 = self.normalizer.normalize(action, "action")
-        if self.canonical is not None:
-            x0 = self.canonical.rotate_action(x0, -phi)
         noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
         t = torch.randint(0, self.train_scheduler.config.num_train_timesteps, (b,), generator=generator,
                           device=x0.device)
@@ -268,25 +200,15 @@ class DiffusionPolicy(nn.Module):
         return F.mse_loss(self.denoiser(noisy, t, cond), target)
 
     def penalty(self, progress: float = 1.0) -> torch.Tensor:
-        """Sum of the symmetry-breaking regularisers (relaxed: alpha * sum |w(g) - w(h)|; residual: beta ||W||^2;
-        gated: gate_alpha * the mean gate activation of the last encoder call, i.e. of the batch just seen, ramped
-        up over the first ``gate_warmup`` of the run (``progress``: the fraction of training done); local:
-        local_alpha * the mean |kappa| of the last encoder call)."""
-        terms = [layer.penalty() for _, layer in group_linear_layers(self)]
-        if isinstance(self.encoder, GatedEncoder):
-            warmup = self.config.gate_warmup
-            ramp = min(1.0, progress / warmup) if warmup > 0 else 1.0
-            gate = gate_penalty(self.encoder, self.config.gate_alpha * ramp)
-            if gate is not None:
-                terms.append(gate)
-        if isinstance(self.encoder, LocalEncoder):
-            local = local_penalty(self.encoder, self.config.local_alpha)
-            if local is not None:
-                terms.append(local)
+        """Sum of the symmetry-breaking regularisers of every :class:`~equidiff_relaxed.nn.penalty.Penalised` module
+        (relaxed layers: alpha * sum |w(g) - w(h)|; residual layers: beta ||W||^2; the gated family's gate and the
+        local family's kappa: on the batch just seen). ``progress``: the fraction of training done (for ramps)."""
+        terms = [m.penalty(progress) for m in self._penalised]
         return torch.stack(terms).sum() if terms else torch.zeros((), device=next(self.parameters()).device)
 
-    def relaxed_layers(self) -> list[tuple[str, GroupLinear]]:
-        return [(n, m) for n, m in group_linear_layers(self) if m.kind == "relaxed"]
+    def relaxed_layers(self) -> list[tuple[str, RelaxedLinear]]:
+        """(dotted name, layer) of every relaxed layer: where the relaxation weights w_l(h) are."""
+        return modules_of(self, RelaxedLinear)
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -295,9 +217,6 @@ class DiffusionPolicy(nn.Module):
         """The whole denoised chunk (B, T, A) in environment units. ``noise`` (B, T, A) fixes the initial sample
         (in normalised action space)."""
         nobs = self._normalize_obs(obs)
-        if self.canonical is not None:
-            phi = self.canonical.angle(nobs)
-            nobs = self.canonical.obs(nobs, phi)
         cond = self.encoder(nobs)
         b = next(iter(nobs.values())).shape[0]
         ref = next(self.parameters())
@@ -308,8 +227,6 @@ class DiffusionPolicy(nn.Module):
         for t in sched.timesteps:
             eps = self.denoiser(x, t.expand(b).to(x.device), cond)
             x = sched.step(eps, t, x).prev_sample
-        if self.canonical is not None:
-            x = self.canonical.rotate_action(x, phi)
         chunk = self.normalizer.unnormalize(x, "action")
         if self.relative is not None:
             chunk = self.relative.to_absolute(chunk, self.relative.reference(obs, self.n_obs_steps))
@@ -322,3 +239,81 @@ class DiffusionPolicy(nn.Module):
         start = self.n_obs_steps - 1
         return chunk[:, start : start + self.n_action_steps]
 
+
+    # ------------------------------------------------------------------ acting
+    def reset(self) -> None:
+        """Start a new episode (or a new batch of episodes): forget the observation history and the queued actions."""
+        self._history: list[dict[str, np.ndarray]] = []  # per step {key: (B, ...) stored layout}
+        self._queue: list[np.ndarray] = []  # the remaining actions of the current chunk, each (B, A)
+        self._batched: bool | None = None
+        self.chunk_started = False  # whether the last select_action predicted a new chunk
+
+    def observation_history(self) -> dict[str, np.ndarray]:
+        """The last To observations the policy holds, {key: (B, To, ...)} as the environment gives them."""
+        return {k: np.stack([h[k] for h in self._history], axis=1) for k in self.meta.obs}
+
+    def _observation(self, obs: Any) -> tuple[dict[str, np.ndarray], bool]:
+        """One time step's observation as {key: (B, ...)} numpy in the stored layout (images uint8 H, W, C), and
+        whether it came with a batch axis. UserError naming the key for a missing key or a wrong shape."""
+        if not isinstance(obs, dict):
+            raise UserError(f"select_action takes a dict of observations {{key: array}}, got {type(obs).__name__}")
+        out, batched = {}, None
+        for key, field_meta in self.meta.obs.items():
+            if key not in obs:
+                raise UserError(f"the observation has no {key!r} (expected keys: {', '.join(self.meta.obs)})")
+            value = obs[key]
+            x = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+            shape = tuple(field_meta.stored_shape)
+            if x.shape == shape:
+                is_batched = False
+                x = x[None]
+            elif x.ndim == len(shape) + 1 and x.shape[1:] == shape:
+                is_batched = True
+            else:
+                raise UserError(f"observation {key!r} has shape {tuple(x.shape)}, expected {shape} "
+                                f"(or (B, {', '.join(map(str, shape))}) for a batch)")
+            if batched is not None and is_batched != batched:
+                raise UserError(f"observation {key!r} has {'a' if is_batched else 'no'} batch axis, unlike the others")
+            batched = is_batched
+            out[key] = x
+        sizes = {len(x) for x in out.values()}
+        if len(sizes) > 1:
+            raise UserError(f"the observations' batch sizes differ: {sorted(sizes)}")
+        return out, bool(batched)
+
+    @torch.no_grad()
+    def select_action(self, obs: dict[str, Any], generator: torch.Generator | Sequence[torch.Generator] | None = None,
+                      ddim_steps: int | None = None) -> np.ndarray:
+        """The action to execute now, for this step's observation ``obs`` ({key: array} in the environment's units
+        and layout, as the dataset stores them: low-dim (D,), images (H, W, C) uint8; or each with a leading batch
+        axis B). Returns (A,), or (B, A) for a batch, as numpy in environment units.
+
+        Keeps the last To observations (the first one repeated after :meth:`reset`) and, when no queued action is
+        left, predicts a chunk from them (diffusion noise from ``generator``: one generator, or one per batch row)
+        and queues its Ta actions from step To-1 on. ``chunk_started`` says whether this call predicted.
+        """
+        step, batched = self._observation(obs)
+        if self._batched is not None and batched != self._batched:
+            raise UserError("select_action got a batch after single observations (or the reverse); call reset() first")
+        self._batched = batched
+        if not self._history:
+            self._history = [step] * self.n_obs_steps
+        else:
+            self._history = [*self._history[1 - self.n_obs_steps:], step] if self.n_obs_steps > 1 else [step]
+        self.chunk_started = not self._queue
+        if self.chunk_started:
+            ref = next(self.parameters())
+            window = window_to_tensors(self.observation_history(), self.meta, batch=True)
+            window = {k: v.to(ref.device) for k, v in window.items()}
+            b = len(next(iter(step.values())))
+            shape = (self.horizon, self.action_dim)
+            if generator is None or isinstance(generator, torch.Generator):
+                noise = torch.randn((b, *shape), generator=generator)
+            else:
+                if len(generator) != b:
+                    raise ValueError(f"{len(generator)} generators for a batch of {b}")
+                noise = torch.stack([torch.randn(shape, generator=g) for g in generator])
+            actions = self.predict_action(window, noise=noise.to(ref.device, ref.dtype), ddim_steps=ddim_steps)
+            self._queue = list(actions.cpu().numpy().transpose(1, 0, 2))  # Ta entries of (B, A)
+        action = self._queue.pop(0)
+        return action if batched else action[0]

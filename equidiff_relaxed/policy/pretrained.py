@@ -128,7 +128,7 @@ def load_pretrained_with_config(directory: str | os.PathLike,
     try:
         get_family(config["family"])
         group = SymmetryGroup.parse(config["group"]["name"], config["group"].get("axis", 0.0))
-        options = PolicyConfig.from_dict(config["policy"])
+        options = PolicyConfig.from_dict(config["policy"], recorded=True)
         meta = ShapeMeta.from_dict(config["shape_meta"], source=str(path))
     except (ValueError, TypeError, KeyError) as err:
         raise UserError(str(err).strip("'\""), path) from None

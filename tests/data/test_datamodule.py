@@ -3,7 +3,7 @@ import pytest
 import torch
 import zarr
 
-from equidiff_relaxed.data.datamodule import DemoDataModule
+from equidiff_relaxed.train.datamodule import DemoDataModule
 from equidiff_relaxed.errors import UserError
 
 

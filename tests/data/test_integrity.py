@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from equidiff_relaxed.data.datamodule import DemoDataModule
+from equidiff_relaxed.train.datamodule import DemoDataModule
 from equidiff_relaxed.data.integrity import verify_chunks
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.data.synthetic import CENTER, push_episode, push_shape_meta

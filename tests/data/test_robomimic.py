@@ -4,9 +4,10 @@ import h5py
 import numpy as np
 import pytest
 
-from equidiff_relaxed.data import robomimic_hdf5, writer
+from equidiff_relaxed.data import writer
+from equidiff_relaxed.envs.robosuite import robomimic_hdf5
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
-from equidiff_relaxed.data.robomimic_hdf5 import convert_robomimic, infer_shape_meta, sorted_demo_names
+from equidiff_relaxed.envs.robosuite.robomimic_hdf5 import convert_robomimic, infer_shape_meta, sorted_demo_names
 from equidiff_relaxed.data.synthetic import ROBOMIMIC_ENV_ARGS, write_robomimic_hdf5
 from equidiff_relaxed.errors import UserError
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
-from equidiff_relaxed.data.robomimic_export import export_robomimic
-from equidiff_relaxed.data.robomimic_hdf5 import convert_robomimic
+from equidiff_relaxed.envs.robosuite.robomimic_export import export_robomimic
+from equidiff_relaxed.envs.robosuite.robomimic_hdf5 import convert_robomimic
 from equidiff_relaxed.data.synthetic import CENTER, ROBOMIMIC_ENV_ARGS, make_push_buffer, write_robomimic_hdf5
 from equidiff_relaxed.errors import UserError
 from tests.conftest import run_script

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from equidiff_relaxed.data.datamodule import DemoDataModule
+from equidiff_relaxed.train.datamodule import DemoDataModule
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer
 from equidiff_relaxed.demos.generate import GenerateConfig, generate
 from equidiff_relaxed.errors import UserError

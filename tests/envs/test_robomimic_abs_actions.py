@@ -9,7 +9,7 @@ pytest.importorskip("robosuite")
 
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer  # noqa: E402
 from equidiff_relaxed.envs.registry import get_env_spec, make_env  # noqa: E402
-from equidiff_relaxed.envs.robomimic_abs_actions import absolute_pose_to_osc  # noqa: E402
+from equidiff_relaxed.envs.robosuite.abs_actions import absolute_pose_to_osc  # noqa: E402
 from equidiff_relaxed.symmetry.rotations import matrix_to_rot6d  # noqa: E402
 from tests.conftest import run_script  # noqa: E402
 from tests.envs.test_robomimic_env import _write_robomimic_file  # noqa: E402

@@ -12,7 +12,8 @@ from scipy.spatial.transform import Rotation  # noqa: E402
 
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer  # noqa: E402
 from equidiff_relaxed.envs.registry import make_env  # noqa: E402
-from equidiff_relaxed.envs.robomimic_env import check_env_args, translate_controller_configs  # noqa: E402
+from equidiff_relaxed.envs.robosuite.env_args import translate_controller_configs  # noqa: E402
+from equidiff_relaxed.envs.robosuite.robomimic_env import check_env_args  # noqa: E402
 from equidiff_relaxed.errors import UserError  # noqa: E402
 from tests.conftest import run_script  # noqa: E402
 
@@ -156,7 +157,7 @@ def test_a_converted_robomimic_lift_policy_is_rolled_out_per_region_in_lift(tmp_
 
 
 def test_cameras_the_policy_needs_are_observed_and_a_step_observes_the_new_state():
-    from equidiff_relaxed.envs.robomimic_env import recreate_from_dataset
+    from equidiff_relaxed.envs.robosuite.robomimic_env import recreate_from_dataset
 
     env = make_env("robomimic", env_args=lift_env_args(), cameras=["agentview", "robot0_eye_in_hand"],
                    image_size=16, action_dim=10)

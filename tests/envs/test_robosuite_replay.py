@@ -9,10 +9,10 @@ import pytest
 pytest.importorskip("robosuite")
 
 from equidiff_relaxed.data.replay_buffer import ReplayBuffer  # noqa: E402
-from equidiff_relaxed.data.robomimic_export import export_robomimic  # noqa: E402
-from equidiff_relaxed.data.robomimic_hdf5 import convert_robomimic  # noqa: E402
+from equidiff_relaxed.envs.robosuite.robomimic_export import export_robomimic  # noqa: E402
+from equidiff_relaxed.envs.robosuite.robomimic_hdf5 import convert_robomimic  # noqa: E402
 from equidiff_relaxed.demos.generate import GenerateConfig, generate  # noqa: E402
-from equidiff_relaxed.envs.robosuite_env_args import env_from_env_args, robosuite_env_from_env_args  # noqa: E402
+from equidiff_relaxed.envs.robosuite.env_args import env_from_env_args, robosuite_env_from_env_args  # noqa: E402
 from equidiff_relaxed.errors import UserError  # noqa: E402
 
 

@@ -10,8 +10,8 @@ from scipy.spatial.transform import Rotation  # noqa: E402
 
 from equidiff_relaxed.data.shape_meta import ShapeMeta  # noqa: E402
 from equidiff_relaxed.envs import make_env  # noqa: E402
-from equidiff_relaxed.envs.robosuite_tasks import make_pick_expert  # noqa: E402
-from equidiff_relaxed.envs.robosuite_expert import nearest_equivalent_yaw  # noqa: E402
+from equidiff_relaxed.envs.robosuite.tasks import make_pick_expert  # noqa: E402
+from equidiff_relaxed.envs.robosuite.expert import nearest_equivalent_yaw  # noqa: E402
 from equidiff_relaxed.errors import UserError  # noqa: E402
 from equidiff_relaxed.symmetry.rotations import matrix_to_rot6d  # noqa: E402
 
@@ -118,7 +118,7 @@ def test_bad_actions_are_refused(lift):
 
 
 def test_unknown_task_and_action_mode():
-    from equidiff_relaxed.envs.robosuite_tasks import RobosuiteTaskEnv
+    from equidiff_relaxed.envs.robosuite.tasks import RobosuiteTaskEnv
 
     with pytest.raises(UserError, match="unknown robosuite task"):
         RobosuiteTaskEnv("push")
@@ -168,7 +168,7 @@ def test_far_layout_breaks_reach_on_the_far_side():
 def test_missing_robosuite_is_one_clear_error(monkeypatch):
     import builtins
 
-    from equidiff_relaxed.envs import robosuite_tasks
+    from equidiff_relaxed.envs.robosuite import tasks as robosuite_tasks
 
     real_import = builtins.__import__
 

@@ -6,15 +6,15 @@ import lightning as L
 import pytest
 import torch
 
-from equidiff_relaxed.data.datamodule import DemoDataModule
+from equidiff_relaxed.train.datamodule import DemoDataModule
 from equidiff_relaxed.demos.generate import GenerateConfig, generate
 from equidiff_relaxed.errors import UserError
-from equidiff_relaxed.eval.callback import RegionEvalCallback
-from equidiff_relaxed.eval.diagnostics import equivariance_error
+from equidiff_relaxed.train.region_eval import RegionEvalCallback
+from equidiff_relaxed.policy.diagnostics import equivariance_error
 from equidiff_relaxed.eval.evaluate import evaluate
 from equidiff_relaxed.eval.result import EvalResult
-from equidiff_relaxed.policy.ema import EMA
-from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+from equidiff_relaxed.train.ema import EMA
+from equidiff_relaxed.train.lightning_module import DiffusionPolicyModule
 from tests.conftest import run_script
 from tests.policy.conftest import make_policy
 

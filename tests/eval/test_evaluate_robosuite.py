@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("robosuite")
 
 from equidiff_relaxed.demos.generate import GenerateConfig, generate  # noqa: E402
-from equidiff_relaxed.envs.pick_failures import PICK_CATEGORIES  # noqa: E402
+from equidiff_relaxed.envs.robosuite.pick_failures import PICK_CATEGORIES  # noqa: E402
 from tests.conftest import run_script  # noqa: E402
 from tests.eval.test_evaluate import fit  # noqa: E402
 

@@ -69,8 +69,9 @@ def run_evaluate(monkeypatch, checkpoint, out, faults: dict[int, str], n_envs: i
     """evaluate() with the episodes ``{plan index: fault kind}`` broken; returns the payload and results.json entry.
     The equivariance diagnostic (slow, tested in test_evaluate) is stubbed out."""
     from equidiff_relaxed.eval import evaluate as evaluate_module
+    from equidiff_relaxed.policy import diagnostics
 
-    monkeypatch.setattr(evaluate_module, "equivariance_error", lambda *args: {"abs": math.nan, "rel": math.nan})
+    monkeypatch.setattr(diagnostics, "equivariance_error", lambda *args: {"abs": math.nan, "rel": math.nan})
     monkeypatch.setattr(evaluate_module, "env_factory", faulty_factory({PLAN[i].reset_seed: k for i, k in faults.items()}))
     payload = evaluate_module.evaluate([checkpoint], out, n_regions=REGIONS, episodes_per_region=EPISODES,
                                        n_envs=n_envs, progress=False)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from equidiff_relaxed.envs.outcomes import UNKNOWN, trace_row
-from equidiff_relaxed.envs.pick_failures import (DROP_TOL, DROPPED, GRASP_MISSED, LIFTED, LIFTED_TOO_LOW,
+from equidiff_relaxed.envs.robosuite.pick_failures import (DROP_TOL, DROPPED, GRASP_MISSED, LIFTED, LIFTED_TOO_LOW,
                                                  NEVER_REACHED_OBJECT, PICK_ANALYSIS, REACH_TOL, WRIST_AT_LIMIT,
                                                  WRIST_MARGIN, PickGeometry, PickScene, analyse_pick)
 from equidiff_relaxed.eval.report import format_failure_table

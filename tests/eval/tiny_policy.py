@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from equidiff_relaxed.envs.planar_push import push_shape_meta_dict
-from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+from equidiff_relaxed.train.lightning_module import DiffusionPolicyModule
 
 
 def save_tiny_push_policy(path: str | os.PathLike, env_kwargs: dict[str, Any], n_action_steps: int,

@@ -20,3 +20,17 @@ def obs_batch(push_data, b: int = 3) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(1)
     return {k: torch.tensor(data[k][:2], dtype=torch.float32)[None].repeat(b, 1, 1)
             + 0.02 * torch.randn(b, 2, 2, generator=g) for k in ("pusher_pos", "puck_pos")}
+
+
+def group_layer(kind: str, in_type, out_type, banks: int = 2, alpha: float = 0.0, beta: float = 0.0, **kwargs):
+    """A group-linear layer of ``kind`` (equivariant | relaxed | residual): the class of that kind with its own
+    options."""
+    from equidiff_relaxed.nn.group_linear import EquivariantLinear, RelaxedLinear, ResidualLinear
+
+    if kind == "equivariant":
+        return EquivariantLinear(in_type, out_type, **kwargs)
+    if kind == "relaxed":
+        return RelaxedLinear(in_type, out_type, banks=banks, alpha=alpha, **kwargs)
+    if kind == "residual":
+        return ResidualLinear(in_type, out_type, beta=beta, **kwargs)
+    raise ValueError(kind)

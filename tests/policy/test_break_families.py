@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from equidiff_relaxed.errors import UserError
-from equidiff_relaxed.eval.diagnostics import angles_to_test
+from equidiff_relaxed.policy.diagnostics import angles_to_test
 from equidiff_relaxed.nn.gated import GATE_INIT, output_layer
 from equidiff_relaxed.policy.families import family_names, get_family
-from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+from equidiff_relaxed.train.lightning_module import DiffusionPolicyModule
 from equidiff_relaxed.symmetry.actions import transform_field
 from tests.policy.conftest import CENTER, make_policy, obs_batch
 
@@ -27,11 +27,11 @@ def actions(policy, obs, noise):
 @pytest.mark.parametrize("relative", [None, "pusher_pos"])
 def test_canonical_is_exactly_equivariant_under_any_rotation(push_data, relative):
     policy = make_policy(push_data, "canonical", relative_to=relative, **MLP)
-    assert get_family("canonical").exact and policy.canonical.key == "puck_pos"  # the first position not relative_to
+    assert get_family("canonical").exact and policy.encoder.frame.key == "puck_pos"  # the first position not relative_to
     obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
     base = actions(policy, obs, noise)
     for phi in (0.3, 1.0, 2.5, -2.0):  # not only the C8 angles: the canonical frame absorbs any rotation
-        turned = actions(policy, rotated(obs, phi), noise)  # the noise lives in the canonical frame
+        turned = actions(policy, rotated(obs, phi), transform_field(noise, "vec2", phi))  # world-frame noise turns too
         assert torch.allclose(turned, transform_field(base, "pos2", phi, False, CENTER), atol=2e-5)
 
 
@@ -50,7 +50,7 @@ def test_canonical_settings_that_cannot_work_are_refused(push_data):
 def test_gated_is_exact_at_init_and_breaks_only_through_its_gate(push_data):
     policy = make_policy(push_data, "gated", **MLP)
     family = get_family("gated")
-    assert family.gated and not family.exact and len(angles_to_test(policy)) == policy.group_order - 1
+    assert family.starts_exact and not family.exact and len(angles_to_test(policy)) == policy.group_order - 1
     obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
 
     def error(p) -> float:
@@ -131,7 +131,7 @@ def test_cause_equi_is_equivariant_in_observation_and_cause_jointly_not_in_the_o
     here.fit_normalizer(data)
     there = DiffusionPolicy(_with_wall(buf.shape_meta, turned), "cause_equi", **options)
     there.load_state_dict(here.state_dict())
-    assert here.causes() == ("wall",) and "wall" in here.normalizer.fields
+    assert here.fixed_keys == ("wall",) and "wall" in here.normalizer.fields
     obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
     expected = transform_field(actions(here, obs, noise), "pos2", phi, False, CENTER)
     moved = (rotated(obs, phi), transform_field(noise, "vec2", phi))
@@ -165,8 +165,8 @@ def test_train_cli_refuses_a_missing_cause_in_one_line_and_writes_nothing(tmp_pa
     assert "Traceback" not in proc.stderr and not (tmp_path / "run").exists()  # no logs, no config.yaml
 
 
-def test_evaluation_reports_the_mean_gate_per_region_and_tests_canonical_with_its_own_noise(push_data):
-    from equidiff_relaxed.eval.diagnostics import equivariance_error, mean_gate
+def test_evaluation_reports_the_mean_gate_per_region_and_canonical_is_exact(push_data):
+    from equidiff_relaxed.policy.diagnostics import equivariance_error, mean_gate
 
     gated = make_policy(push_data, "gated", **MLP)
     samples = [{k: v[i] for k, v in obs_batch(push_data).items()} for i in range(3)]
@@ -180,7 +180,7 @@ def test_evaluation_reports_the_mean_gate_per_region_and_tests_canonical_with_it
 def test_local_is_the_exact_group_average_at_init_and_breaks_only_as_its_neighbourhood_narrows(push_data, relative):
     policy = make_policy(push_data, "local", relative_to=relative, **MLP)
     family = get_family("local")
-    assert family.local and family.starts_exact and not family.exact
+    assert family.group_axis and family.starts_exact and not family.exact
     obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
 
     def error(p, phi) -> float:
@@ -203,13 +203,14 @@ def test_local_weights_start_uniform_and_the_penalty_is_on_kappa_activations(pus
     assert float(policy.penalty()) == 0.0  # no activations seen yet
     batch = {"obs": obs_batch(push_data), "action": torch.zeros(3, 8, 2)}
     policy.compute_loss(batch, torch.Generator().manual_seed(0))
-    assert torch.allclose(policy.encoder.last_gate, torch.zeros(3), atol=1e-6)  # uniform: the whole group average
+    nobs = policy._normalize_obs(batch["obs"])
+    assert torch.allclose(policy.encoder.gate_value(nobs), torch.zeros(3), atol=1e-6)  # uniform: the group average
     assert float(policy.penalty().detach()) == pytest.approx(0.0, abs=1e-7)
     with torch.no_grad():
         policy.encoder.kappa_head.bias.fill_(2.0)
     policy.compute_loss(batch, torch.Generator().manual_seed(0))
     kappa = torch.nn.functional.softplus(torch.tensor(2.0)) - math.log(2)
-    assert torch.allclose(policy.penalty(), 0.5 * kappa) and bool((policy.encoder.last_gate > 0).all())
+    assert torch.allclose(policy.penalty(), 0.5 * kappa) and bool((policy.encoder.gate_value(nobs) > 0).all())
     policy.penalty().backward()
     assert float(policy.encoder.kappa_head.bias.grad) > 0  # pulls the neighbourhood back to the whole group
     fixed = make_policy(push_data, "local", local_conditioned=False, **MLP)

@@ -4,7 +4,7 @@ exact on C_M at any weights and breaks only on the other cosets; diagnostics and
 import pytest
 import torch
 
-from equidiff_relaxed.eval.diagnostics import equivariance_error, elements_to_test
+from equidiff_relaxed.policy.diagnostics import equivariance_error, elements_to_test
 from equidiff_relaxed.symmetry.group import SymmetryGroup
 from tests.policy.conftest import CENTER, make_policy, obs_batch
 
@@ -59,10 +59,11 @@ def test_dihedral_relaxed_is_exact_at_init_and_breaks_when_perturbed(push_data):
 @pytest.mark.parametrize("sub_order", [4, 2])
 def test_subgroup_family_is_exact_on_the_subgroup_at_any_weights(push_data, sub_order):
     policy = build(push_data, "subgroup", subgroup_order=sub_order)
-    assert policy.subgroup == SymmetryGroup(sub_order)
+    assert policy.config.family_options.subgroup_order == sub_order
     assert max(element_errors(policy, push_data)) < TOL  # exact for all of C_8 at init
     perturb(policy)
-    members = set(policy.group.subgroup_indices(policy.subgroup))
+    members = set(policy.group.subgroup_indices(SymmetryGroup(sub_order)))
+    assert all(layer.exact_elements() == members for _, layer in policy.relaxed_layers())
     assert members == set(range(0, 8, 8 // sub_order))
     errors = element_errors(policy, push_data)
     assert all(errors[h] < TOL for h in members)

@@ -3,10 +3,10 @@ import lightning as L
 import pytest
 
 from equidiff_relaxed.policy.checkpoint import load_checkpoint
-from equidiff_relaxed.policy.checkpointing import LastCheckpoint
-from equidiff_relaxed.policy.ema import EMA
-from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
-from equidiff_relaxed.policy.loss_curves import LossCurves, _thin, plot_loss_curves
+from equidiff_relaxed.train.checkpointing import LastCheckpoint
+from equidiff_relaxed.train.ema import EMA
+from equidiff_relaxed.train.lightning_module import DiffusionPolicyModule
+from equidiff_relaxed.train.loss_curves import LossCurves, _thin, plot_loss_curves
 from tests.policy.test_training import MODEL, StopAfter, datamodule
 from tests.policy.test_training import dataset  # noqa: F401  (the tiny push dataset fixture)
 

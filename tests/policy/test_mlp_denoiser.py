@@ -8,10 +8,10 @@ import torch
 
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.nn.export import export_policy
-from equidiff_relaxed.nn.group_linear import GroupLinear
+from equidiff_relaxed.nn.group_linear import GroupLinear, RelaxedLinear
 from equidiff_relaxed.nn.mlp_denoiser import ConditionalMLP, EquivariantMLPDenoiser, PlainMLPDenoiser
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
-from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+from equidiff_relaxed.train.lightning_module import DiffusionPolicyModule
 from equidiff_relaxed.symmetry import rotate_field
 from tests.policy.conftest import CENTER, TINY, make_policy, obs_batch
 
@@ -136,7 +136,7 @@ def test_export_matches_mlp_policy(push_data, family):
     policy = make_policy(push_data, family, **MLP).eval()
     with torch.no_grad():
         for m in policy.modules():
-            if isinstance(m, GroupLinear) and m.kind == "relaxed":
+            if isinstance(m, RelaxedLinear):
                 g = torch.Generator().manual_seed(3)
                 m.relax_weights.add_(0.3 * torch.randn(m.relax_weights.shape, generator=g))
     exported = export_policy(policy)

@@ -70,7 +70,7 @@ def test_policy_config_is_declared_once_and_validates():
 
     from jsonargparse import ArgumentParser
 
-    from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+    from equidiff_relaxed.train.lightning_module import DiffusionPolicyModule
 
     module_args = inspect.signature(DiffusionPolicyModule.__init__).parameters
     assert not set(PolicyConfig.names()) & set(module_args)  # not restated in the module's signature
@@ -83,7 +83,8 @@ def test_policy_config_is_declared_once_and_validates():
         assert cli[f.name] == expected, f.name
     module = DiffusionPolicyModule(model="equi", lr=3e-4)
     assert module.config == PolicyConfig(model="equi")  # defaults filled in, recorded whole in the hyperparameters
-    assert {k: module.hparams[k] for k in PolicyConfig.names()} == PolicyConfig(model="equi").to_dict()
+    assert {k: v for k, v in module.hparams.items() if k in PolicyConfig.names()} == PolicyConfig(model="equi").to_dict()
+    assert not set(PolicyConfig.family_option_names()) & set(module.hparams)  # equi takes none of its own
     with pytest.raises(UserError, match="bad model config: unknown policy option.*group_ordr"):
         DiffusionPolicyModule(group_ordr=4)
     with pytest.raises(ValueError, match="unknown policy option.*group_ordr"):
@@ -157,7 +158,8 @@ def test_bad_policy_folders_give_one_clear_error(push_data, tmp_path):
 
 @pytest.mark.slow
 def test_loading_a_checkpoint_or_a_policy_folder_needs_no_lightning(tmp_path):
-    """checkpoint.py is a leaf reader: it rebuilds the policy from the stored config, not a LightningModule."""
+    """checkpoint.py is a leaf reader: it rebuilds the policy from the stored config, not a LightningModule; and
+    evaluation (rollouts, reports) imports no Lightning either."""
     import subprocess
     import sys
 
@@ -166,6 +168,7 @@ def test_loading_a_checkpoint_or_a_policy_folder_needs_no_lightning(tmp_path):
     code = ("import sys\n"
             "from equidiff_relaxed.policy.checkpoint import load_policy\n"
             "from equidiff_relaxed.policy.pretrained import load_pretrained\n"
+            "import equidiff_relaxed.eval.evaluate\n"
             f"a, b = load_policy({str(ckpt)!r}), load_pretrained({str(folder)!r})\n"
             "assert a.config == b.config and not a.training\n"
             "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning'))\n"

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from equidiff_relaxed.data.synthetic import make_push_buffer
-from equidiff_relaxed.policy.checkpointing import LastCheckpoint, checkpoint_problem, newest_valid_checkpoint
+from equidiff_relaxed.train.checkpointing import LastCheckpoint, checkpoint_problem, newest_valid_checkpoint
 from tests.conftest import REPO
 
 EPOCHS = 4
@@ -76,7 +76,7 @@ KILL_DRIVER = textwrap.dedent("""
     if moment == "checkpoint_write":  # the 3rd last.ckpt write dies half-way through its bytes
         import io
         import torch
-        from equidiff_relaxed.policy import checkpointing
+        from equidiff_relaxed.train import checkpointing
         real_save, calls = torch.save, []
 
         def dying_save(obj, f, *a, **k):
@@ -166,8 +166,8 @@ def test_last_checkpoint_is_written_every_epoch_whatever_validation_says(dataset
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from equidiff_relaxed.data.datamodule import DemoDataModule
-    from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+    from equidiff_relaxed.train.datamodule import DemoDataModule
+    from equidiff_relaxed.train.lightning_module import DiffusionPolicyModule
 
     class Epochs(L.Callback):
         def __init__(self):

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from equidiff_relaxed.data.datamodule import DemoDataModule
+from equidiff_relaxed.train.datamodule import DemoDataModule
 from equidiff_relaxed.data.sampler import SequenceSampler
 from equidiff_relaxed.data.synthetic import make_push_buffer
 from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 from equidiff_relaxed.policy.checkpoint import init_policy_from, load_checkpoint, load_policy
-from equidiff_relaxed.policy.ema import EMA
-from equidiff_relaxed.policy.lightning_module import DiffusionPolicyModule
+from equidiff_relaxed.train.ema import EMA
+from equidiff_relaxed.train.lightning_module import DiffusionPolicyModule
 from equidiff_relaxed.symmetry import rotate_field
 from tests.conftest import run_script
 from tests.policy.conftest import CENTER, make_policy, obs_batch
@@ -160,7 +160,7 @@ def test_bad_config_values_fail_with_one_line(dataset, tmp_path, override, messa
 
 def test_step_progress_prints_a_line_every_n_steps(dataset, tmp_path, capsys):
     """make demo trains without a live bar: StepProgress prints step/total, loss and time left to stderr."""
-    from equidiff_relaxed.policy.progress import StepProgress
+    from equidiff_relaxed.train.progress import StepProgress
 
     L.seed_everything(0)
     t = L.Trainer(max_steps=6, max_epochs=-1, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
@@ -242,4 +242,19 @@ def test_unknown_options_and_bad_values_are_one_line(dataset, tmp_path):
                           str(tmp_path / "run"), *extra)
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
         assert proc.returncode == 2 and lines == [f"error: equidiff-train: {message}"], proc.stderr[-2000:]
+    # an option of another family, and a recipe's families section that names a family or option wrongly
+    bad = tmp_path / "bad.yaml"
+    for extra, yaml_text, message in (
+            (["--model.model", "plain", "--model.relax_alpha", "1e-3"], None,
+             "bad model config: model 'plain' does not take relax_alpha (an option of relaxed, subgroup, "
+             "dihedral_relaxed); its own options: none"),
+            ([], "families:\n  relaxd: {relax_alpha: 0.1}\n", "families.relaxd: unknown model 'relaxd'"),
+            ([], "families:\n  equi: {relax_alpha: 0.1}\n", "families.equi: model 'equi' does not take relax_alpha")):
+        if yaml_text is not None:
+            bad.write_text(yaml_text)
+            extra = ["--config", str(bad)]
+        proc = run_script("train.py", "--config", "configs/push.yaml", "--data.dataset_path", dataset, "--out",
+                          str(tmp_path / "run"), *extra)
+        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {message}"), proc.stderr
     assert not (tmp_path / "run").exists()

@@ -10,7 +10,7 @@ import torch
 
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.nn.fields import IrrepLayout
-from equidiff_relaxed.nn.group_linear import GroupLinear
+from equidiff_relaxed.nn.group_linear import RelaxedLinear
 from equidiff_relaxed.symmetry.actions import transform_field
 from equidiff_relaxed.symmetry.group import Element, SymmetryGroup
 from tests.symmetry.test_actions import CENTER, REPS, same, sample
@@ -117,7 +117,7 @@ def test_subgroup_layer_is_exact_on_the_subgroup_and_relaxed_across_cosets(group
     irreps = enn.FieldType(group.gspace, [group.block_rep("rot2"), group.block_rep("trivial")])
     reg = group.regular_type(3)
     tin, tout = (irreps, reg) if relax_on == "output" else (reg, irreps)
-    layer = GroupLinear(tin, tout, "relaxed", banks=2, alpha=0.1, relax_on=relax_on,
+    layer = RelaxedLinear(tin, tout, banks=2, alpha=0.1, relax_on=relax_on,
                         coset_index=group.coset_index(sub))
     assert layer.relax_weights.shape == (2, 2)  # one weight per coset and bank
     assert max(err for _, err in layer.check_equivariance()) < 1e-5  # starts exactly G-equivariant

@@ -1,0 +1,49 @@
+"""``gated``: the exactly equivariant networks plus a free path (plain networks on the raw observation) that a
+state-dependent gate switches on, with a sparsity penalty on the gate's activations (PERL / PEnGUiN style), so the
+free path is paid for only in the states where it is on."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from equidiff_relaxed.policy.families.base import Family, register
+
+
+@dataclass(frozen=True)
+class GatedOptions:
+    """Options of the gated family.
+
+    Args:
+        gate_alpha: the penalty on the mean gate activation.
+        gate_init: the gate's value everywhere at initialisation, in (0, 1).
+        gate_warmup: the gate penalty ramps up linearly over this fraction of the run, in [0, 1].
+    """
+
+    gate_alpha: float = 1e-2
+    gate_init: float = 0.5
+    gate_warmup: float = 0.25
+
+    def validate(self) -> None:
+        if not isinstance(self.gate_alpha, (int, float)) or not self.gate_alpha >= 0:
+            raise ValueError(f"gate_alpha must be a number >= 0, got {self.gate_alpha!r}")
+        if not isinstance(self.gate_init, (int, float)) or not 0 < self.gate_init < 1:
+            raise ValueError(f"gate_init must be a number in (0, 1), got {self.gate_init!r}")
+        if not isinstance(self.gate_warmup, (int, float)) or not 0 <= self.gate_warmup <= 1:
+            raise ValueError(f"gate_warmup must be a number in [0, 1], got {self.gate_warmup!r}")
+
+
+class GatedFamily(Family):
+    options = GatedOptions
+    starts_exact = group_axis = True
+
+    def build(self, ctx: Any) -> tuple[Any, Any]:
+        from equidiff_relaxed.nn.gated import GatedDenoiser, GatedEncoder
+
+        o = ctx.options
+        encoder, denoiser = ctx.group_folded()
+        free_encoder, free_denoiser = ctx.plain()
+        return (GatedEncoder(encoder, free_encoder, ctx.config.encoder_dim, o.gate_init, o.gate_alpha, o.gate_warmup),
+                GatedDenoiser(denoiser, free_denoiser))
+
+
+GATED = register(GatedFamily("gated", "equivariant plus a free path a state-dependent gate switches on (sparse)"))
