@@ -1,6 +1,6 @@
 """Sample efficiency per orientation region, with the study reports: ``equidiff-sweep`` (train model families on
 nested demo subsets with the same budget and seeds, evaluate each per region on paired episodes) plus the
-statistics and diagnostics of benchmarks/lib.
+statistics and diagnostics of studies/lib.
 
 python studies/regions.py --env push-pillar --demos 10 25 50 --seeds 0 1 --models plain equi relaxed residual \
     --out benchmarks/results/regions/push-pillar [--steps 6000] [--episodes_per_region 20] [--recipe configs/push.yaml]

@@ -21,6 +21,17 @@ def pytest_configure(config):
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
+@pytest.fixture(autouse=True)
+def _one_thread_again():
+    """A command run in-process may set torch's threads (benchmarks/speed.py takes 2): later tests in the same worker
+    would then compute with another thread count than their subprocesses (different float sums)."""
+    yield
+    import torch
+
+    if torch.get_num_threads() != int(os.environ.get("OMP_NUM_THREADS", "1")):
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+
+
 @pytest.fixture
 def repo() -> Path:
     return REPO

@@ -64,7 +64,7 @@ def _analysed(field: str) -> Metric:
     return lambda ep: getattr(ep.metrics, field) if ep.metrics is not None else None
 
 
-# The failure analysis's measurements (envs/push_failures.py, envs/pick_failures.py).
+# The failure analysis's measurements (envs/push_failures.py, envs/robosuite/pick_failures.py).
 register_metric("final_goal_dist", _analysed("final_goal_dist"))
 register_metric("min_goal_dist", _analysed("min_goal_dist"))
 register_metric("steps_to_contact", _analysed("steps_to_contact"))

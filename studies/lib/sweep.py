@@ -1,7 +1,7 @@
 """Sample-efficiency sweep (``studies/regions.py``): train model families on nested demo subsets with the same budget and
 seeds, evaluate each per orientation region on paired episodes, and pool the results into a table and a figure.
 The study statistics over such sweeps (intervals over seeds, paired tests, diagnostics tables) are benchmark
-tooling, in ``benchmarks/lib``.
+tooling, in ``studies/lib``.
 
 One run = (model, demos, seed). Its folder ``<out>/runs/<model>_n<demos>_s<seed>/`` holds ``last.ckpt`` (ignored by
 git) and ``eval.json``: the run's :class:`~equidiff_relaxed.eval.result.EvalResult` (per-episode results, diagnostics)

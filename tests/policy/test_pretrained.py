@@ -176,3 +176,23 @@ def test_loading_a_checkpoint_or_a_policy_folder_needs_no_lightning(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"
+
+
+LEGACY = Path(__file__).parent / "legacy_checkpoint"
+
+
+def test_a_checkpoint_written_before_families_had_their_own_options_still_loads_and_acts_the_same():
+    """tests/policy/legacy_checkpoint: a tiny gated policy's Lightning checkpoint written by the code before families
+    were modules (make_legacy.py, run at commit 737afd1): its hyperparameters record every family's options, its
+    gate is a submodule named ``gate``. It loads, refuses nothing, and predicts the actions it predicted then."""
+    import json
+
+    from equidiff_relaxed.policy.checkpoint import load_policy
+
+    expected = json.loads((LEGACY / "expected_actions.json").read_text())
+    assert expected["hyper_parameters_have"] == ["gate_alpha", "local_alpha", "relax_alpha"]  # foreign options too
+    policy = load_policy(LEGACY / "tiny_gated.lightning")
+    assert policy.model_family == "gated" and policy.config.relax_alpha is None and policy.config.gate_alpha == 0.01
+    obs = {k: torch.tensor(v) for k, v in expected["obs"].items()}
+    actions = policy.predict_action(obs, noise=torch.tensor(expected["noise"]))
+    assert torch.allclose(actions, torch.tensor(expected["actions"]), atol=1e-6)
