@@ -222,3 +222,42 @@ def test_a_neighbourhood_wider_than_the_group_and_a_negative_local_penalty_are_o
         DiffusionPolicyModule(model="local", local_elements=9)
     with pytest.raises(UserError, match=r"bad model config: local_alpha must be a number >= 0, got -1"):
         DiffusionPolicyModule(model="local", local_alpha=-1)
+
+
+def test_oriented_is_canonical_at_init_and_breaks_only_through_its_orientation_correction(push_data):
+    policy = make_policy(push_data, "oriented", relative_to="pusher_pos", orient_alpha=0.5, **MLP)
+    assert get_family("oriented").starts_exact and not get_family("oriented").exact
+    obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
+
+    def error(p, phi) -> float:
+        a = actions(p, obs, noise)
+        b = actions(p, rotated(obs, phi), transform_field(noise, "vec2", phi))
+        return float((transform_field(a, "pos2", phi, False, CENTER) - b).abs().max())
+
+    assert max(error(policy, phi) for phi in (0.3, 1.0, 2.5)) < 2e-5  # the canonical policy: any rotation
+    assert float(policy.penalty()) == 0.0  # no activations seen yet
+    batch = {"obs": obs, "action": torch.zeros(3, 8, 2)}
+    policy.compute_loss(batch, torch.Generator().manual_seed(0)).backward()
+    last = policy.encoder.correction[-1]
+    assert last.weight.grad.abs().sum() > 0  # the correction learns from the first step ...
+    assert float(policy.penalty().detach()) == 0.0  # ... and costs nothing until it is used
+    with torch.no_grad():
+        last.bias.normal_(0, 0.5)
+    assert error(policy, 2 * math.pi / 8) < 2e-5  # a constant correction is still a function of the canonical frame
+    with torch.no_grad():
+        last.weight.normal_(0, 0.5)
+    assert error(policy, 2 * math.pi / 8) > 1e-3  # one that depends on the orientation breaks the symmetry
+    policy.train().compute_loss(batch, torch.Generator().manual_seed(0))
+    nobs = policy._normalize_obs(obs)
+    cond, _ = policy.encoder(nobs)
+    delta = cond - policy.encoder.canonical(nobs)[0]
+    assert float(policy.penalty().detach()) == pytest.approx(0.5 * float(delta.pow(2).sum(-1).mean()), rel=1e-5)
+    gate = policy.encoder.gate_value(nobs)
+    assert gate.shape == (3,) and bool(((gate > 0) & (gate < 1)).all())
+
+
+def test_oriented_options_are_its_own_and_checked():
+    with pytest.raises(UserError, match=r"bad model config: orient_alpha must be a number >= 0, got -1"):
+        DiffusionPolicyModule(model="oriented", orient_alpha=-1)
+    with pytest.raises(UserError, match=r"model 'equi' does not take orient_alpha \(an option of oriented\)"):
+        DiffusionPolicyModule(model="equi", orient_alpha=0.1)

@@ -1,0 +1,51 @@
+"""``oriented``: the canonical family plus a learned, penalised correction that depends on where in the world the
+state is (its absolute orientation): exactly equivariant at initialisation and as sample-efficient as the canonical
+family where nothing breaks; a break is a small orientation-dependent correction of the symmetric policy, paid for
+only in the states that need it (:mod:`equidiff_relaxed.nn.oriented`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from equidiff_relaxed.policy.families.base import Family, register
+from equidiff_relaxed.policy.families.canonical import CanonicalOptions
+
+
+@dataclass(frozen=True)
+class OrientedOptions(CanonicalOptions):
+    """Options of the oriented family (and the canonical family's).
+
+    Args:
+        orient_alpha: the penalty on the orientation correction's activations, alpha * mean ||delta(phi)||^2 (>= 0).
+        orient_width: the hidden width of the correction's MLP on (cos phi, sin phi).
+    """
+
+    orient_alpha: float = 1e-2
+    orient_width: int = 64
+
+    def validate(self) -> None:
+        if not isinstance(self.orient_alpha, (int, float)) or not self.orient_alpha >= 0:
+            raise ValueError(f"orient_alpha must be a number >= 0, got {self.orient_alpha!r}")
+        if not isinstance(self.orient_width, int) or isinstance(self.orient_width, bool) or self.orient_width < 1:
+            raise ValueError(f"orient_width must be an integer >= 1, got {self.orient_width!r}")
+
+
+class OrientedFamily(Family):
+    options = OrientedOptions
+    starts_exact = True
+
+    def build(self, ctx: Any) -> tuple[Any, Any]:
+        from equidiff_relaxed.nn.canonical import CanonicalDenoiser, CanonicalEncoder, Canonicalizer
+        from equidiff_relaxed.nn.oriented import OrientedEncoder
+
+        o = ctx.options
+        frame = Canonicalizer(ctx.meta, o.canonical_from, ctx.action, ctx.config.relative_to)
+        ctx.require_symmetric_normalizer(self.name)
+        encoder, denoiser = ctx.plain()
+        oriented = OrientedEncoder(CanonicalEncoder(encoder, frame), ctx.config.encoder_dim, o.orient_width,
+                                   o.orient_alpha)
+        return oriented, CanonicalDenoiser(denoiser, frame)
+
+
+ORIENTED = register(OrientedFamily("oriented", "the canonical frame plus a penalised correction that depends on the "
+                                   "absolute orientation: exact at start, breaks where the data call for it"))
