@@ -102,7 +102,8 @@ class GenerateConfig:
 
     def process_key(self) -> tuple:
         """What the env and expert of a worker process depend on (not the episodes, seeds or regions)."""
-        return (self.env, self.image_size, self.noise_std, self.max_steps, tuple(sorted(self.options.items())))
+        options = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in self.options.items()))
+        return (self.env, self.image_size, self.noise_std, self.max_steps, options)
 
 
 _PROCESS_CACHE: dict[tuple, tuple] = {}

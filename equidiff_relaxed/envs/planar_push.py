@@ -11,7 +11,8 @@ all jittered) and rotates it about the centre by theta: ``reset(seed=..., option
 theta ~ U[0, 2pi). ``info`` has ``theta``, ``region`` (of ``n_regions`` equal sectors) and ``is_success``, and for
 failure analysis (:mod:`equidiff_relaxed.envs.push_failures`) the world xy ``pusher_pos``, ``puck_pos``, ``goal_pos`` (float64)
 and the sizes ``puck_radius``, ``pusher_radius``, ``success_tolerance`` (metres); ``push-pillar`` adds ``pillar_pos``
-and ``pillar_radius``, ``push-wall`` ``wall_ends`` (2, 2) and ``wall_half_thickness``.
+and ``pillar_radius``, ``push-wall`` ``wall_ends`` ((2, 2), or (W, 2, 2) with several walls) and
+``wall_half_thickness``.
 Reward = 1 on success, else 0; the episode terminates on success and truncates after ``max_steps``.
 
 The four variants (``push``, ``push-pillar``, ``push-drift``, ``push-wall``) are registered at the end of this module with their
@@ -106,9 +107,11 @@ class PlanarPushEnv(gym.Env):
         meta = push_shape_meta_dict(self.image_size)
         g = self.geom
         if self.variant.wall:
-            (ax, ay), (bx, by) = g.wall_ends
-            meta["breaking"] = {"wall": {"shape": [4], "rep": "pos2+vec2",
-                                         "value": [(ax + bx) / 2, (ay + by) / 2, (bx - ax) / 2, (by - ay) / 2]}}
+            meta["breaking"] = {}
+            for i, ((ax, ay), (bx, by)) in enumerate(g.walls_ends):
+                meta["breaking"]["wall" if i == 0 else f"wall_{i + 1}"] = {
+                    "shape": [4], "rep": "pos2+vec2",
+                    "value": [(ax + bx) / 2, (ay + by) / 2, (bx - ax) / 2, (by - ay) / 2]}
         return meta
 
     def dataset_attrs(self) -> dict[str, Any]:
@@ -274,7 +277,7 @@ class PlanarPushEnv(gym.Env):
             info["pillar_pos"] = np.array(g.pillar_pos, dtype=np.float64)
             info["pillar_radius"] = g.pillar_radius
         if self.variant.wall and g.wall_half_length > 0:
-            info["wall_ends"] = np.array(g.wall_ends, dtype=np.float64)
+            info["wall_ends"] = np.array(g.walls_ends if g.extra_wall_angles else g.wall_ends, dtype=np.float64)
             info["wall_half_thickness"] = g.wall_half_thickness
         return info
 
@@ -331,23 +334,65 @@ class PushOptions:
 
 @dataclass(frozen=True)
 class WallOptions(PushOptions):
-    """Demo generation options of push-wall: the push tasks' and the wall's strength.
+    """Demo generation options of push-wall: the push tasks' and the wall's.
 
     Args:
         wall_strength: push-wall: the wall's length as a fraction of its full 24 cm (0: no wall, the symmetric push
             task; 1: every straight push of region 2 and of the nearer halves of regions 1 and 3 is blocked).
+        wall_angle: push-wall: the direction (degrees) of the ray from the centre that the wall stands across
+            (default 112.5: the middle of region 2 of 8).
+        walls: push-wall: several walls, one across each of these rays (degrees), at least 90 apart, e.g. 22.5 202.5
+            for walls in regions 0 and 4 (replaces --wall_angle).
+        wall_distance: push-wall: the walls' distance from the centre in metres (default 0.19: between the puck's
+            start and its goal).
     """
 
     wall_strength: float = 1.0
+    wall_angle: float | None = None
+    walls: list[float] | None = None
+    wall_distance: float | None = None
 
     def validate(self) -> None:
         super().validate()
         if not (isinstance(self.wall_strength, (int, float)) and math.isfinite(self.wall_strength)
                 and 0.0 <= self.wall_strength <= 1.0):
             raise UserError(f"--wall_strength must be a number in [0, 1], got {self.wall_strength!r}")
+        if self.wall_angle is not None and self.walls:
+            raise UserError("give --wall_angle (one wall) or --walls (several), not both")
+        for angle in [self.wall_angle] if self.wall_angle is not None else list(self.walls or []):
+            if not (isinstance(angle, (int, float)) and math.isfinite(angle)):
+                raise UserError(f"--wall_angle / --walls take finite angles in degrees, got {angle!r}")
+        angles = [float(a) % 360 for a in self.walls or []]
+        for i, a in enumerate(angles):
+            for b in angles[i + 1:]:
+                if min(abs(a - b), 360 - abs(a - b)) < 90:
+                    raise UserError(f"--walls {a:g} and {b:g} are less than 90 degrees apart: each would block the "
+                                    "other's detour")
+        geom = PushGeometry(**self._geometry())
+        if geom.wall_half_length > 0:
+            reach = geom.wall_half_thickness + geom.puck_radius + geom.layout_jitter
+            inner = geom.puck_start_radius + reach
+            outer = geom.goal_radius - reach - geom.success_tolerance
+            if not inner < geom.wall_distance < outer:
+                raise UserError(f"--wall_distance {geom.wall_distance:g} puts a wall over the puck's start circle or its "
+                                f"goal: it must lie between {inner:.3f} and {outer:.3f} m")
+
+    def _geometry(self) -> dict[str, Any]:
+        """The scene geometry these options set (only what was given, so default datasets record what they did)."""
+        geometry: dict[str, Any] = {"wall_strength": float(self.wall_strength)}
+        if self.wall_angle is not None:
+            geometry["wall_angle"] = math.radians(float(self.wall_angle))
+        if self.walls:
+            geometry["wall_angle"] = math.radians(float(self.walls[0]))
+            geometry["extra_wall_angles"] = tuple(math.radians(float(a)) for a in self.walls[1:])
+        if self.wall_distance is not None:
+            if not (isinstance(self.wall_distance, (int, float)) and math.isfinite(self.wall_distance)):
+                raise UserError(f"--wall_distance must be a finite distance in metres, got {self.wall_distance!r}")
+            geometry["wall_distance"] = float(self.wall_distance)
+        return geometry
 
     def env_kwargs(self, image_size: int | None, max_steps: int | None) -> dict[str, Any]:
-        return {**super().env_kwargs(image_size, max_steps), "geometry": {"wall_strength": float(self.wall_strength)}}
+        return {**super().env_kwargs(image_size, max_steps), "geometry": self._geometry()}
 
 
 def make_push_expert(env: PlanarPushEnv, noise_std: float = 0.0, **kwargs: Any) -> PushExpert:

@@ -152,7 +152,7 @@ class PushExpert:
         self.geom = geom
         self.cfg = config or ExpertConfig()
         self.pillar = np.asarray(geom.pillar_pos) if variant.pillar else None
-        self.wall = np.asarray(geom.wall_ends) if variant.wall and geom.wall_half_length > 0 else None
+        self.walls = [np.asarray(e) for e in geom.walls_ends] if variant.wall and geom.wall_half_length > 0 else []
         self.rng = rng or np.random.default_rng(0)
         self.path: np.ndarray | None = None
         self.repositioning = False  # whether the last action moved the pusher back behind the puck (not pushing)
@@ -166,11 +166,16 @@ class PushExpert:
     def plan(self, puck: np.ndarray, goal: np.ndarray) -> np.ndarray:
         """(P, 2) polyline for the puck centre from ``puck`` to ``goal``, around the pillar if needed (memoryless:
         the shortest path around the pillar's keep-out disc; else the older two-via-point detour), around the wall's
-        keep-out capsule for push-wall."""
+        keep-out capsule for push-wall (around the first wall whose capsule the straight push enters; walls stand far
+        enough apart that a detour round one clears the others)."""
         g, c = self.geom, self.cfg
-        if self.wall is not None:
+        if self.walls:
             keep = g.wall_half_thickness + g.puck_radius + c.pillar_clearance + g.pusher_radius / 2
-            return path_around_segment(puck, goal, self.wall[0], self.wall[1], keep)
+            for a, b in self.walls:
+                path = path_around_segment(puck, goal, a, b, keep)
+                if len(path) > 2:
+                    return path
+            return np.stack([puck, goal])
         if self.pillar is None:
             return np.stack([puck, goal])
         keep = g.pillar_radius + g.puck_radius + c.pillar_clearance
@@ -256,8 +261,7 @@ class PushExpert:
         g = self.geom
         if self.pillar is not None and np.linalg.norm(point - self.pillar) <= g.pillar_radius + g.pusher_radius + 0.01:
             return False
-        if self.wall is not None and _segment_distance(point, self.wall[0], self.wall[1]) <= (
-                g.wall_half_thickness + g.pusher_radius + 0.01):
+        if any(_segment_distance(point, a, b) <= g.wall_half_thickness + g.pusher_radius + 0.01 for a, b in self.walls):
             return False
         return True
 

@@ -140,7 +140,7 @@ def analyse_episode(pusher: np.ndarray, puck: np.ndarray, goal: np.ndarray, succ
 
     ``pusher``, ``puck``: (T, 2) world xy per state (index 0 = after reset); ``goal``: (T, 2) or (2,) (the goal is
     fixed; the last row is used); ``pillar``: (2,) xy of the pillar, or None for scenes without one; ``wall``: (2, 2)
-    xy of the wall's two ends, or None.
+    xy of the wall's two ends, (W, 2, 2) for several walls, or None.
     """
     puck = np.asarray(puck, dtype=np.float64)
     if puck.ndim != 2 or puck.shape[1] != 2 or len(puck) == 0:
@@ -155,7 +155,8 @@ def analyse_episode(pusher: np.ndarray, puck: np.ndarray, goal: np.ndarray, succ
             failure = NEVER_REACHED_PUCK
         elif pillar is not None and _stuck_at_pillar(pusher, puck, np.asarray(pillar, dtype=np.float64), geom):
             failure = STUCK_AT_PILLAR
-        elif wall is not None and _blocked_by_wall(pusher, puck, np.asarray(wall, dtype=np.float64), geom):
+        elif wall is not None and any(_blocked_by_wall(pusher, puck, w, geom)
+                                      for w in np.asarray(wall, dtype=np.float64).reshape(-1, 2, 2)):
             failure = BLOCKED_BY_WALL
         elif _came_close(puck, goal, geom) and dist[-1] > path_distance(puck, goal[-1]) + RECEDE_TOL:
             failure = PUSHED_PAST_GOAL
@@ -174,7 +175,7 @@ class PushScene:
 
     geom: SceneGeometry
     pillar: np.ndarray | None = None
-    wall: np.ndarray | None = None  # (2, 2) the wall's ends
+    wall: np.ndarray | None = None  # (W, 2, 2) the ends of each wall
 
     @classmethod
     def from_info(cls, info: dict[str, Any]) -> "PushScene | None":
@@ -186,7 +187,7 @@ class PushScene:
                              pillar_radius=float(info["pillar_radius"]) if has_pillar else None,
                              wall_half_thickness=float(info["wall_half_thickness"]) if has_wall else None)
         return cls(geom, np.asarray(info["pillar_pos"], dtype=np.float64) if has_pillar else None,
-                   np.asarray(info["wall_ends"], dtype=np.float64).reshape(2, 2) if has_wall else None)
+                   np.asarray(info["wall_ends"], dtype=np.float64).reshape(-1, 2, 2) if has_wall else None)
 
     def analyse(self, trace: Trace, success: bool) -> EpisodeMetrics:
         return analyse_episode(trace["pusher_pos"], trace["puck_pos"], trace["goal_pos"], success, self.geom,

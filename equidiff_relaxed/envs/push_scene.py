@@ -51,6 +51,7 @@ class PushGeometry:
     wall_distance: float = 0.19
     wall_angle: float = 5 * math.pi / 8
     wall_half_thickness: float = 0.01
+    extra_wall_angles: tuple[float, ...] = ()  # more walls like the first, on these rays (radians)
 
     @property
     def substeps(self) -> int:
@@ -61,12 +62,26 @@ class PushGeometry:
         return WALL_FULL_HALF_LENGTH * self.wall_strength
 
     @property
-    def wall_ends(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        """World xy of the two ends of the wall's centre line."""
-        cx, cy = self.wall_distance * math.cos(self.wall_angle), self.wall_distance * math.sin(self.wall_angle)
-        tx, ty = -math.sin(self.wall_angle), math.cos(self.wall_angle)
+    def wall_angles(self) -> tuple[float, ...]:
+        """The rays (radians) of every wall: ``wall_angle``, then ``extra_wall_angles``."""
+        return (self.wall_angle, *self.extra_wall_angles)
+
+    def ends_of_wall(self, angle: float) -> tuple[tuple[float, float], tuple[float, float]]:
+        """World xy of the two ends of the centre line of the wall on the ray at ``angle``."""
+        cx, cy = self.wall_distance * math.cos(angle), self.wall_distance * math.sin(angle)
+        tx, ty = -math.sin(angle), math.cos(angle)
         h = self.wall_half_length
         return (cx - h * tx, cy - h * ty), (cx + h * tx, cy + h * ty)
+
+    @property
+    def wall_ends(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """World xy of the two ends of the (first) wall's centre line."""
+        return self.ends_of_wall(self.wall_angle)
+
+    @property
+    def walls_ends(self) -> tuple[tuple[tuple[float, float], tuple[float, float]], ...]:
+        """The ends of every wall, in :attr:`wall_angles` order."""
+        return tuple(self.ends_of_wall(a) for a in self.wall_angles)
 
     @property
     def pillar_pos(self) -> tuple[float, float]:
@@ -110,10 +125,11 @@ def build_mjcf(geom: PushGeometry, variant: VariantSpec, image_size: int | None 
         px, py = geom.pillar_pos
         pillar = (f'<geom name="pillar" type="cylinder" size="{geom.pillar_radius} 0.05" pos="{px} {py} 0.05" '
                   f'rgba="0.25 0.25 0.3 1" contype="2" conaffinity="2" solref="0.004 1"/>')
-    if variant.wall and geom.wall_half_length > 0:
-        cx, cy = geom.wall_distance * math.cos(geom.wall_angle), geom.wall_distance * math.sin(geom.wall_angle)
-        pillar += (f'<geom name="wall" type="box" size="{geom.wall_half_thickness} {geom.wall_half_length} 0.05" '
-                   f'pos="{cx} {cy} 0.05" euler="0 0 {math.degrees(geom.wall_angle)}" rgba="0.25 0.25 0.3 1" contype="2" '
+    for i, angle in enumerate(geom.wall_angles if variant.wall and geom.wall_half_length > 0 else ()):
+        cx, cy = geom.wall_distance * math.cos(angle), geom.wall_distance * math.sin(angle)
+        name = "wall" if i == 0 else f"wall_{i + 1}"
+        pillar += (f'<geom name="{name}" type="box" size="{geom.wall_half_thickness} {geom.wall_half_length} 0.05" '
+                   f'pos="{cx} {cy} 0.05" euler="0 0 {math.degrees(angle)}" rgba="0.25 0.25 0.3 1" contype="2" '
                    f'conaffinity="2" solref="0.004 1"/>')
     size = image_size or 64
     return f"""

@@ -1,6 +1,6 @@
 """The canonical frame plus a learned correction that depends on the absolute orientation.
 
-    cond(o) = c(R(-phi) o) + delta(phi),   delta(phi) = MLP(cos phi, sin phi), its last layer started at zero
+    cond(o) = c(R(-phi) o) + delta(phi),   delta(phi) = MLP(cos k phi, sin k phi; k = 1..K), its last layer at zero
 
 - ``c``: the plain encoder in the observation's canonical frame (:mod:`equidiff_relaxed.nn.canonical`): exactly
   equivariant under every rotation, and as sample-efficient as the canonical family, since every demo, whatever its
@@ -30,20 +30,25 @@ from equidiff_relaxed.nn.penalty import GateReporter, Penalised
 
 class OrientedEncoder(nn.Module, Penalised, GateReporter):
     """Normalised obs {k: (B, To, ...)} -> (canonical features + delta(phi) (B, C), phi (B,)) (see the module
-    docstring); ``width``: the correction MLP's hidden width; ``alpha``: its activation penalty."""
+    docstring); ``width``: the correction MLP's hidden width; ``harmonics``: K, the Fourier features of phi it
+    sees (1: cos phi, sin phi; more let it change more sharply with the orientation); ``alpha``: its activation
+    penalty."""
 
-    def __init__(self, canonical: CanonicalEncoder, feature_dim: int, width: int = 64, alpha: float = 0.0):
+    def __init__(self, canonical: CanonicalEncoder, feature_dim: int, width: int = 64, alpha: float = 0.0,
+                 harmonics: int = 1):
         super().__init__()
         self.canonical, self.alpha = canonical, alpha
-        self.correction = nn.Sequential(nn.Linear(2, width), nn.Mish(), nn.Linear(width, width), nn.Mish(),
-                                        nn.Linear(width, feature_dim))
+        self.register_buffer("frequencies", torch.arange(1, harmonics + 1, dtype=torch.float32), persistent=False)
+        self.correction = nn.Sequential(nn.Linear(2 * harmonics, width), nn.Mish(), nn.Linear(width, width),
+                                        nn.Mish(), nn.Linear(width, feature_dim))
         with torch.no_grad():
             self.correction[-1].weight.zero_()
             self.correction[-1].bias.zero_()
         self._last_delta: torch.Tensor | None = None
 
     def _delta(self, phi: torch.Tensor) -> torch.Tensor:
-        return self.correction(torch.stack([torch.cos(phi), torch.sin(phi)], dim=-1))
+        angles = phi[:, None] * self.frequencies  # (B, K)
+        return self.correction(torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1))
 
     def forward(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:

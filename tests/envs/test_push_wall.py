@@ -1,5 +1,6 @@
 """push-wall: a world-fixed wall whose length is the break strength; the expert goes round its end."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -77,4 +78,43 @@ def test_strength_is_a_generation_option_recorded_and_recreated_for_evaluation(t
     with pytest.raises(UserError, match="--wall_strength is not an option of push "):
         generate(GenerateConfig("push", episodes=1, options={"wall_strength": 1.0}), tmp_path / "x.zarr",
                  progress=False)
+    assert not (tmp_path / "x.zarr").exists()
+
+
+def test_walls_elsewhere_and_two_walls_are_recorded_recreated_and_detoured(tmp_path):
+    out = tmp_path / "two.zarr"
+    generate(GenerateConfig("push-wall", episodes=2, seed=0, options={"walls": [22.5, 202.5]}), out, progress=False)
+    from equidiff_relaxed.data.replay_buffer import ReplayBuffer
+
+    attrs = ReplayBuffer.open(out).attrs["env"]
+    name, kwargs = env_of(attrs, None, str(out))
+    env = make_env(name, **{**kwargs, "max_steps": 60})
+    try:
+        assert env.geom.wall_angles == pytest.approx((math.radians(22.5), math.radians(202.5)))
+        assert set(env.shape_meta_dict()["breaking"]) == {"wall", "wall_2"}  # each wall a declared cause
+        expert = make_push_expert(env)
+        for theta in env.geom.wall_angles:  # straight into either wall: the expert goes round it
+            _, info = env.reset(seed=1, options={"theta": theta})
+            assert np.asarray(info["wall_ends"]).shape == (2, 2, 2)
+            assert run_expert_episode(env, expert, [1], theta=theta).success
+    finally:
+        env.close()
+    one = make_env("push-wall", geometry={"wall_angle": math.radians(292.5)})  # --wall_angle 292.5: region 6
+    try:
+        expected = np.asarray(one.geom.ends_of_wall(math.radians(292.5)))
+        assert np.allclose(one.geom.wall_ends, expected) and expected[:, 1].mean() < 0  # below the centre, region 6
+    finally:
+        one.close()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"wall_angle": float("inf")}, "--wall_angle / --walls take finite angles"),
+    ({"walls": [10.0, 60.0]}, "--walls 10 and 60 are less than 90 degrees apart"),
+    ({"wall_distance": 0.1}, "--wall_distance 0.1 puts a wall over the puck's start circle or its goal"),
+    ({"wall_distance": 0.29}, "--wall_distance 0.29 puts a wall over the puck's start circle or its goal"),
+    ({"wall_angle": 10.0, "walls": [20.0, 200.0]}, "give --wall_angle (one wall) or --walls (several), not both"),
+])
+def test_walls_that_cannot_work_are_one_error_and_nothing_is_written(tmp_path, options, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        generate(GenerateConfig("push-wall", episodes=1, options=options), tmp_path / "x.zarr", progress=False)
     assert not (tmp_path / "x.zarr").exists()

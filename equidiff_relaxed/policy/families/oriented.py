@@ -17,17 +17,22 @@ class OrientedOptions(CanonicalOptions):
 
     Args:
         orient_alpha: the penalty on the orientation correction's activations, alpha * mean ||delta(phi)||^2 (>= 0).
-        orient_width: the hidden width of the correction's MLP on (cos phi, sin phi).
+        orient_width: the hidden width of the correction's MLP on the orientation's Fourier features.
+        orient_harmonics: K, the Fourier features (cos k phi, sin k phi), k = 1..K, of the orientation the correction
+            sees (1: the direction alone; more: sharper changes with the orientation).
     """
 
     orient_alpha: float = 1e-2
     orient_width: int = 64
+    orient_harmonics: int = 1
 
     def validate(self) -> None:
         if not isinstance(self.orient_alpha, (int, float)) or not self.orient_alpha >= 0:
             raise ValueError(f"orient_alpha must be a number >= 0, got {self.orient_alpha!r}")
-        if not isinstance(self.orient_width, int) or isinstance(self.orient_width, bool) or self.orient_width < 1:
-            raise ValueError(f"orient_width must be an integer >= 1, got {self.orient_width!r}")
+        for name in ("orient_width", "orient_harmonics"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 class OrientedFamily(Family):
@@ -43,7 +48,7 @@ class OrientedFamily(Family):
         ctx.require_symmetric_normalizer(self.name)
         encoder, denoiser = ctx.plain()
         oriented = OrientedEncoder(CanonicalEncoder(encoder, frame), ctx.config.encoder_dim, o.orient_width,
-                                   o.orient_alpha)
+                                   o.orient_alpha, o.orient_harmonics)
         return oriented, CanonicalDenoiser(denoiser, frame)
 
 
