@@ -35,16 +35,23 @@ class RegionBreaking:
     ratio: float
 
 
-def canonical_paths(buf: ReplayBuffer, n_points: int = 32, key: str = "action") -> tuple[np.ndarray, np.ndarray]:
-    """(E, n_points, D) actions of every episode rotated to theta = 0 and resampled; and (E,) theta."""
+def canonical_paths(buf: ReplayBuffer, n_points: int = 32, key: str = "action",
+                    episodes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(E, n_points, D) actions of every episode (or of ``episodes``, indices) rotated to theta = 0 and resampled;
+    and (E,) theta. UserError naming the file when it records no ``episode_theta``."""
     meta = buf.shape_meta
     if meta is None:
         raise UserError("no shape_meta: the action representation is needed to rotate demos", buf.path)
+    if "episode_theta" not in buf.meta:
+        raise UserError("the dataset records no meta/episode_theta (each demo's orientation), which the data's "
+                        "symmetry-breaking map needs", buf.path)
     theta = buf.episode_meta("theta").astype(np.float64)
     center = (buf.attrs.get("symmetry") or {}).get("center") or (0.0, 0.0)
     actions = buf.load_arrays([key])[key].astype(np.float64)
     ends = buf.episode_ends
     starts = np.concatenate([[0], ends[:-1]])
+    chosen = np.arange(len(ends)) if episodes is None else np.asarray(episodes, dtype=np.int64)
+    theta, starts, ends = theta[chosen], starts[chosen], ends[chosen]
     paths = np.empty((len(ends), n_points, actions.shape[1]))
     grid = np.linspace(0.0, 1.0, n_points)
     for i, (s, e) in enumerate(zip(starts, ends)):
@@ -59,10 +66,11 @@ def _rms(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def symmetry_breaking_map(buf: ReplayBuffer, n_regions: int = 8, offset: float = 0.0, n_points: int = 32,
-                          dims: slice | None = None) -> list[RegionBreaking]:
+                          dims: slice | None = None, episodes: np.ndarray | None = None) -> list[RegionBreaking]:
     """Per-region deviation of the canonicalised demonstrations (see the module docstring). ``dims``: only these
-    action entries (e.g. one sub-field of a composite action), after canonicalising the whole action."""
-    paths, theta = canonical_paths(buf, n_points)
+    action entries (e.g. one sub-field of a composite action), after canonicalising the whole action; ``episodes``:
+    only these episodes (e.g. a training split)."""
+    paths, theta = canonical_paths(buf, n_points, episodes=episodes)
     if dims is not None:
         paths = paths[..., dims]
     regions = region_of(theta, n_regions, offset)

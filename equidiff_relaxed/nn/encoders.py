@@ -114,13 +114,17 @@ class PlainObsEncoder(nn.Module):
         self.mlp = _mlp([in_dim, *[hidden] * layers, out_dim])  # ``layers`` hidden layers
         self.out_dim = out_dim
 
-    def forward(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
+    def inputs(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
+        """(B, in_dim): the flattened low-dim windows and the image features, what the MLP takes."""
         b = next(iter(obs.values())).shape[0]
         parts = [obs[k].reshape(b, -1) for k in self.low_dim_keys]
         for k in self.rgb_keys:
             x = obs[k]
             parts.append(self.images[k](x.reshape(-1, *x.shape[2:]), generator).reshape(b, -1))
-        return self.mlp(torch.cat(parts, dim=-1))
+        return torch.cat(parts, dim=-1)
+
+    def forward(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.mlp(self.inputs(obs, generator))
 
 
 class EquivariantImageNet(nn.Module):

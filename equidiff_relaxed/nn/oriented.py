@@ -2,6 +2,10 @@
 
     cond(o) = c(R(-phi) o) + delta(phi),   delta(phi) = MLP(cos k phi, sin k phi; k = 1..K), its last layer at zero
 
+or, with ``mode="input"``, the orientation enters the canonical encoder's first layer beside the canonical
+observation, ``h1 = W x(R(-phi) o) + delta(phi)`` with ``delta(phi) = V (cos k phi, sin k phi; k = 1..K)``, V started
+at zero, so the encoder can combine where the state is with what it looks like from its first layer on.
+
 - ``c``: the plain encoder in the observation's canonical frame (:mod:`equidiff_relaxed.nn.canonical`): exactly
   equivariant under every rotation, and as sample-efficient as the canonical family, since every demo, whatever its
   orientation, teaches the same function of the canonical observation;
@@ -35,38 +39,62 @@ class OrientedEncoder(nn.Module, Penalised, GateReporter):
     penalty."""
 
     def __init__(self, canonical: CanonicalEncoder, feature_dim: int, width: int = 64, alpha: float = 0.0,
-                 harmonics: int = 1):
+                 harmonics: int = 1, mode: str = "condition"):
         super().__init__()
-        self.canonical, self.alpha = canonical, alpha
+        if mode not in ("condition", "input"):
+            raise ValueError(f"unknown orientation mode {mode!r} (known: condition, input)")
+        self.canonical, self.alpha, self.mode = canonical, alpha, mode
         self.register_buffer("frequencies", torch.arange(1, harmonics + 1, dtype=torch.float32), persistent=False)
-        self.correction = nn.Sequential(nn.Linear(2 * harmonics, width), nn.Mish(), nn.Linear(width, width),
-                                        nn.Mish(), nn.Linear(width, feature_dim))
+        if mode == "condition":
+            self.correction = nn.Sequential(nn.Linear(2 * harmonics, width), nn.Mish(), nn.Linear(width, width),
+                                            nn.Mish(), nn.Linear(width, feature_dim))
+        else:  # the canonical encoder's first layer gets the orientation's features as extra inputs
+            first = canonical.plain.mlp[0]
+            self.correction = nn.Sequential(nn.Linear(2 * harmonics, first.out_features, bias=False))
         with torch.no_grad():
             self.correction[-1].weight.zero_()
-            self.correction[-1].bias.zero_()
+            if self.correction[-1].bias is not None:
+                self.correction[-1].bias.zero_()
         self._last_delta: torch.Tensor | None = None
 
     def _delta(self, phi: torch.Tensor) -> torch.Tensor:
         angles = phi[:, None] * self.frequencies  # (B, K)
         return self.correction(torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1))
 
+    def _encode(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(cond, phi, delta, the part delta adds to): the condition, the angle, the correction and the symmetric
+        term it is added to (the canonical features, or the first layer's pre-activations)."""
+        frame = self.canonical.frame
+        phi = frame.angle(obs)
+        canonical_obs = frame.obs(obs, phi)
+        delta = self._delta(phi)
+        plain = self.canonical.plain
+        if self.mode == "condition":
+            features = plain(canonical_obs, generator)
+            return features + delta, phi, delta, features
+        pre = plain.mlp[0](plain.inputs(canonical_obs, generator))
+        h = pre + delta
+        for layer in plain.mlp[1:]:
+            h = layer(h)
+        return h, phi, delta, pre
+
     def forward(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        features, phi = self.canonical(obs, generator)
-        delta = self._delta(phi)
+        cond, phi, delta, _ = self._encode(obs, generator)
         self._last_delta = delta
-        return features + delta, phi
+        return cond, phi
 
     def gate_value(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(B,) the correction's share of the condition, ``||delta|| / (||c|| + ||delta||)``."""
-        features, phi = self.canonical(obs)
-        delta = self._delta(phi).norm(dim=-1)
-        return delta / (features.norm(dim=-1) + delta).clamp_min(1e-12)
+        """(B,) the correction's share of what it is added to, ``||delta|| / (||symmetric term|| + ||delta||)``."""
+        _, _, delta, base = self._encode(obs)
+        d = delta.norm(dim=-1)
+        return d / (base.norm(dim=-1) + d).clamp_min(1e-12)
 
     def penalty(self, progress: float = 1.0) -> torch.Tensor:
         """``alpha * mean ||delta(phi)||^2`` over the batch of the last call (0 before any call)."""
         if self._last_delta is None:
-            return self.correction[-1].bias.new_zeros(())
+            return self.correction[-1].weight.new_zeros(())
         return self.alpha * self._last_delta.pow(2).sum(-1).mean()
 
 

@@ -261,3 +261,25 @@ def test_oriented_options_are_its_own_and_checked():
         DiffusionPolicyModule(model="oriented", orient_alpha=-1)
     with pytest.raises(UserError, match=r"model 'equi' does not take orient_alpha \(an option of oriented\)"):
         DiffusionPolicyModule(model="equi", orient_alpha=0.1)
+
+
+def test_oriented_with_the_orientation_as_input_starts_exact_and_breaks_through_its_input_weights(push_data):
+    policy = make_policy(push_data, "oriented", relative_to="pusher_pos", orient_mode="input", orient_harmonics=2,
+                         orient_alpha=0.5, **MLP)
+    obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
+    phi = 2 * math.pi / 8
+
+    def error(p) -> float:
+        a = actions(p, obs, noise)
+        b = actions(p, rotated(obs, phi), transform_field(noise, "vec2", phi))
+        return float((transform_field(a, "pos2", phi, False, CENTER) - b).abs().max())
+
+    weights = policy.encoder.correction[-1].weight
+    assert weights.shape == (policy.encoder.canonical.plain.mlp[0].out_features, 4) and not weights.any()
+    assert error(policy) < 2e-5
+    batch = {"obs": obs, "action": torch.zeros(3, 8, 2)}
+    policy.train().compute_loss(batch, torch.Generator().manual_seed(0)).backward()
+    assert weights.grad.abs().sum() > 0  # learns from the first step
+    with torch.no_grad():
+        weights.normal_(0, 0.5)
+    assert error(policy) > 1e-3

@@ -20,15 +20,20 @@ class OrientedOptions(CanonicalOptions):
         orient_width: the hidden width of the correction's MLP on the orientation's Fourier features.
         orient_harmonics: K, the Fourier features (cos k phi, sin k phi), k = 1..K, of the orientation the correction
             sees (1: the direction alone; more: sharper changes with the orientation).
+        orient_mode: where the orientation enters: condition (a correction of the canonical encoder's features,
+            from an MLP of width orient_width) or input (extra inputs of the canonical encoder's first layer).
     """
 
     orient_alpha: float = 1e-2
     orient_width: int = 64
     orient_harmonics: int = 1
+    orient_mode: str = "condition"
 
     def validate(self) -> None:
         if not isinstance(self.orient_alpha, (int, float)) or not self.orient_alpha >= 0:
             raise ValueError(f"orient_alpha must be a number >= 0, got {self.orient_alpha!r}")
+        if self.orient_mode not in ("condition", "input"):
+            raise ValueError(f"unknown orient_mode {self.orient_mode!r} (known: condition, input)")
         for name in ("orient_width", "orient_harmonics"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -48,7 +53,7 @@ class OrientedFamily(Family):
         ctx.require_symmetric_normalizer(self.name)
         encoder, denoiser = ctx.plain()
         oriented = OrientedEncoder(CanonicalEncoder(encoder, frame), ctx.config.encoder_dim, o.orient_width,
-                                   o.orient_alpha, o.orient_harmonics)
+                                   o.orient_alpha, o.orient_harmonics, o.orient_mode)
         return oriented, CanonicalDenoiser(denoiser, frame)
 
 
