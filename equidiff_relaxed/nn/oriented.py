@@ -4,7 +4,9 @@
 
 or, with ``mode="input"``, the orientation enters the canonical encoder's first layer beside the canonical
 observation, ``h1 = W x(R(-phi) o) + delta(phi)`` with ``delta(phi) = V (cos k phi, sin k phi; k = 1..K)``, V started
-at zero, so the encoder can combine where the state is with what it looks like from its first layer on.
+at zero, so the encoder can combine where the state is with what it looks like from its first layer on. With
+``sees="state"`` the correction's MLP also sees the world-frame observation (its low-dim fields, normalised): a
+break caused by something fixed in the world (a wall) is simplest to describe there.
 
 - ``c``: the plain encoder in the observation's canonical frame (:mod:`equidiff_relaxed.nn.canonical`): exactly
   equivariant under every rotation, and as sample-efficient as the canonical family, since every demo, whatever its
@@ -39,27 +41,33 @@ class OrientedEncoder(nn.Module, Penalised, GateReporter):
     penalty."""
 
     def __init__(self, canonical: CanonicalEncoder, feature_dim: int, width: int = 64, alpha: float = 0.0,
-                 harmonics: int = 1, mode: str = "condition"):
+                 harmonics: int = 1, mode: str = "condition", sees: str = "angle", state_dim: int = 0):
         super().__init__()
         if mode not in ("condition", "input"):
             raise ValueError(f"unknown orientation mode {mode!r} (known: condition, input)")
-        self.canonical, self.alpha, self.mode = canonical, alpha, mode
+        if sees not in ("angle", "state"):
+            raise ValueError(f"unknown orientation input {sees!r} (known: angle, state)")
+        self.canonical, self.alpha, self.mode, self.sees = canonical, alpha, mode, sees
         self.register_buffer("frequencies", torch.arange(1, harmonics + 1, dtype=torch.float32), persistent=False)
+        in_dim = 2 * harmonics + (state_dim if sees == "state" else 0)
         if mode == "condition":
-            self.correction = nn.Sequential(nn.Linear(2 * harmonics, width), nn.Mish(), nn.Linear(width, width),
+            self.correction = nn.Sequential(nn.Linear(in_dim, width), nn.Mish(), nn.Linear(width, width),
                                             nn.Mish(), nn.Linear(width, feature_dim))
         else:  # the canonical encoder's first layer gets the orientation's features as extra inputs
             first = canonical.plain.mlp[0]
-            self.correction = nn.Sequential(nn.Linear(2 * harmonics, first.out_features, bias=False))
+            self.correction = nn.Sequential(nn.Linear(in_dim, first.out_features, bias=False))
         with torch.no_grad():
             self.correction[-1].weight.zero_()
             if self.correction[-1].bias is not None:
                 self.correction[-1].bias.zero_()
         self._last_delta: torch.Tensor | None = None
 
-    def _delta(self, phi: torch.Tensor) -> torch.Tensor:
+    def _delta(self, phi: torch.Tensor, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         angles = phi[:, None] * self.frequencies  # (B, K)
-        return self.correction(torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1))
+        parts = [torch.cos(angles), torch.sin(angles)]
+        if self.sees == "state":  # the world-frame low-dim observation, flattened
+            parts += [obs[k].reshape(len(phi), -1) for k in self.canonical.plain.low_dim_keys]
+        return self.correction(torch.cat(parts, dim=-1))
 
     def _encode(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -68,7 +76,7 @@ class OrientedEncoder(nn.Module, Penalised, GateReporter):
         frame = self.canonical.frame
         phi = frame.angle(obs)
         canonical_obs = frame.obs(obs, phi)
-        delta = self._delta(phi)
+        delta = self._delta(phi, obs)
         plain = self.canonical.plain
         if self.mode == "condition":
             features = plain(canonical_obs, generator)

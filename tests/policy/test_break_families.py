@@ -263,9 +263,10 @@ def test_oriented_options_are_its_own_and_checked():
         DiffusionPolicyModule(model="equi", orient_alpha=0.1)
 
 
-def test_oriented_with_the_orientation_as_input_starts_exact_and_breaks_through_its_input_weights(push_data):
+@pytest.mark.parametrize("sees", ["angle", "state"])
+def test_oriented_with_the_orientation_as_input_starts_exact_and_breaks_through_its_input_weights(push_data, sees):
     policy = make_policy(push_data, "oriented", relative_to="pusher_pos", orient_mode="input", orient_harmonics=2,
-                         orient_alpha=0.5, **MLP)
+                         orient_alpha=0.5, orient_sees=sees, **MLP)
     obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
     phi = 2 * math.pi / 8
 
@@ -275,7 +276,8 @@ def test_oriented_with_the_orientation_as_input_starts_exact_and_breaks_through_
         return float((transform_field(a, "pos2", phi, False, CENTER) - b).abs().max())
 
     weights = policy.encoder.correction[-1].weight
-    assert weights.shape == (policy.encoder.canonical.plain.mlp[0].out_features, 4) and not weights.any()
+    inputs = 4 + (2 * 2 * len(policy.meta.low_dim_keys) if sees == "state" else 0)  # 2 harmonics; To = 2 steps
+    assert weights.shape == (policy.encoder.canonical.plain.mlp[0].out_features, inputs) and not weights.any()
     assert error(policy) < 2e-5
     batch = {"obs": obs, "action": torch.zeros(3, 8, 2)}
     policy.train().compute_loss(batch, torch.Generator().manual_seed(0)).backward()

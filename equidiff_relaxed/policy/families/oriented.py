@@ -22,18 +22,23 @@ class OrientedOptions(CanonicalOptions):
             sees (1: the direction alone; more: sharper changes with the orientation).
         orient_mode: where the orientation enters: condition (a correction of the canonical encoder's features,
             from an MLP of width orient_width) or input (extra inputs of the canonical encoder's first layer).
+        orient_sees: what the correction sees: angle (the orientation alone) or state (the orientation and the
+            world-frame low-dim observation).
     """
 
     orient_alpha: float = 1e-2
     orient_width: int = 64
     orient_harmonics: int = 1
     orient_mode: str = "condition"
+    orient_sees: str = "angle"
 
     def validate(self) -> None:
         if not isinstance(self.orient_alpha, (int, float)) or not self.orient_alpha >= 0:
             raise ValueError(f"orient_alpha must be a number >= 0, got {self.orient_alpha!r}")
         if self.orient_mode not in ("condition", "input"):
             raise ValueError(f"unknown orient_mode {self.orient_mode!r} (known: condition, input)")
+        if self.orient_sees not in ("angle", "state"):
+            raise ValueError(f"unknown orient_sees {self.orient_sees!r} (known: angle, state)")
         for name in ("orient_width", "orient_harmonics"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -52,8 +57,9 @@ class OrientedFamily(Family):
         frame = Canonicalizer(ctx.meta, o.canonical_from, ctx.action, ctx.config.relative_to)
         ctx.require_symmetric_normalizer(self.name)
         encoder, denoiser = ctx.plain()
+        state_dim = ctx.config.n_obs_steps * sum(ctx.meta.obs[k].shape[0] for k in ctx.meta.low_dim_keys)
         oriented = OrientedEncoder(CanonicalEncoder(encoder, frame), ctx.config.encoder_dim, o.orient_width,
-                                   o.orient_alpha, o.orient_harmonics, o.orient_mode)
+                                   o.orient_alpha, o.orient_harmonics, o.orient_mode, o.orient_sees, state_dim)
         return oriented, CanonicalDenoiser(denoiser, frame)
 
 
