@@ -5,7 +5,8 @@ equidiff-eval --checkpoint CKPT [CKPT ...] --out DIR [--env NAME] [--regions 8] 
 
 CKPT: a Lightning .ckpt or a policy folder (config.json + model.safetensors). The env is the one the training data
 record, recreated with every recorded setting, unless --env names another. Writes DIR/results.json,
-DIR/regions.csv, DIR/regions.png (polar chart), DIR/relaxation.png (relaxed models) and, with --video, one MP4 per
+DIR/regions.csv, DIR/regions.png (polar chart), DIR/symmetry.png (success and equivariance error per region of each
+checkpoint, beside the data's symmetry-break ratio), DIR/relaxation.png (relaxed models) and, with --video, one MP4 per
 region and checkpoint; with --video_failures N, the first N failed episodes of each region per checkpoint as
 DIR/<ckpt-stem>_region<k>_fail_ep<i>_<category>.mp4. Prints the success table, failed episodes per region and
 failure category, and symmetry diagnostics.
@@ -76,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(payload["failure_table"])
     print(format_diagnostics(payload))
-    print(f"wrote {args.out}/results.json, regions.csv, regions.png" + (", relaxation.png" if any(
+    print(f"wrote {args.out}/results.json, regions.csv, regions.png, symmetry.png" + (", relaxation.png" if any(
         c.relaxation for c in payload["checkpoints"]) else ""))
     faults = sum(e["failure_reason"] is not None for c in payload["checkpoints"] for e in c.episodes)
     if faults:

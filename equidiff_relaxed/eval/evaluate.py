@@ -14,8 +14,8 @@ from equidiff_relaxed.data.symmetry_map import symmetry_breaking_map
 from equidiff_relaxed.envs.registry import env_for_dataset, get_env_spec
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.plan import episode_plan
-from equidiff_relaxed.eval.report import (format_failure_table, format_table, polar_plot, relaxation_plot, write_csv,
-                                          write_json)
+from equidiff_relaxed.eval.report import (format_failure_table, format_table, polar_plot, relaxation_plot,
+                                          symmetry_plot, write_csv, write_json)
 from equidiff_relaxed.eval.result import EvalResult
 from equidiff_relaxed.eval.rollouts import (EpisodeResult, NonFiniteActionError, env_factory, policy_env_kwargs,
                                             rollout)
@@ -153,6 +153,13 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
     tables = [c.regions for c in payload["checkpoints"]]
     write_csv(out_dir / "regions.csv", names, tables)
     polar_plot(out_dir / "regions.png", names, tables)
+    labels = [c.model for c in payload["checkpoints"]]
+    labels = [f"{m} ({Path(n).parent.parent.name or Path(n).stem})" if labels.count(m) > 1 else m
+              for m, n in zip(labels, names)]
+    maps = [rows for rows in data_maps.values() if isinstance(rows, list)]
+    symmetry_plot(out_dir / "symmetry.png", labels, tables,
+                  [[e["rel"] for e in c.equivariance_error_per_region] for c in payload["checkpoints"]],
+                  [r["ratio"] for r in maps[0]] if maps else None)
     if layers_all:
         relaxation_plot(out_dir / "relaxation.png", layers_all)
     payload["table"] = format_table(names, tables)

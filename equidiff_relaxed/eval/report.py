@@ -155,6 +155,38 @@ def polar_plot(path: Path, names: list[str], tables: list[list[RegionStats]]) ->
     save_figure(fig, path)
 
 
+def symmetry_plot(path: Path, labels: list[str], tables: list[list[RegionStats]], errors: list[list[float]],
+                  ratios: list[float] | None = None, broken: float = 0.5) -> None:
+    """Three panels per orientation region: success (95 % intervals) and equivariance error of each policy side by
+    side, and the data's symmetry-break ratio (``ratios``; a line at ``broken``, the ratio above which a region counts
+    as broken): where each policy succeeds, where it broke the symmetry, and where the demonstrations do."""
+    n_regions = len(tables[0])
+    x = np.arange(n_regions)
+    m = len(tables)
+    width = 0.8 / m
+    fig, axes = plt.subplots(1, 3 if ratios is not None else 2, figsize=(15 if ratios is not None else 10, 3.8))
+    for j, (label, table, error) in enumerate(zip(labels, tables, errors)):
+        rates = np.array([r.rate for r in table])
+        lo, hi = np.array([r.interval[0] for r in table]), np.array([r.interval[1] for r in table])
+        offset = (j - (m - 1) / 2) * width
+        axes[0].bar(x + offset, rates, width, label=f"{label} (mean {mean_success(table):.2f})", alpha=0.8)
+        axes[0].errorbar(x + offset, rates, yerr=[rates - lo, hi - rates], fmt="none", ecolor="k", capsize=2, lw=1)
+        axes[1].bar(x + offset, np.nan_to_num(np.asarray(error, dtype=float)), width, label=label, alpha=0.8)
+    axes[0].set(ylim=(0, 1.05), title="success per orientation region", xlabel="region", ylabel="success rate")
+    axes[1].set(title="where the policy broke symmetry", xlabel="region", ylabel="equivariance error (normalised)")
+    for ax in axes[:2]:
+        ax.set_xticks(x)
+        ax.legend(fontsize=8, loc="lower right" if ax is axes[0] else "upper right")
+    if ratios is not None:
+        values = np.nan_to_num(np.asarray(ratios, dtype=float))
+        axes[2].bar(x, values, 0.6, color=["tab:red" if v >= broken else "tab:gray" for v in values])
+        axes[2].axhline(broken, color="k", lw=1, ls="--")
+        axes[2].set(title="where the demonstrations break it", xlabel="region", ylabel="data symmetry-break ratio")
+        axes[2].set_xticks(x)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
 def relaxation_heatmap(ax: plt.Axes, layers: dict[str, list[list[float]]], title: str,
                        element_labels: list[str] | None = None) -> Any:
     """Draw w_l(h) minus its mean over h on ``ax``: one row per (layer, bank) of ``layers`` {name: (L, N) weights},

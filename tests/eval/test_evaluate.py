@@ -51,7 +51,8 @@ def test_tiny_policies_evaluate_end_to_end(checkpoints, tmp_path):
     payload = evaluate(paths, tmp_path / "out", n_regions=2, episodes_per_region=2, n_envs=1, video=True,
                        progress=False)
     out = tmp_path / "out"
-    for name in ("results.json", "regions.csv", "regions.png", "relaxation.png", "last_region0.mp4", "last_region1.mp4"):
+    for name in ("results.json", "regions.csv", "regions.png", "symmetry.png", "relaxation.png", "last_region0.mp4",
+                 "last_region1.mp4"):
         assert (out / name).stat().st_size > 0, name
     results = json.loads((out / "results.json").read_text())
     assert [c["model"] for c in results["checkpoints"]] == ["plain", "relaxed"]
