@@ -70,6 +70,27 @@ def test_gated_is_exact_at_init_and_breaks_only_through_its_gate(push_data):
     assert error(policy) < 1e-5
 
 
+def test_gated_over_the_canonical_frame_is_exact_under_any_rotation_until_its_free_path_speaks(push_data):
+    policy = make_policy(push_data, "gated", gate_exact="canonical", **MLP)
+    assert policy.encoder.equi.frame.key == "puck_pos"  # the exact path is the canonical family's
+    obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
+
+    def error(p) -> float:
+        base = actions(p, obs, noise)
+        return max(float((transform_field(base, "pos2", phi, False, CENTER)
+                          - actions(p, rotated(obs, phi), transform_field(noise, "vec2", phi))).abs().max())
+                   for phi in (0.3, 2.5))  # not C8 angles: the canonical path is exact under every rotation
+
+    assert error(policy) < 2e-5
+    with torch.no_grad():
+        output_layer(policy.denoiser.free).weight.normal_(0, 0.1)
+    assert error(policy) > 1e-3
+    with pytest.raises(UserError, match="unknown gate_exact 'escnn' \\(known: equivariant, canonical\\)"):
+        DiffusionPolicyModule(model="gated", gate_exact="escnn")
+    with pytest.raises(ValueError, match="gated \\(gate_exact canonical\\) family needs normalizer_mode symmetric"):
+        make_policy(push_data, "gated", gate_exact="canonical", normalizer_mode="limits", **MLP)
+
+
 @pytest.mark.parametrize("denoiser", ["mlp", "unet"])
 def test_the_free_path_starts_silent_but_learns_from_the_first_step(push_data, denoiser):
     opts = MLP if denoiser == "mlp" else dict(denoiser="unet", down_dims=[8, 16])

@@ -1,19 +1,26 @@
-"""``gated``: the exactly equivariant networks plus a free path (plain networks on the raw observation) that a
-state-dependent gate switches on, with a sparsity penalty on the gate's activations (PERL / PEnGUiN style), so the
-free path is paid for only in the states where it is on."""
+"""``gated``: an exactly equivariant path (the group-folded networks, or with ``gate_exact: canonical`` plain networks in
+the observation's canonical frame) plus a free path (plain networks on the raw observation) that a state-dependent
+gate switches on, with a sparsity penalty on the gate's activations (PERL / PEnGUiN style), so the free path is paid
+for only in the states where it is on."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
 from equidiff_relaxed.policy.families.base import Family, register
+from equidiff_relaxed.policy.families.canonical import CanonicalOptions
+
+EXACT_PATHS = ("equivariant", "canonical")
 
 
 @dataclass(frozen=True)
-class GatedOptions:
+class GatedOptions(CanonicalOptions):
     """Options of the gated family.
 
     Args:
+        gate_exact: the exact path: equivariant (the group-folded networks of the equi family) or canonical (the
+            canonical family's plain networks in the observation's own frame, exact under every rotation; its frame
+            from canonical_from).
         gate_alpha: the penalty on the mean gate activation.
         gate_init: the gate's value everywhere at initialisation, in (0, 1).
         gate_warmup: the gate penalty ramps up linearly over this fraction of the run, in [0, 1].
@@ -22,8 +29,11 @@ class GatedOptions:
     gate_alpha: float = 1e-2
     gate_init: float = 0.5
     gate_warmup: float = 0.25
+    gate_exact: str = "equivariant"
 
     def validate(self) -> None:
+        if self.gate_exact not in EXACT_PATHS:
+            raise ValueError(f"unknown gate_exact {self.gate_exact!r} (known: {', '.join(EXACT_PATHS)})")
         if not isinstance(self.gate_alpha, (int, float)) or not self.gate_alpha >= 0:
             raise ValueError(f"gate_alpha must be a number >= 0, got {self.gate_alpha!r}")
         if not isinstance(self.gate_init, (int, float)) or not 0 < self.gate_init < 1:
@@ -40,7 +50,15 @@ class GatedFamily(Family):
         from equidiff_relaxed.nn.gated import GatedDenoiser, GatedEncoder
 
         o = ctx.options
-        encoder, denoiser = ctx.group_folded()
+        if o.gate_exact == "canonical":
+            from equidiff_relaxed.nn.canonical import CanonicalDenoiser, CanonicalEncoder, Canonicalizer
+
+            ctx.require_symmetric_normalizer(f"{self.name} (gate_exact canonical)")
+            frame = Canonicalizer(ctx.meta, o.canonical_from, ctx.action, ctx.config.relative_to)
+            plain_encoder, plain_denoiser = ctx.plain()
+            encoder, denoiser = CanonicalEncoder(plain_encoder, frame), CanonicalDenoiser(plain_denoiser, frame)
+        else:
+            encoder, denoiser = ctx.group_folded()
         free_encoder, free_denoiser = ctx.plain()
         return (GatedEncoder(encoder, free_encoder, ctx.config.encoder_dim, o.gate_init, o.gate_alpha, o.gate_warmup),
                 GatedDenoiser(denoiser, free_denoiser))
