@@ -283,6 +283,137 @@ def break_sections(results: Path) -> dict[str, tuple[list[str], str]]:
     }
 
 
+PROMISE = "promise"  # folder of the promise study (H10-H12) under --results
+PROMISE_FAMILY = "oriented"  # the family chosen to keep the promise (docs/results/promise.md says why)
+EXACT = ("equi", "canonical")  # the exact families it is measured against
+
+
+def best_exact(runs: list[dict[str, Any]], demos: int, regions: list[int]) -> str | None:
+    """The exact family (equi or canonical) with the highest mean success over ``regions`` at ``demos``."""
+    from studies.lib.sweep_stats import cell_intervals
+
+    intervals = cell_intervals(runs, N_REGIONS, regions)
+    means = {m: intervals[(m, demos)]["broken"].value for m in EXACT if (m, demos) in intervals
+             and intervals[(m, demos)]["broken"] is not None}
+    return max(means, key=lambda m: means[m]) if means else None
+
+
+def level_rows(runs: list[dict[str, Any]], family: str, demos: int, wanted: list[tuple[str, list[int], float]]
+               ) -> tuple[list[str], list[bool | None]]:
+    """Table rows of ``family``'s mean success over regions (bootstrap intervals over seeds and episodes), each
+    against an absolute threshold: (label, regions, at least)."""
+    from studies.lib.sweep_stats import cell_intervals, format_interval
+
+    rows, verdicts = [], []
+    for label, regions, bound in wanted:
+        cell = cell_intervals(runs, N_REGIONS, regions).get((family, demos))
+        iv = cell["broken"] if cell else None
+        seeds = len({r["seed"] for r in runs if r["model"] == family and r["demos"] == demos})
+        if iv is None:
+            rows.append(f"| {family}: {label} | {demos} | {_regions(regions)} | missing | | | |")
+            verdicts.append(None)
+            continue
+        ok = iv.value >= bound
+        verdicts.append(ok)
+        straddle = "" if (iv.lo >= bound or iv.hi < bound) else ", interval straddles it"
+        rows.append(f"| {family}: {label} | {demos} | {_regions(regions)} | {format_interval(iv)} | – | {seeds} | "
+                    f"{'yes' if ok else 'no'} (≥ {bound:.2f}{straddle}) |")
+    return rows, verdicts
+
+
+def promise_sections(results: Path) -> dict[str, tuple[list[str], str]]:
+    """H10-H12: the promise (the chosen family never worse than the best exact family where the task is symmetric,
+    never worse than plain at its converged budget where it is not, at equi's 6000-step budget)."""
+    f, allr = PROMISE_FAMILY, list(range(N_REGIONS))
+    wall = load_folders(results / "breaks" / "push-wall", results / "breaks_plain30k" / "push-wall")
+    wall += variant_runs(results / PROMISE / "push-wall", f, f)
+    exact25 = best_exact(wall, 25, WALL_SYMMETRIC) or "canonical"
+    h10 = [Check(f"{f} − {PLAIN30K}", f, PLAIN30K, 25, WALL_BROKEN, at_least(-0.05), "≥ −0.05"),
+           Check(f"{f} − {exact25}", f, exact25, 25, WALL_SYMMETRIC, at_least(-0.02), "≥ −0.02"),
+           Check(f"{f} − equi", f, "equi", 25, WALL_BROKEN, None, ""),
+           Check(f"{f} − gated", f, "gated", 25, allr, None, ""),
+           Check(f"{f} − gated", f, "gated", 100, allr, None, "")]
+    lines, verdict = evaluate(
+        "H10 (push-wall, full strength, 6000 steps): the chosen family ≥ plain@30k − 0.05 in region 2 and ≥ the best "
+        "exact family − 0.02 in the symmetric regions at 25 demos; ≥ 0.90 in region 2 and ≥ 0.95 overall at 100",
+        f"The chosen family: **{f}** (`{PROMISE}/push-wall/`), at equi's budget, beside the breaks study's runs "
+        f"(`breaks/push-wall/`, `breaks_plain30k/push-wall/`). The best exact family in the symmetric regions at "
+        f"25 demos: {exact25}. The 100-demo rows are levels (its mean, not a difference).", wall, h10)
+    rows, levels = level_rows(wall, f, 100, [("region 2", WALL_BROKEN, 0.90), ("all regions", allr, 0.95)])
+    lines[-3:-3] = rows  # after the difference rows, before the blank line and the verdict
+    verdict = _combine(verdict, levels)
+    lines[-2] = f"Verdict: {verdict}"
+    sections = {"H10": (lines, verdict)}
+
+    cells: list[Check] = []
+    nobreak: list[dict[str, Any]] = []
+    where = []
+    for label, main, ours, demos in (("no wall", results / "breaks_dial" / "strength0", "strength0", (10, 25)),
+                                     ("push-pillar", results / MAIN / "push-pillar", "push-pillar", (10, 25, 100)),
+                                     ("push-drift", results / MAIN / "push-drift", "push-drift", (10, 25, 100))):
+        env_runs = [dict(r, model=f"{r['model']} [{label}]") for r in
+                    (load_folders(main, Path("/nonexistent")) + variant_runs(results / PROMISE / ours, f, f))]
+        nobreak += env_runs
+        where.append(f"{label}: `{main.relative_to(results)}/` and `{PROMISE}/{ours}/`")
+        for n in demos:
+            best = best_exact([dict(r, model=r["model"].split(" [")[0]) for r in env_runs], n, allr) or "equi"
+            cells.append(Check(f"{f} − {best} [{label}]", f"{f} [{label}]", f"{best} [{label}]", n, allr,
+                               at_least(-0.02), "≥ −0.02"))
+    sections["H11"] = evaluate(
+        "H11 (where nothing breaks: push-wall without a wall, push-pillar, push-drift): the chosen family ≥ the best "
+        "exact family − 0.02 at every demo count", "Each cell against the better of equi and canonical there ("
+        + "; ".join(where) + ").", nobreak, cells)
+    sections["H12"] = promise_localisation(results, wall, f)
+    return sections
+
+
+def _combine(verdict: str, levels: list[bool | None]) -> str:
+    """A verdict of difference checks combined with absolute level checks."""
+    if any(v is False for v in levels):
+        return f"**does not hold** ({levels.count(False)} level check(s) fail; differences: {verdict})"
+    if any(v is None for v in levels):
+        return f"**incomplete** (level cells missing; differences: {verdict})"
+    return verdict
+
+
+def promise_localisation(results: Path, wall: list[dict[str, Any]], family: str) -> tuple[list[str], str]:
+    """H12: the family breaks symmetry where the data break (Spearman ρ ≥ 0.8 between its equivariance error per
+    region and the data's break ratio, push-wall, 25 demos) and stays exact where they do not (mean equivariance
+    error ≤ 0.01 in push-wall's regions whose break ratio is below 0.5, and without a wall)."""
+    from studies.lib.sweep_diagnostics import data_ratios, error_break_correlation, mean_error_per_region
+    from studies.lib.sweep_stats import broken_from_data
+
+    name = ("H12 (localisation): its equivariance error per region ranks like the data's break map (ρ ≥ 0.8, "
+            "push-wall, 25 demos) and is ≤ 0.01 where the data show no break")
+    lines = [f"### {name}", "", "| runs | quantity | " + " | ".join(f"region {k}" for k in range(N_REGIONS))
+             + " | summary |", "|---|---|" + "---|" * (N_REGIONS + 1)]
+    mine = [r for r in wall if r["model"] == family and r["demos"] == 25 and r.get("equivariance_error_per_region")]
+    ratios = data_ratios(mine)
+    zero = [r for r in variant_runs(results / PROMISE / "strength0", family, family)
+            if r.get("equivariance_error_per_region")]
+    if not mine or ratios is None:
+        return lines + ["", "Verdict: **not measured yet**", ""], "**not measured yet**"
+    errors = mean_error_per_region(mine, N_REGIONS)
+    rho = error_break_correlation(errors, ratios)
+    quiet = [k for k in range(N_REGIONS) if k not in broken_from_data(ratios)]
+    quiet_error = sum(errors[k] for k in quiet) / len(quiet) if quiet else float("nan")
+    lines.append(f"| push-wall, 25 demos ({len(mine)} seeds) | equivariance error | "
+                 + " | ".join(f"{v:.3f}" for v in errors) + f" | ρ = {rho:+.2f}; mean {quiet_error:.3f} in regions "
+                 + ",".join(map(str, quiet)) + " |")
+    lines.append("| push-wall data | break ratio | " + " | ".join(f"{v:.2f}" for v in ratios) + " | |")
+    checks = [rho >= 0.8, quiet_error <= 0.01]
+    if zero:
+        zero_errors = mean_error_per_region(zero, N_REGIONS)
+        zero_mean = sum(zero_errors) / N_REGIONS
+        lines.append(f"| no wall ({len(zero)} runs) | equivariance error | "
+                     + " | ".join(f"{v:.3f}" for v in zero_errors) + f" | mean {zero_mean:.3f} |")
+        checks.append(zero_mean <= 0.01)
+    verdict = "**holds**" if all(checks) else f"**does not hold** ({checks.count(False)} of {len(checks)} checks fail)"
+    verdict += f" (ρ = {rho:+.2f}; mean error where the data show no break {quiet_error:.3f}"
+    verdict += f", without a wall {sum(mean_error_per_region(zero, N_REGIONS)) / N_REGIONS:.3f})" if zero else ")"
+    return lines + ["", f"Verdict: {verdict}", ""], verdict
+
+
 def hypotheses_markdown(results: Path) -> str:
     """Every hypothesis with its checks and verdict."""
     allr = list(range(N_REGIONS))
@@ -324,6 +455,8 @@ def hypotheses_markdown(results: Path) -> str:
                        "and gains more where it is broken: compare the two rows of each demo count.", pillar, h6),
     }
     sections.update(break_sections(results))
+    if (results / PROMISE).is_dir():
+        sections.update(promise_sections(results))
     out += ["| hypothesis | verdict |", "|---|---|"]
     out += [f"| {key} | {verdict} |" for key, (_, verdict) in sections.items()] + [""]
     out += [line for lines, _ in sections.values() for line in lines]
