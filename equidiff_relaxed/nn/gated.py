@@ -15,6 +15,12 @@
   the free path is paid for only in the states where it is switched on, and the data decide where that is; it ramps
   up linearly over the first ``gate_warmup`` of the run.
 
+With ``mix="convex"`` the two paths are mixed instead of added, ``eps = (1 - g(o)) eps_equi + g(o) eps_free`` (a
+mixture of experts, no output scale): where the gate opens, the exact path stops learning from those states (its
+gradient is scaled by ``1 - g``), so a break the free path takes over does not leak into the exact path's behaviour
+everywhere else; the gate must then open fully to hand a state over. Still exactly equivariant at initialisation
+(the gate is the same constant everywhere and the free path's output is 0).
+
 The encoder returns ``(c_equi, c_free, g)``; the denoiser takes that triple as its condition. The encoder is
 :class:`~equidiff_relaxed.nn.penalty.Penalised` (its penalty covers the batch of its last call) and a
 :class:`~equidiff_relaxed.nn.penalty.GateReporter` (diagnostics average ``gate(o)`` per region).
@@ -66,13 +72,20 @@ class GatedEncoder(nn.Module, Penalised, GateReporter):
         return self.alpha * ramp * self._last_gate.mean()
 
 
-class GatedDenoiser(nn.Module):
-    """(noisy (B, T, A), t (B,), (c_equi, c_free, gate)) -> eps_equi + gate * scale * eps_free, (B, T, A)."""
+MIXES = ("add", "convex")
 
-    def __init__(self, equi: nn.Module, free: nn.Module):
+
+class GatedDenoiser(nn.Module):
+    """(noisy (B, T, A), t (B,), (c_equi, c_free, gate)) -> eps_equi + gate * scale * eps_free (``mix="add"``) or
+    (1 - gate) * eps_equi + gate * eps_free (``mix="convex"``), (B, T, A)."""
+
+    def __init__(self, equi: nn.Module, free: nn.Module, mix: str = "add"):
         super().__init__()
-        self.equi, self.free = equi, free
-        self.free_scale = nn.Parameter(torch.ones(()))
+        if mix not in MIXES:
+            raise ValueError(f"unknown gate mix {mix!r} (known: {', '.join(MIXES)})")
+        self.equi, self.free, self.mix = equi, free, mix
+        if mix == "add":
+            self.free_scale = nn.Parameter(torch.ones(()))
         with torch.no_grad():
             output_layer(free).weight.zero_()
             output_layer(free).bias.zero_()
@@ -81,6 +94,9 @@ class GatedDenoiser(nn.Module):
                 ) -> torch.Tensor:
         c_equi, c_free, gate = cond
         out = self.equi(noisy, t, c_equi)
+        if self.mix == "convex":
+            g = gate[:, None, None]
+            return (1 - g) * out + g * self.free(noisy, t, c_free)
         return out + (gate * self.free_scale)[:, None, None] * self.free(noisy, t, c_free)
 
 
@@ -90,4 +106,4 @@ def output_layer(net: nn.Module) -> nn.Linear | nn.Conv1d:
     return layers[-1]
 
 
-__all__ = ["GATE_INIT", "GatedDenoiser", "GatedEncoder", "output_layer"]
+__all__ = ["GATE_INIT", "MIXES", "GatedDenoiser", "GatedEncoder", "output_layer"]

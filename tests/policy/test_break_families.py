@@ -91,6 +91,29 @@ def test_gated_over_the_canonical_frame_is_exact_under_any_rotation_until_its_fr
         make_policy(push_data, "gated", gate_exact="canonical", normalizer_mode="limits", **MLP)
 
 
+def test_convex_gating_hands_a_state_to_the_free_path_and_shields_the_exact_path_there(push_data):
+    policy = make_policy(push_data, "gated", gate_mix="convex", gate_exact="canonical", **MLP)
+    assert not hasattr(policy.denoiser, "free_scale")  # the gate alone weighs the two paths
+    obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
+    base = actions(policy, obs, noise)
+    phi = 1.0
+    assert torch.allclose(actions(policy, rotated(obs, phi), transform_field(noise, "vec2", phi)),
+                          transform_field(base, "pos2", phi, False, CENTER), atol=2e-5)  # exact at init
+    batch = {"obs": obs, "action": torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(1))}
+
+    def exact_path_gradient(gate_bias: float) -> float:
+        policy.zero_grad()
+        with torch.no_grad():
+            policy.encoder.gate.bias.fill_(gate_bias)
+        policy.compute_loss(batch, torch.Generator().manual_seed(0)).backward()
+        return sum(float(p.grad.abs().sum()) for p in policy.denoiser.equi.parameters() if p.grad is not None)
+
+    assert exact_path_gradient(0.0) > 0
+    assert exact_path_gradient(30.0) < 1e-6 * exact_path_gradient(0.0)  # gate open: the exact path learns nothing
+    with pytest.raises(UserError, match="unknown gate_mix 'sum' \\(known: add, convex\\)"):
+        DiffusionPolicyModule(model="gated", gate_mix="sum")
+
+
 @pytest.mark.parametrize("denoiser", ["mlp", "unet"])
 def test_the_free_path_starts_silent_but_learns_from_the_first_step(push_data, denoiser):
     opts = MLP if denoiser == "mlp" else dict(denoiser="unet", down_dims=[8, 16])

@@ -21,6 +21,8 @@ class GatedOptions(CanonicalOptions):
         gate_exact: the exact path: equivariant (the group-folded networks of the equi family) or canonical (the
             canonical family's plain networks in the observation's own frame, exact under every rotation; its frame
             from canonical_from).
+        gate_mix: add (the exact path plus the gated, scaled free path) or convex ((1 - g) exact + g free: where the
+            gate opens the free path takes the state over and the exact path stops learning from it).
         gate_alpha: the penalty on the mean gate activation.
         gate_init: the gate's value everywhere at initialisation, in (0, 1).
         gate_warmup: the gate penalty ramps up linearly over this fraction of the run, in [0, 1].
@@ -30,8 +32,11 @@ class GatedOptions(CanonicalOptions):
     gate_init: float = 0.5
     gate_warmup: float = 0.25
     gate_exact: str = "equivariant"
+    gate_mix: str = "add"
 
     def validate(self) -> None:
+        if self.gate_mix not in ("add", "convex"):
+            raise ValueError(f"unknown gate_mix {self.gate_mix!r} (known: add, convex)")
         if self.gate_exact not in EXACT_PATHS:
             raise ValueError(f"unknown gate_exact {self.gate_exact!r} (known: {', '.join(EXACT_PATHS)})")
         if not isinstance(self.gate_alpha, (int, float)) or not self.gate_alpha >= 0:
@@ -61,7 +66,7 @@ class GatedFamily(Family):
             encoder, denoiser = ctx.group_folded()
         free_encoder, free_denoiser = ctx.plain()
         return (GatedEncoder(encoder, free_encoder, ctx.config.encoder_dim, o.gate_init, o.gate_alpha, o.gate_warmup),
-                GatedDenoiser(denoiser, free_denoiser))
+                GatedDenoiser(denoiser, free_denoiser, o.gate_mix))
 
 
 GATED = register(GatedFamily("gated", "equivariant plus a free path a state-dependent gate switches on (sparse)"))
