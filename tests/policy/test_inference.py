@@ -68,7 +68,7 @@ def test_bad_observations_are_one_line_naming_the_key_and_shape(push_data):
     with pytest.raises(UserError, match=re.escape("observation 'puck_pos' has shape (3,), expected (2,) (or (B, 2) for "
                                                   "a batch)")):
         policy.select_action({**good, "puck_pos": np.zeros(3)})
-    with pytest.raises(UserError, match="observation .p\w+. has (a|no) batch axis, unlike the others"):
+    with pytest.raises(UserError, match=r"observation .p\w+. has (a|no) batch axis, unlike the others"):
         policy.select_action({**good, "puck_pos": good["puck_pos"][None]})
     policy.select_action(good)
     with pytest.raises(UserError, match="call reset\\(\\) first"):

@@ -40,7 +40,7 @@ DRIVER = textwrap.dedent("""
 
 
 def close(a, b) -> bool:
-    """JSON values equal, floats to 1e-5 (a resumed run's weights equal the straight run's to float rounding)."""
+    """JSON values equal, floats to 1e-5 (used only when the two runs' weights are bitwise equal)."""
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
     if isinstance(a, list):
@@ -87,7 +87,11 @@ def test_killed_sweep_resumes_training_and_matches_a_straight_sweep(tmp_path, mo
                for folder in (out, tmp_path / "straight")]
     assert weights[0].keys() == weights[1].keys()
     gap = max(float((weights[0][k].float() - weights[1][k].float()).abs().max()) for k in weights[0])
-    assert gap < 1e-5  # the resumed run trained on to the straight run's weights
+    # The resumed run trained on to the straight run's weights. Not bit for bit across processes: Adam divides by
+    # sqrt(v), so a gradient that differs in its last bits moves a weight whose gradient is near zero by a visible
+    # fraction of one step (1.9e-5 measured on CI's machine, lr 1e-3). A resume that lost the optimiser's moments
+    # or repeated a step would differ by whole steps (~lr = 1e-3).
+    assert gap < 1e-4
     if gap == 0.0:  # bitwise the same network: the same episodes, the same results (float rounding can differ
         # between processes, e.g. with the alignment of a matrix in memory, and a rollout then drifts apart)
         assert close(same_run(resumed), same_run(straight))

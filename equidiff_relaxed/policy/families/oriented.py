@@ -26,7 +26,7 @@ class OrientedOptions(CanonicalOptions):
             world-frame low-dim observation).
     """
 
-    orient_alpha: float = 1e-2
+    orient_alpha: float = 1e-3
     orient_width: int = 64
     orient_harmonics: int = 1
     orient_mode: str = "condition"
