@@ -23,17 +23,12 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow and not robosuite"
 
-# The main job: push-pillar demos (DART, memoryless expert; generated if missing) -> expert success per region and
-# the data symmetry-breaking map -> train the relaxed policy (MLP denoiser, 4000 steps, a progress line every 250)
-# -> evaluate per region (table, failure categories, results.json, regions.csv, regions.png, relaxation.png in
-# runs/demo/eval). Each run starts runs/demo afresh.
+# The main job (scripts/demo.sh): push-wall demos (generated if missing) -> expert success per region and the data's
+# symmetry-break map -> the oriented family and equi trained side by side on the same 100 demos, 6000 steps each
+# -> both evaluated on the same 8 x 25 episodes (paired table, failure categories, runs/demo/eval/symmetry.png).
+# Each run starts runs/demo afresh.
 demo: $(STAMP)
-	mkdir -p $(DEMO_DIR)
-	test -e $(DEMO_DIR)/push_pillar_dart.zarr || $(PY) datasets/generate.py --env push-pillar --episodes 200 --seed 0 --workers 2 --out $(DEMO_DIR)/push_pillar_dart.zarr
-	$(PY) datasets/expert_report.py --env push-pillar --episodes_per_region 10 --dataset $(DEMO_DIR)/push_pillar_dart.zarr --quiet
-	rm -rf runs/demo
-	$(PY) train.py --config configs/demo.yaml --data.dataset_path $(DEMO_DIR)/push_pillar_dart.zarr --out runs/demo
-	$(PY) eval.py --checkpoint runs/demo/checkpoints/last.ckpt --episodes_per_region 25 --n_envs 2 --out runs/demo/eval
+	PY=$(PY) DEMO_DIR=$(DEMO_DIR) bash scripts/demo.sh
 
 # Every benchmark table and figure again from the committed benchmarks/results (no training).
 reports: $(STAMP)

@@ -3,8 +3,8 @@
 python benchmarks/threads.py --label after [--threads auto|N] [--repo PATH] [--steps 4000] [--episodes_per_region 25]
                              [--busy] [--out FILE.json]
 
-Runs the README's three quickstart commands as subprocesses of ``--repo``'s checkout (default: this one) on a fresh
-folder and records each command's wall time. ``--threads``: ``auto`` leaves the commands' own thread setting
+Runs the earlier push-pillar quickstart's three commands as subprocesses of ``--repo``'s checkout (default: this
+one) on a fresh folder and records each command's wall time. ``--threads``: ``auto`` leaves the commands' own thread setting
 (EQUIDIFF_THREADS and OMP_NUM_THREADS unset); a number sets both. Run it on an idle machine; ``--repo`` pointed at
 a worktree of an earlier commit measures the code before a change in the same way. ``--busy``: another job shares
 the machine meanwhile (a process multiplying matrices with torch's default threads), the case the per-process
@@ -30,11 +30,14 @@ def commands(repo: Path, work: Path, steps: int, episodes_per_region: int) -> li
     data = work / "push_pillar_dart.zarr"
     run = work / "demo"
     py = sys.executable
+    config = repo / "configs/legacy/demo_push_pillar.yaml"
+    if not config.exists():  # a checkout from before make demo moved to push-wall
+        config = repo / "configs/demo.yaml"
     return [
         ("generate", [py, str(repo / "datasets/generate.py"), "--env", "push-pillar", "--episodes", "200",
                       "--workers", "2", "--out", str(data), "--quiet"]),
-        ("train", [py, str(repo / "train.py"), "--config", str(repo / "configs/demo.yaml"), "--data.dataset_path",
-                   str(data), "--out", str(run), "--trainer.max_steps", str(steps)]),
+        ("train", [py, str(repo / "train.py"), "--config", str(config),
+                   "--data.dataset_path", str(data), "--out", str(run), "--trainer.max_steps", str(steps)]),
         ("eval", [py, str(repo / "eval.py"), "--checkpoint", str(run / "checkpoints/last.ckpt"),
                   "--episodes_per_region", str(episodes_per_region), "--n_envs", "2", "--out", str(run / "eval"), "--quiet"]),
     ]

@@ -288,6 +288,17 @@ PROMISE_FAMILY = "oriented"  # the family chosen to keep the promise (docs/resul
 EXACT = ("equi", "canonical")  # the exact families it is measured against
 
 
+def with_promise_cells(runs: list[dict[str, Any]], folder: Path) -> list[dict[str, Any]]:
+    """``runs`` with every (family, demos) cell that the promise study's ``folder`` ran replaced by its runs (a cell
+    comes wholly from one version of the code: the promise study re-ran canonical with today's frame), plus the
+    folder's other runs."""
+    from studies.lib.sweep import finished_runs
+
+    new = finished_runs(folder) if folder.is_dir() else []
+    cells = {(r["model"], r["demos"]) for r in new}
+    return [r for r in runs if (r["model"], r["demos"]) not in cells] + new
+
+
 def best_exact(runs: list[dict[str, Any]], demos: int, regions: list[int]) -> str | None:
     """The exact family (equi or canonical) with the highest mean success over ``regions`` at ``demos``."""
     from studies.lib.sweep_stats import cell_intervals
@@ -325,8 +336,8 @@ def promise_sections(results: Path) -> dict[str, tuple[list[str], str]]:
     """H10-H12: the promise (the chosen family never worse than the best exact family where the task is symmetric,
     never worse than plain at its converged budget where it is not, at equi's 6000-step budget)."""
     f, allr = PROMISE_FAMILY, list(range(N_REGIONS))
-    wall = load_folders(results / "breaks" / "push-wall", results / "breaks_plain30k" / "push-wall")
-    wall += variant_runs(results / PROMISE / "push-wall", f, f)
+    wall = with_promise_cells(load_folders(results / "breaks" / "push-wall", results / "breaks_plain30k" / "push-wall"),
+                              results / PROMISE / "push-wall")
     exact25 = best_exact(wall, 25, WALL_SYMMETRIC) or "canonical"
     h10 = [Check(f"{f} − {PLAIN30K}", f, PLAIN30K, 25, WALL_BROKEN, at_least(-0.05), "≥ −0.05"),
            Check(f"{f} − {exact25}", f, exact25, 25, WALL_SYMMETRIC, at_least(-0.02), "≥ −0.02"),
@@ -352,7 +363,7 @@ def promise_sections(results: Path) -> dict[str, tuple[list[str], str]]:
                                      ("push-pillar", results / MAIN / "push-pillar", "push-pillar", (10, 25, 100)),
                                      ("push-drift", results / MAIN / "push-drift", "push-drift", (10, 25, 100))):
         env_runs = [dict(r, model=f"{r['model']} [{label}]") for r in
-                    (load_folders(main, Path("/nonexistent")) + variant_runs(results / PROMISE / ours, f, f))]
+                    with_promise_cells(load_folders(main, Path("/nonexistent")), results / PROMISE / ours)]
         nobreak += env_runs
         where.append(f"{label}: `{main.relative_to(results)}/` and `{PROMISE}/{ours}/`")
         for n in demos:

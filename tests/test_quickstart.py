@@ -13,8 +13,8 @@ from tests.conftest import REPO
 
 # option -> the tiny value the test runs it with (every other word of the commands stays as the README has it)
 TINY = {"--episodes": "4", "--workers": "1", "--episodes_per_region": "1", "--trainer.max_steps": "2",
-        "--regions": "2", "--n_envs": "1"}
-ADDED = {"equidiff-train": ["--trainer.max_steps"], "train.py": ["--trainer.max_steps"],
+        "--data.n_demos": "3", "--regions": "2", "--n_envs": "1"}
+ADDED = {"equidiff-train": ["--trainer.max_steps", "--data.n_demos"], "train.py": ["--trainer.max_steps", "--data.n_demos"],
          "equidiff-eval": ["--regions", "--n_envs"], "eval.py": ["--regions", "--n_envs"]}
 
 
@@ -71,7 +71,7 @@ def test_quickstart_runs_as_written_from_a_fresh_clone_and_from_any_folder(tmp_p
     clone = fresh_copy(tmp_path / "clone")
     commands = readme_blocks("From a clone of this repository")
     assert [c[:2] for c in commands] == [["python", "datasets/generate.py"], ["python", "train.py"],
-                                         ["python", "eval.py"]]
+                                         ["python", "train.py"], ["python", "eval.py"]]
     for command in commands:
         proc = run(tiny(command), clone)
     assert (clone / "runs/demo/eval/results.json").is_file() and "mean" in proc.stdout
@@ -79,7 +79,7 @@ def test_quickstart_runs_as_written_from_a_fresh_clone_and_from_any_folder(tmp_p
     anywhere = tmp_path / "anywhere"
     anywhere.mkdir()
     commands = readme_blocks("The same with the console commands")
-    assert [c[0] for c in commands] == ["equidiff-generate", "equidiff-train", "equidiff-eval"]
+    assert [c[0] for c in commands] == ["equidiff-generate", "equidiff-train", "equidiff-train", "equidiff-eval"]
     for command in commands:
         proc = run(tiny(command), anywhere)
     assert (anywhere / "runs/demo/eval/results.json").is_file() and "mean" in proc.stdout

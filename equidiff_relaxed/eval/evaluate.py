@@ -14,7 +14,7 @@ from equidiff_relaxed.data.symmetry_map import symmetry_breaking_map
 from equidiff_relaxed.envs.registry import env_for_dataset, get_env_spec
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.plan import episode_plan
-from equidiff_relaxed.eval.report import (format_failure_table, format_table, polar_plot, relaxation_plot,
+from equidiff_relaxed.eval.report import (format_failure_table, format_table, polar_plot, relaxation_plot, run_name,
                                           symmetry_plot, write_csv, write_json)
 from equidiff_relaxed.eval.result import EvalResult
 from equidiff_relaxed.eval.rollouts import (EpisodeResult, NonFiniteActionError, env_factory, policy_env_kwargs,
@@ -162,8 +162,11 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
                   [r["ratio"] for r in maps[0]] if maps else None)
     if layers_all:
         relaxation_plot(out_dir / "relaxation.png", layers_all)
-    payload["table"] = format_table(names, tables)
-    payload["failure_table"] = format_failure_table(names, [c.failures for c in payload["checkpoints"]])
+    columns = [run_name(n) for n in names]
+    if len(set(columns)) < len(columns):  # two checkpoints of one run: their paths tell them apart
+        columns = names
+    payload["table"] = format_table(columns, tables)
+    payload["failure_table"] = format_failure_table(columns, [c.failures for c in payload["checkpoints"]])
     return payload
 
 

@@ -88,6 +88,15 @@ def mean_success(rows: list[RegionStats]) -> float:
     return float(np.mean(rates)) if rates else math.nan
 
 
+def run_name(checkpoint: str) -> str:
+    """A table column's name for ``checkpoint``: the run folder of a train.py checkpoint (``runs/demo/equi`` for
+    ``runs/demo/equi/checkpoints/last.ckpt`` or ``.../checkpoints/policy``), any other path as it is."""
+    path = Path(checkpoint)
+    if path.parent.name == "checkpoints" and str(path.parent.parent) not in ("", "."):
+        return str(path.parent.parent)
+    return checkpoint
+
+
 def format_table(names: list[str], tables: list[list[RegionStats]]) -> str:
     """One row per region; one column group (successes/episodes, rate, 95% Wilson interval) per checkpoint."""
     head = f"{'region':>6} {'theta (deg)':>13} " + " ".join(f"{n[-34:]:^36}" for n in names)

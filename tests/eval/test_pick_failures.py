@@ -112,3 +112,12 @@ def test_lift_info_feeds_the_analysis_and_the_wrist_limit_shows_in_region_6():
         env.close()
     assert found[360.0].failure == WRIST_AT_LIMIT and found[360.0].wrist_margin <= WRIST_MARGIN
     assert found[90.0].failure is None and found[90.0].min_goal_dist == 0.0 and found[90.0].wrist_margin > 1.0
+
+
+def test_table_columns_name_the_run_folder_of_a_train_checkpoint():
+    from equidiff_relaxed.eval.report import run_name
+
+    assert run_name("runs/demo/equi/checkpoints/last.ckpt") == "runs/demo/equi"
+    assert run_name("runs/demo/equi/checkpoints/policy") == "runs/demo/equi"
+    assert run_name("elsewhere/model.ckpt") == "elsewhere/model.ckpt"
+    assert run_name("checkpoints/last.ckpt") == "checkpoints/last.ckpt"  # no run folder above it

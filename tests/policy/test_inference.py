@@ -86,8 +86,8 @@ def test_the_documented_robot_loop_runs_a_policy_folder_without_lightning(tmp_pa
     section = text[text.index("### Inference: run it on your robot"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     assert len(code.strip().splitlines()) <= 12
-    code = code.replace('"runs/demo/checkpoints/policy"', repr(str(folder)))
-    code = code.replace('make_env("push-pillar")', 'make_env("push-pillar", max_steps=12)')
+    code = code.replace('"runs/demo/oriented/checkpoints/policy"', repr(str(folder)))
+    code = code.replace('make_env("push-wall")', 'make_env("push-wall", max_steps=12)')
     code += "import sys\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')))\n"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
