@@ -31,18 +31,22 @@ import torch
 from torch import nn
 
 from equidiff_relaxed.nn.canonical import CanonicalEncoder
-from equidiff_relaxed.nn.penalty import GateReporter, Penalised
+from equidiff_relaxed.nn.penalty import DataSized, GateReporter, Penalised
 
 
-class OrientedEncoder(nn.Module, Penalised, GateReporter):
+class OrientedEncoder(nn.Module, Penalised, GateReporter, DataSized):
     """Normalised obs {k: (B, To, ...)} -> (canonical features + delta(phi) (B, C), phi (B,)) (see the module
     docstring); ``width``: the correction MLP's hidden width; ``harmonics``: K, the Fourier features of phi it
     sees (1: cos phi, sin phi; more let it change more sharply with the orientation); ``alpha``: its activation
-    penalty."""
+    penalty; ``prior_demos``: 0 for a fixed ``alpha``, or the number of training episodes ``alpha`` is meant for —
+    the penalty is a prior and the loss a mean over the data, so with n episodes the penalty weighs
+    ``alpha * prior_demos / n`` (stronger with fewer demos, where a correction would fit noise)."""
 
     def __init__(self, canonical: CanonicalEncoder, feature_dim: int, width: int = 64, alpha: float = 0.0,
-                 harmonics: int = 1, mode: str = "condition", sees: str = "angle", state_dim: int = 0):
+                 harmonics: int = 1, mode: str = "condition", sees: str = "angle", state_dim: int = 0,
+                 prior_demos: int = 0):
         super().__init__()
+        self.prior_demos, self.prior_scale = prior_demos, 1.0
         if mode not in ("condition", "input"):
             raise ValueError(f"unknown orientation mode {mode!r} (known: condition, input)")
         if sees not in ("angle", "state"):
@@ -99,11 +103,16 @@ class OrientedEncoder(nn.Module, Penalised, GateReporter):
         d = delta.norm(dim=-1)
         return d / (base.norm(dim=-1) + d).clamp_min(1e-12)
 
+    def set_training_episodes(self, n: int) -> None:
+        """With ``prior_demos`` > 0 the penalty's weight becomes ``alpha * prior_demos / n`` for ``n`` training
+        episodes (it stays ``alpha`` until this is called, e.g. for a policy built without data)."""
+        self.prior_scale = self.prior_demos / max(int(n), 1) if self.prior_demos else 1.0
+
     def penalty(self, progress: float = 1.0) -> torch.Tensor:
-        """``alpha * mean ||delta(phi)||^2`` over the batch of the last call (0 before any call)."""
+        """``alpha * prior_scale * mean ||delta(phi)||^2`` over the batch of the last call (0 before any call)."""
         if self._last_delta is None:
             return self.correction[-1].weight.new_zeros(())
-        return self.alpha * self._last_delta.pow(2).sum(-1).mean()
+        return self.alpha * self.prior_scale * self._last_delta.pow(2).sum(-1).mean()
 
 
 __all__ = ["OrientedEncoder"]

@@ -30,6 +30,15 @@ class GateReporter:
         raise NotImplementedError
 
 
+class DataSized:
+    """A module whose regulariser is a prior whose weight depends on how much data there is (mixed into an
+    ``nn.Module``): the policy tells it the number of training episodes when it is fitted to them."""
+
+    def set_training_episodes(self, n: int) -> None:
+        """Called with the number of training episodes (>= 1) when the policy's normaliser is fitted."""
+        raise NotImplementedError
+
+
 def modules_of(module: nn.Module, kind: type) -> list[tuple[str, Any]]:
     """(dotted name, module) of every submodule of ``module`` (itself included) that is a ``kind``, in
     ``named_modules`` order.
@@ -49,4 +58,4 @@ def modules_of(module: nn.Module, kind: type) -> list[tuple[str, Any]]:
     return found
 
 
-__all__ = ["GateReporter", "Penalised", "modules_of"]
+__all__ = ["DataSized", "GateReporter", "Penalised", "modules_of"]

@@ -44,7 +44,7 @@ from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.data.windows import window_to_tensors
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.nn.group_linear import RelaxedLinear
-from equidiff_relaxed.nn.penalty import Penalised, modules_of
+from equidiff_relaxed.nn.penalty import DataSized, Penalised, modules_of
 from equidiff_relaxed.policy.action_frame import RelativeActions
 from equidiff_relaxed.policy.config import PolicyConfig
 from equidiff_relaxed.policy.families import get_family
@@ -103,7 +103,10 @@ class DiffusionPolicy(nn.Module):
     def fit_normalizer(self, data: dict[str, np.ndarray], episode_ends: np.ndarray | None = None) -> None:
         """Fit on training data (key -> (N, D) in environment units): low-dim obs and the action. With relative
         actions the action normaliser is fitted on every displacement a training window holds, which needs the
-        episode boundaries of ``data`` (``episode_ends``; None: one episode)."""
+        episode boundaries of ``data`` (``episode_ends``; None: one episode). Modules whose prior depends on the
+        amount of data (:class:`~equidiff_relaxed.nn.penalty.DataSized`) are told the number of training episodes."""
+        for _, module in modules_of(self, DataSized):
+            module.set_training_episodes(len(episode_ends) if episode_ends is not None else 1)
         reps = {k: self.net_meta.obs[k].fields for k in self.net_meta.low_dim_keys}
         reps["action"] = self.action_meta.fields
         n = len(data["action"])

@@ -300,9 +300,28 @@ def test_oriented_is_canonical_at_init_and_breaks_only_through_its_orientation_c
     assert gate.shape == (3,) and bool(((gate > 0) & (gate < 1)).all())
 
 
+def test_oriented_prior_weighs_more_with_fewer_training_episodes(push_data):
+    buf, data = push_data
+    ends = buf.episode_ends[:]
+    penalties = {}
+    for prior_demos in (0, 100):
+        policy = make_policy(push_data, "oriented", relative_to="pusher_pos", orient_alpha=0.5,
+                             orient_prior_demos=prior_demos, **MLP)
+        policy.fit_normalizer(data, ends)  # len(ends) training episodes
+        with torch.no_grad():
+            policy.encoder.correction[-1].weight.normal_(0, 0.5)
+        policy.train().compute_loss({"obs": obs_batch(push_data), "action": torch.zeros(3, 8, 2)},
+                                    torch.Generator().manual_seed(0))
+        penalties[prior_demos] = float(policy.penalty().detach())
+    assert penalties[0] > 0
+    assert penalties[100] == pytest.approx(penalties[0] * 100 / len(ends), rel=1e-5)  # alpha * 100 / n
+
+
 def test_oriented_options_are_its_own_and_checked():
     with pytest.raises(UserError, match=r"bad model config: orient_alpha must be a number >= 0, got -1"):
         DiffusionPolicyModule(model="oriented", orient_alpha=-1)
+    with pytest.raises(UserError, match=r"bad model config: orient_prior_demos must be an integer >= 0, got -5"):
+        DiffusionPolicyModule(model="oriented", orient_prior_demos=-5)
     with pytest.raises(UserError, match=r"model 'equi' does not take orient_alpha \(an option of oriented\)"):
         DiffusionPolicyModule(model="equi", orient_alpha=0.1)
 

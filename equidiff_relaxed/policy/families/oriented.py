@@ -24,6 +24,8 @@ class OrientedOptions(CanonicalOptions):
             from an MLP of width orient_width) or input (extra inputs of the canonical encoder's first layer).
         orient_sees: what the correction sees: angle (the orientation alone) or state (the orientation and the
             world-frame low-dim observation).
+        orient_prior_demos: 0 for a fixed orient_alpha, or the number of training demos orient_alpha is meant for:
+            with n demos the penalty weighs orient_alpha * orient_prior_demos / n (a prior against a mean loss).
     """
 
     orient_alpha: float = 1e-3
@@ -31,6 +33,7 @@ class OrientedOptions(CanonicalOptions):
     orient_harmonics: int = 1
     orient_mode: str = "condition"
     orient_sees: str = "angle"
+    orient_prior_demos: int = 0
 
     def validate(self) -> None:
         if not isinstance(self.orient_alpha, (int, float)) or not self.orient_alpha >= 0:
@@ -39,6 +42,9 @@ class OrientedOptions(CanonicalOptions):
             raise ValueError(f"unknown orient_mode {self.orient_mode!r} (known: condition, input)")
         if self.orient_sees not in ("angle", "state"):
             raise ValueError(f"unknown orient_sees {self.orient_sees!r} (known: angle, state)")
+        if not isinstance(self.orient_prior_demos, int) or isinstance(self.orient_prior_demos, bool) \
+                or self.orient_prior_demos < 0:
+            raise ValueError(f"orient_prior_demos must be an integer >= 0, got {self.orient_prior_demos!r}")
         for name in ("orient_width", "orient_harmonics"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -59,7 +65,8 @@ class OrientedFamily(Family):
         encoder, denoiser = ctx.plain()
         state_dim = ctx.config.n_obs_steps * sum(ctx.meta.obs[k].shape[0] for k in ctx.meta.low_dim_keys)
         oriented = OrientedEncoder(CanonicalEncoder(encoder, frame), ctx.config.encoder_dim, o.orient_width,
-                                   o.orient_alpha, o.orient_harmonics, o.orient_mode, o.orient_sees, state_dim)
+                                   o.orient_alpha, o.orient_harmonics, o.orient_mode, o.orient_sees, state_dim,
+                                   o.orient_prior_demos)
         return oriented, CanonicalDenoiser(denoiser, frame)
 
 
