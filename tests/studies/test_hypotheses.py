@@ -88,3 +88,18 @@ def test_break_verdicts_pick_the_best_non_exact_family_and_read_its_gate(tmp_pat
     assert "| gated(gate_alpha=1e-1) − equi | 25 | all | missing |" in sections["H9"]
     assert "**does not hold** (1 of 2 checks fail; 1 missing)" in sections["H9"]  # a report-only row is no check
     assert "| gated − equi | 25 | 6 | +0.50 (" in sections["H5b"]
+
+
+def test_promise_cells_replace_older_runs_of_the_same_family_and_demo_count(tmp_path):
+    wall, promise = tmp_path / "breaks" / "push-wall", tmp_path / "promise" / "push-wall"
+    for seed in (0, 1):
+        write_run(wall, "canonical", 25, seed, [10, 10, 0, 10, 10, 10, 10, 10])  # older code: exact in regions 0, 4-7
+        write_run(promise, "canonical", 25, seed, [8, 10, 0, 10, 8, 8, 8, 8])  # re-run: 0.8 there
+        write_run(promise, "oriented", 25, seed, [9, 10, 5, 10, 9, 9, 9, 9])
+        write_run(wall, "equi", 25, seed, [7, 7, 2, 7, 7, 7, 7, 7])
+    proc = run_script("studies/hypotheses.py", "--results", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    h10 = (tmp_path / "hypotheses.md").read_text().split("### H10")[1].split("### ")[0]
+    # against the re-run canonical (+0.10), not the older one (-0.10); and it is still the best exact family
+    assert "| oriented − canonical | 25 | 0,4,5,6,7 | +0.10 (" in h10
+    assert "| oriented − equi | 25 | 2 | +0.30 (" in h10
