@@ -109,7 +109,7 @@ class PlanarPushEnv(gym.Env):
         if self.variant.wall:
             meta["breaking"] = {}
             for i, ((ax, ay), (bx, by)) in enumerate(g.walls_ends):
-                meta["breaking"]["wall" if i == 0 else f"wall_{i + 1}"] = {
+                meta["breaking"][g.wall_name(i)] = {
                     "shape": [4], "rep": "pos2+vec2",
                     "value": [(ax + bx) / 2, (ay + by) / 2, (bx - ax) / 2, (by - ay) / 2]}
         return meta
@@ -368,6 +368,9 @@ class WallOptions(PushOptions):
                 if min(abs(a - b), 360 - abs(a - b)) < 90:
                     raise UserError(f"--walls {a:g} and {b:g} are less than 90 degrees apart: each would block the "
                                     "other's detour")
+        if self.wall_distance is not None and not (isinstance(self.wall_distance, (int, float))
+                                                   and math.isfinite(self.wall_distance)):
+            raise UserError(f"--wall_distance must be a finite distance in metres, got {self.wall_distance!r}")
         geom = PushGeometry(**self._geometry())
         if geom.wall_half_length > 0:
             reach = geom.wall_half_thickness + geom.puck_radius + geom.layout_jitter
@@ -386,8 +389,6 @@ class WallOptions(PushOptions):
             geometry["wall_angle"] = math.radians(float(self.walls[0]))
             geometry["extra_wall_angles"] = tuple(math.radians(float(a)) for a in self.walls[1:])
         if self.wall_distance is not None:
-            if not (isinstance(self.wall_distance, (int, float)) and math.isfinite(self.wall_distance)):
-                raise UserError(f"--wall_distance must be a finite distance in metres, got {self.wall_distance!r}")
             geometry["wall_distance"] = float(self.wall_distance)
         return geometry
 

@@ -83,6 +83,12 @@ class PushGeometry:
         """The ends of every wall, in :attr:`wall_angles` order."""
         return tuple(self.ends_of_wall(a) for a in self.wall_angles)
 
+    @staticmethod
+    def wall_name(i: int) -> str:
+        """The name of wall ``i`` (in :attr:`wall_angles` order) in the MJCF scene and the shape_meta ``breaking``
+        section: ``wall``, then ``wall_2``, ``wall_3``, ..."""
+        return "wall" if i == 0 else f"wall_{i + 1}"
+
     @property
     def pillar_pos(self) -> tuple[float, float]:
         return (self.pillar_distance * math.cos(self.pillar_angle), self.pillar_distance * math.sin(self.pillar_angle))
@@ -127,8 +133,7 @@ def build_mjcf(geom: PushGeometry, variant: VariantSpec, image_size: int | None 
                   f'rgba="0.25 0.25 0.3 1" contype="2" conaffinity="2" solref="0.004 1"/>')
     for i, angle in enumerate(geom.wall_angles if variant.wall and geom.wall_half_length > 0 else ()):
         cx, cy = geom.wall_distance * math.cos(angle), geom.wall_distance * math.sin(angle)
-        name = "wall" if i == 0 else f"wall_{i + 1}"
-        pillar += (f'<geom name="{name}" type="box" size="{geom.wall_half_thickness} {geom.wall_half_length} 0.05" '
+        pillar += (f'<geom name="{geom.wall_name(i)}" type="box" size="{geom.wall_half_thickness} {geom.wall_half_length} 0.05" '
                    f'pos="{cx} {cy} 0.05" euler="0 0 {math.degrees(angle)}" rgba="0.25 0.25 0.3 1" contype="2" '
                    f'conaffinity="2" solref="0.004 1"/>')
     size = image_size or 64

@@ -21,17 +21,24 @@ class CanonicalOptions:
     canonical_from: str | None = None
 
 
+def canonical_networks(ctx: Any, family: str) -> tuple[Any, Any]:
+    """(CanonicalEncoder, CanonicalDenoiser): the build context's plain networks in the frame of
+    ``ctx.options.canonical_from``, for every family whose exact path is the canonical frame (``family`` names the
+    one asking in the normaliser error)."""
+    from equidiff_relaxed.nn.canonical import CanonicalDenoiser, CanonicalEncoder, Canonicalizer
+
+    frame = Canonicalizer(ctx.meta, ctx.options.canonical_from, ctx.action, ctx.config.relative_to)
+    ctx.require_symmetric_normalizer(family)
+    encoder, denoiser = ctx.plain()
+    return CanonicalEncoder(encoder, frame), CanonicalDenoiser(denoiser, frame)
+
+
 class CanonicalFamily(Family):
     options = CanonicalOptions
     exact = starts_exact = True
 
     def build(self, ctx: Any) -> tuple[Any, Any]:
-        from equidiff_relaxed.nn.canonical import CanonicalDenoiser, CanonicalEncoder, Canonicalizer
-
-        frame = Canonicalizer(ctx.meta, ctx.options.canonical_from, ctx.action, ctx.config.relative_to)
-        ctx.require_symmetric_normalizer(self.name)
-        encoder, denoiser = ctx.plain()
-        return CanonicalEncoder(encoder, frame), CanonicalDenoiser(denoiser, frame)
+        return canonical_networks(ctx, self.name)
 
 
 CANONICAL = register(CanonicalFamily("canonical", "plain networks in the observation's canonical frame: exactly "

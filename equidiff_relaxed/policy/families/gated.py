@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from equidiff_relaxed.policy.families.base import Family, register
-from equidiff_relaxed.policy.families.canonical import CanonicalOptions
+from equidiff_relaxed.policy.families.canonical import CanonicalOptions, canonical_networks
 
 EXACT_PATHS = ("equivariant", "canonical")
 
@@ -56,12 +56,7 @@ class GatedFamily(Family):
 
         o = ctx.options
         if o.gate_exact == "canonical":
-            from equidiff_relaxed.nn.canonical import CanonicalDenoiser, CanonicalEncoder, Canonicalizer
-
-            ctx.require_symmetric_normalizer(f"{self.name} (gate_exact canonical)")
-            frame = Canonicalizer(ctx.meta, o.canonical_from, ctx.action, ctx.config.relative_to)
-            plain_encoder, plain_denoiser = ctx.plain()
-            encoder, denoiser = CanonicalEncoder(plain_encoder, frame), CanonicalDenoiser(plain_denoiser, frame)
+            encoder, denoiser = canonical_networks(ctx, f"{self.name} (gate_exact canonical)")
         else:
             encoder, denoiser = ctx.group_folded()
         free_encoder, free_denoiser = ctx.plain()

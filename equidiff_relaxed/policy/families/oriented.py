@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from equidiff_relaxed.policy.families.base import Family, register
-from equidiff_relaxed.policy.families.canonical import CanonicalOptions
+from equidiff_relaxed.policy.families.canonical import CanonicalOptions, canonical_networks
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,14 @@ class OrientedFamily(Family):
     starts_exact = True
 
     def build(self, ctx: Any) -> tuple[Any, Any]:
-        from equidiff_relaxed.nn.canonical import CanonicalDenoiser, CanonicalEncoder, Canonicalizer
         from equidiff_relaxed.nn.oriented import OrientedEncoder
 
         o = ctx.options
-        frame = Canonicalizer(ctx.meta, o.canonical_from, ctx.action, ctx.config.relative_to)
-        ctx.require_symmetric_normalizer(self.name)
-        encoder, denoiser = ctx.plain()
+        encoder, denoiser = canonical_networks(ctx, self.name)
         state_dim = ctx.config.n_obs_steps * sum(ctx.meta.obs[k].shape[0] for k in ctx.meta.low_dim_keys)
-        oriented = OrientedEncoder(CanonicalEncoder(encoder, frame), ctx.config.encoder_dim, o.orient_width,
-                                   o.orient_alpha, o.orient_harmonics, o.orient_mode, o.orient_sees, state_dim,
-                                   o.orient_prior_demos)
-        return oriented, CanonicalDenoiser(denoiser, frame)
+        oriented = OrientedEncoder(encoder, ctx.config.encoder_dim, o.orient_width, o.orient_alpha, o.orient_harmonics,
+                                   o.orient_mode, o.orient_sees, state_dim, o.orient_prior_demos)
+        return oriented, denoiser
 
 
 ORIENTED = register(OrientedFamily("oriented", "the canonical frame plus a penalised correction that depends on the "
