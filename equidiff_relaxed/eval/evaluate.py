@@ -14,8 +14,8 @@ from equidiff_relaxed.data.symmetry_map import symmetry_breaking_map
 from equidiff_relaxed.envs.registry import env_for_dataset, get_env_spec
 from equidiff_relaxed.errors import UserError
 from equidiff_relaxed.eval.plan import episode_plan
-from equidiff_relaxed.eval.report import (format_failure_table, format_table, polar_plot, relaxation_plot, run_name,
-                                          symmetry_plot, write_csv, write_json)
+from equidiff_relaxed.eval.report import (format_failure_table, format_table, layer_error_plot, polar_plot,
+                                          relaxation_plot, run_name, symmetry_plot, write_csv, write_json)
 from equidiff_relaxed.eval.result import EvalResult
 from equidiff_relaxed.eval.rollouts import (EpisodeResult, NonFiniteActionError, env_factory, policy_env_kwargs,
                                             rollout)
@@ -141,7 +141,8 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
             result.results, n_regions, env_name, checkpoint=str(path), model=policy.model_family,
             group=policy.group.name, group_order=policy.group_order,
             equivariance_error_per_region=diagnostics["equivariance_error_per_region"], relaxation=layers,
-            gate_per_region=diagnostics["gate_per_region"], dataset=dataset, failure_videos=videos)
+            gate_per_region=diagnostics["gate_per_region"], dataset=dataset, failure_videos=videos,
+            layer_error_per_region=diagnostics.get("layer_error_per_region", {}))
         payload["checkpoints"].append(found)
         names.append(str(path))
         layers_all.update({f"{Path(path).name}:{k}": v for k, v in layers.items()})
@@ -162,6 +163,10 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
                   [r["ratio"] for r in maps[0]] if maps else None)
     if layers_all:
         relaxation_plot(out_dir / "relaxation.png", layers_all)
+    per_layer = {f"{Path(c.checkpoint).name}:{k}": v for c in payload["checkpoints"]
+                 for k, v in c.layer_error_per_region.items()}
+    if per_layer:
+        layer_error_plot(out_dir / "layers.png", per_layer)
     columns = [run_name(n) for n in names]
     if len(set(columns)) < len(columns):  # two checkpoints of one run: their paths tell them apart
         columns = names
@@ -189,6 +194,9 @@ def format_diagnostics(payload: dict[str, Any]) -> str:
                      "(normalised units): " + " ".join(f"{e['rel']:.3f}" if math.isfinite(e["rel"]) else "n/a" for e in eq))
         for name, layer in entry.relaxation.items():
             lines.append(f"  relaxed layer {name}: mean_h |w(h) - w(e)| = {layer['mean_abs_deviation_from_identity']:.2e}")
+        for name, errors in entry.layer_error_per_region.items():
+            lines.append(f"  {name}: quarter-turn equivariance error per region " + " ".join(
+                f"{e:.3f}" if math.isfinite(e) else "n/a" for e in errors))
         if entry.gate_per_region:
             lines.append("  mean gate g(o) per region: " + " ".join(
                 f"{g:.3f}" if math.isfinite(g) else "n/a" for g in entry.gate_per_region))

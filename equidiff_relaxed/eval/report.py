@@ -220,6 +220,23 @@ def relaxation_heatmap(ax: plt.Axes, layers: dict[str, list[list[float]]], title
     return im
 
 
+def layer_error_plot(path: Path, errors: dict[str, list[float]]) -> None:
+    """Heatmap of each image-encoder convolution's quarter-turn equivariance error (rows, "<checkpoint>:<key>.conv<i>")
+    per orientation region (columns): 0 = the layer's output still turns exactly with the image."""
+    names = list(errors)
+    data = np.array([errors[n] for n in names], dtype=float)
+    fig, ax = plt.subplots(figsize=(2.5 + 0.6 * data.shape[1], 1.2 + 0.35 * len(names)))
+    im = ax.imshow(data, aspect="auto", cmap="viridis", vmin=0.0, vmax=max(float(np.nanmax(data)), 1e-6)
+                   if np.isfinite(data).any() else 1.0)
+    ax.set_xticks(range(data.shape[1]), [str(k) for k in range(data.shape[1])])
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xlabel("orientation region")
+    ax.set_title("image encoder: equivariance error per layer (quarter turn)", fontsize=9)
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
 def relaxation_plot(path: Path, layers: dict[str, dict]) -> None:
     """Heatmap of w_l(h) minus its mean over h: one row per (layer, bank), one column per group element (angle)."""
     n = len(next(iter(layers.values()))["weights"][0])

@@ -29,7 +29,8 @@ def episode_dict(r: EpisodeResult) -> dict[str, Any]:
 class EvalResult:
     """Per-region success of one policy (``regions``: one RegionStats per orientation region), failed episodes per
     region and category (``failures``), every episode (``episodes``, paired across policies by (region, index)),
-    and the diagnostics: relative equivariance error per region and the relaxation weights per relaxed layer."""
+    and the diagnostics: relative equivariance error per region, the relaxation weights per relaxed layer and, for
+    image encoders that report it, each convolution's equivariance error per region."""
 
     env: str
     regions: list[RegionStats]
@@ -42,6 +43,8 @@ class EvalResult:
     equivariance_error_per_region: list[dict[str, float]] = field(default_factory=list)
     relaxation: dict[str, Any] = field(default_factory=dict)
     gate_per_region: list[float] = field(default_factory=list)  # gated family: mean gate g(o) per region
+    # image encoders: per convolution ("<key>.conv<i>"), the quarter-turn equivariance error of its output per region
+    layer_error_per_region: dict[str, list[float]] = field(default_factory=dict)
     dataset: str | None = None
     failure_videos: list[str] = field(default_factory=list)
 
@@ -68,6 +71,7 @@ class EvalResult:
                 "equivariance_error_per_region": self.equivariance_error_per_region,
                 "relaxation": self.relaxation, **({"gate_per_region": self.gate_per_region} if self.gate_per_region
                                                   else {}),
+                **({"layer_error_per_region": self.layer_error_per_region} if self.layer_error_per_region else {}),
                 "dataset": self.dataset, "failure_videos": self.failure_videos}
 
     @classmethod

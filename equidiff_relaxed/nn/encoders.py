@@ -16,6 +16,7 @@ from equidiff_relaxed._escnn import enn, gspaces
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.nn.fields import IrrepLayout
 from equidiff_relaxed.nn.group_linear import EquivariantLinear, LayerFactory
+from equidiff_relaxed.nn.relaxed_conv import ConvFactory
 from equidiff_relaxed.symmetry.group import SymmetryGroup
 
 
@@ -92,22 +93,27 @@ class PlainImageNet(nn.Module):
         return self.net(x.contiguous(memory_format=torch.channels_last))
 
 
-def image_net(meta: ShapeMeta, key: str, out_dim: int, crop_px: int | None, keypoints: int) -> PlainImageNet:
-    """The plain CNN for rgb field ``key``: spatial-softmax keypoints for eye-in-hand cameras, average pooling
-    otherwise."""
-    return PlainImageNet(meta.obs[key].shape[0], out_dim, crop_px=crop_px,
-                         keypoints=keypoints if key in meta.inhand_keys else None)
+def image_net(meta: ShapeMeta, key: str, out_dim: int, crop_px: int | None, keypoints: int,
+              width: int = 32) -> PlainImageNet:
+    """The plain CNN for rgb field ``key``: spatial-softmax keypoints for eye-in-hand cameras (32 channels), average
+    pooling and ``width`` channels otherwise."""
+    inhand = key in meta.inhand_keys
+    return PlainImageNet(meta.obs[key].shape[0], out_dim, width=32 if inhand else width, crop_px=crop_px,
+                         keypoints=keypoints if inhand else None)
 
 
 class PlainObsEncoder(nn.Module):
-    """Low-dim windows (flattened) and CNN image features -> MLP with ``layers`` hidden layers -> (B, out_dim)."""
+    """Low-dim windows (flattened) and CNN image features -> MLP with ``layers`` hidden layers -> (B, out_dim).
+    ``image_width``: the channels of the CNNs of images other than eye-in-hand ones (the first stage's; the later
+    ones have twice as many)."""
 
     def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, hidden: int = 256, out_dim: int = 128,
-                 image_features: int = 64, layers: int = 1, image_crop: int | None = None, keypoints: int = 32):
+                 image_features: int = 64, layers: int = 1, image_crop: int | None = None, keypoints: int = 32,
+                 image_width: int = 32):
         super().__init__()
         self.meta, self.n_obs_steps = shape_meta, n_obs_steps
         self.low_dim_keys, self.rgb_keys = shape_meta.low_dim_keys, shape_meta.rgb_keys
-        self.images = nn.ModuleDict({k: image_net(shape_meta, k, image_features, image_crop, keypoints)
+        self.images = nn.ModuleDict({k: image_net(shape_meta, k, image_features, image_crop, keypoints, image_width)
                                      for k in self.rgb_keys})
         in_dim = n_obs_steps * (sum(shape_meta.obs[k].shape[0] for k in self.low_dim_keys)
                                 + image_features * len(self.rgb_keys))
@@ -134,10 +140,12 @@ class EquivariantImageNet(nn.Module):
     training, the centre crop otherwise (EquiDiff: 84 -> 76 px; keep H - crop_px even so the centre crop is
     symmetric). ``downsample``: "pool" (stride-1 convolutions, each halving by a 2x2 average pool) or "stride" (4x4
     stride-2 convolutions with padding 1, whose sampling grid is symmetric about the centre of an even-sized image:
-    about 3x less compute on CPU). Runs channels-last (the CPU convolutions are ~1.35x faster that way)."""
+    about 3x less compute on CPU). ``conv``: the kind of its three convolutions (escnn's exact ``R2Conv``, or a
+:class:`~equidiff_relaxed.nn.relaxed_conv.RelaxedR2Conv` factory). Runs channels-last (the CPU convolutions are
+~1.35x faster that way)."""
 
     def __init__(self, channels: int, group: SymmetryGroup, fields: int = 8, crop_px: int | None = None,
-                 downsample: str = "pool"):
+                 downsample: str = "pool", conv: ConvFactory = enn.R2Conv):
         super().__init__()
         self.crop_px = crop_px
         if group.reflections:
@@ -150,15 +158,15 @@ class EquivariantImageNet(nn.Module):
         # the quarter-turn symmetry; stride-1 convolutions + 2x2 pooling, or even 4x4 kernels with stride 2 and
         # padding 1 (window centres at 2i + 0.5), keep it
         if downsample == "pool":
-            layers = [enn.R2Conv(self.in_type, t1, 5, padding=2), enn.ReLU(t1, inplace=True),
+            layers = [conv(self.in_type, t1, 5, padding=2), enn.ReLU(t1, inplace=True),
                       enn.PointwiseAvgPool2D(t1, 2),
-                      enn.R2Conv(t1, t2, 3, padding=1), enn.ReLU(t2, inplace=True), enn.PointwiseAvgPool2D(t2, 2)]
+                      conv(t1, t2, 3, padding=1), enn.ReLU(t2, inplace=True), enn.PointwiseAvgPool2D(t2, 2)]
         elif downsample == "stride":
-            layers = [enn.R2Conv(self.in_type, t1, 4, padding=1, stride=2), enn.ReLU(t1, inplace=True),
-                      enn.R2Conv(t1, t2, 4, padding=1, stride=2), enn.ReLU(t2, inplace=True)]
+            layers = [conv(self.in_type, t1, 4, padding=1, stride=2), enn.ReLU(t1, inplace=True),
+                      conv(t1, t2, 4, padding=1, stride=2), enn.ReLU(t2, inplace=True)]
         else:
             raise ValueError(f"unknown image downsample {downsample!r} (known: pool, stride)")
-        self.net = enn.SequentialModule(*layers, enn.R2Conv(t2, t2, 3, padding=1), enn.ReLU(t2, inplace=True))
+        self.net = enn.SequentialModule(*layers, conv(t2, t2, 3, padding=1), enn.ReLU(t2, inplace=True))
         self.out_type = t2
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -175,7 +183,9 @@ class EquivariantObsEncoder(nn.Module):
     into ``camera_features`` invariant (trivial) features per frame, like other symmetry-breaking inputs; eye-in-hand
     images (rep 'camera_inhand') likewise, through a CNN with a spatial softmax over ``keypoints`` maps.
     ``image_crop``: every image's crop side in pixels (random while training, centre otherwise);
-    ``image_downsample``: the top-down encoder's (:class:`EquivariantImageNet`). ``layers`` hidden layers of ``hidden_fields`` regular fields (ReLU between them). Each group copy h of the
+    ``image_downsample``, ``image_conv``: the top-down encoder's (:class:`EquivariantImageNet`), ``image_fields``
+    its width (regular fields), ``image_width`` the plain CNNs' of fixed cameras. ``layers`` hidden layers of
+    ``hidden_fields`` regular fields (ReLU between them). Each group copy h of the
     denoiser is conditioned on the ``out_fields`` entries [:, :, h], so ``out_fields`` is the per-copy width.
     ``layer``: the kind of its group-linear layers (:data:`~equidiff_relaxed.nn.group_linear.LayerFactory`, e.g.
     ``EquivariantLinear`` or a configured ``RelaxedLinear``)."""
@@ -183,18 +193,18 @@ class EquivariantObsEncoder(nn.Module):
     def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, group: SymmetryGroup, hidden_fields: int = 32,
                  out_fields: int = 16, layer: LayerFactory = EquivariantLinear, image_fields: int = 8,
                  camera_features: int = 32, layers: int = 1, image_crop: int | None = None, keypoints: int = 32,
-                 image_downsample: str = "pool"):
+                 image_downsample: str = "pool", image_conv: ConvFactory = enn.R2Conv, image_width: int = 32):
         super().__init__()
         self.meta, self.n_obs_steps = shape_meta, n_obs_steps
         G, gs = group.escnn, group.gspace
         self.layouts = {k: IrrepLayout.of(shape_meta.obs[k]) for k in shape_meta.low_dim_keys}
-        self.cameras = nn.ModuleDict({k: image_net(shape_meta, k, camera_features, image_crop, keypoints)
+        self.cameras = nn.ModuleDict({k: image_net(shape_meta, k, camera_features, image_crop, keypoints, image_width)
                                       for k in shape_meta.camera_keys})
         per_step = [r for k in self.layouts for r in self.layouts[k].representations(group)]
         per_step += [G.trivial_representation] * (camera_features * len(self.cameras))
         reps = per_step * n_obs_steps
         self.images = nn.ModuleDict({k: EquivariantImageNet(shape_meta.obs[k].shape[0], group, image_fields,
-                                                            image_crop, image_downsample)
+                                                            image_crop, image_downsample, image_conv)
                                      for k in shape_meta.top_down_keys})
         n_img = sum(n_obs_steps * 2 * image_fields for _ in shape_meta.top_down_keys)
         hidden = group.regular_type(hidden_fields)

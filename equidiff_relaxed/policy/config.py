@@ -57,6 +57,8 @@ class CommonOptions:
     denoiser_depth: int = 3
     image_crop: int | None = None  # images: crop side in pixels (random while training, centre at inference)
     inhand_keypoints: int = 32  # eye-in-hand images (rep camera_inhand): spatial-softmax keypoints
+    image_fields: int = 8  # equivariant top-down image encoder: regular fields of its first stage (2x after)
+    image_width: int = 32  # plain CNNs of images other than eye-in-hand ones: channels of the first stage (2x after)
     image_downsample: str = "pool"  # equivariant image encoder: "pool" (conv + 2x2 average pool) or "stride"
     # (4x4 stride-2 convolutions; ~3x faster on CPU, equally exact for quarter turns; success measured on one run)
     num_train_timesteps: int = 100
@@ -71,10 +73,12 @@ class CommonOptions:
         """ValueError for a common option that cannot work."""
         self.down_dims = [int(d) for d in self.down_dims]
         for name in ("horizon", "n_obs_steps", "n_action_steps", "group_order", "encoder_layers",
-                     "num_train_timesteps", "inhand_keypoints"):
+                     "num_train_timesteps", "inhand_keypoints", "image_fields", "image_width"):
             _positive_int(name, getattr(self, name))
         if self.image_crop is not None:
             _positive_int("image_crop", self.image_crop)
+        if self.image_width % 8:
+            raise ValueError(f"image_width must be a multiple of 8 (the CNN's GroupNorm groups), got {self.image_width}")
         if self.image_downsample not in IMAGE_DOWNSAMPLE:
             raise ValueError(f"unknown image_downsample {self.image_downsample!r} (known: {', '.join(IMAGE_DOWNSAMPLE)})")
         if self.augment not in AUGMENTATIONS:

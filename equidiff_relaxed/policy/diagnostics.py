@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from equidiff_relaxed.nn.penalty import GateReporter, modules_of
+from equidiff_relaxed.nn.relaxed_conv import RelaxedR2Conv, conv_layer_names, quarter_turn_errors, relaxed_convs
 from equidiff_relaxed.symmetry.group import Element, SymmetryGroup
 
 DiffusionPolicy = Any  # a :class:`~equidiff_relaxed.policy.diffusion_policy.DiffusionPolicy` (not imported: the
@@ -79,10 +80,48 @@ def relaxation_weights(policy: DiffusionPolicy) -> dict[str, dict]:
     (averaged over banks)."""
     out = {}
     labels = [element_label(e) for e in policy.group.elements]
-    for name, layer in policy.relaxed_layers():
+    for name, layer in [*policy.relaxed_layers(), *relaxed_convs(policy)]:
         w = layer.breaking().cpu().numpy()
         out[name] = {"weights": w.tolist(), "elements": labels,
                      "mean_abs_deviation_from_identity": float(np.abs(w - w[:, :1]).mean())}
+        if isinstance(layer, RelaxedR2Conv):
+            out[name]["filter_relaxation"] = layer.filter_relaxation()
+    return out
+
+
+@torch.no_grad()
+def image_layer_errors(policy: DiffusionPolicy, samples: dict[int, list[dict[str, torch.Tensor]]],
+                       max_images: int = 16) -> dict[str, list[float]]:
+    """Per convolution of each top-down image encoder ("<key>.conv<i>"): the relative equivariance error of its
+    output under the quarter turn (:func:`~equidiff_relaxed.nn.relaxed_conv.quarter_turn_errors`) on each region's
+    images (up to ``max_images`` frames per region, centre-cropped as at inference), one value per region in the
+    order of ``samples``' keys (NaN for a region without samples)."""
+    from equidiff_relaxed.nn.encoders import EquivariantImageNet, crop
+
+    nets = {name: m for name, m in modules_of(policy, EquivariantImageNet)}
+    keys = policy.meta.top_down_keys
+    if not nets or not keys:
+        return {}
+    policy.eval()
+    out: dict[str, list[float]] = {}
+    for key in keys:
+        net = next((m for name, m in nets.items() if name.endswith(f"images.{key}")), None)
+        if net is None:
+            continue
+        names = conv_layer_names(net.net)
+        rows = {f"{key}.{n}": [] for n in names}
+        for region in sorted(samples):
+            frames = [s[key].reshape(-1, *s[key].shape[-3:]) for s in samples[region]]
+            if not frames:
+                for n in names:
+                    rows[f"{key}.{n}"].append(math.nan)
+                continue
+            x = torch.cat(frames)[:max_images].float()
+            if net.crop_px is not None:
+                x = crop(x, (net.crop_px, net.crop_px), False)
+            for n, err in zip(names, quarter_turn_errors(net.net, x.contiguous())):
+                rows[f"{key}.{n}"].append(err)
+        out.update(rows)
     return out
 
 

@@ -12,7 +12,9 @@ from torch import nn
 from equidiff_relaxed.data.shape_meta import FieldMeta, ShapeMeta
 from equidiff_relaxed.nn.denoisers import EquivariantDenoiser, PlainDenoiser
 from equidiff_relaxed.nn.encoders import EquivariantObsEncoder, PlainObsEncoder
+from equidiff_relaxed._escnn import enn
 from equidiff_relaxed.nn.group_linear import EquivariantLinear, LayerFactory
+from equidiff_relaxed.nn.relaxed_conv import ConvFactory
 from equidiff_relaxed.nn.mlp_denoiser import EquivariantMLPDenoiser, PlainMLPDenoiser
 from equidiff_relaxed.symmetry.group import SymmetryGroup
 
@@ -35,11 +37,23 @@ class BuildContext:
     action_dim: int
 
     def check_image_crop(self) -> None:
+        """ValueError for a crop larger than an image, and for top-down images (rep image) the equivariant encoder
+        cannot turn exactly: not square, or a side (after the crop) that is not a multiple of 4 (it halves the
+        resolution twice, and every stage must keep an even side for quarter turns to stay exact)."""
         cfg, meta = self.config, self.meta
         for k in meta.rgb_keys:
-            if cfg.image_crop is not None and cfg.image_crop > min(meta.obs[k].shape[1:]):
-                raise ValueError(f"model.image_crop {cfg.image_crop} is larger than {k}'s "
-                                 f"{meta.obs[k].shape[1]}x{meta.obs[k].shape[2]} images")
+            h, w = meta.obs[k].shape[1:]
+            if cfg.image_crop is not None and cfg.image_crop > min(h, w):
+                raise ValueError(f"model.image_crop {cfg.image_crop} is larger than {k}'s {h}x{w} images")
+        for k in meta.top_down_keys:
+            h, w = meta.obs[k].shape[1:]
+            if h != w:
+                raise ValueError(f"{k}: top-down images (rep image) must be square to turn with the task, got {h}x{w}")
+            side = cfg.image_crop or h
+            what = f"model.image_crop {side}" if cfg.image_crop else f"{k}'s side {side}"
+            if side % 4:
+                raise ValueError(f"{what}: the equivariant image encoder halves the resolution twice, so the side it "
+                                 f"sees must be a multiple of 4 (e.g. {side - side % 4})")
 
     def plain(self) -> tuple[nn.Module, nn.Module]:
         """Plain encoder (B, encoder_dim) and denoiser (1D U-Net or MLP): no group axis."""
@@ -47,7 +61,7 @@ class BuildContext:
         cfg, meta = self.config, self.meta
         encoder: nn.Module = PlainObsEncoder(meta, cfg.n_obs_steps, cfg.encoder_hidden, cfg.encoder_dim,
                                              layers=cfg.encoder_layers, image_crop=cfg.image_crop,
-                                             keypoints=cfg.inhand_keypoints)
+                                             keypoints=cfg.inhand_keypoints, image_width=cfg.image_width)
         if cfg.denoiser == "mlp":
             return encoder, PlainMLPDenoiser(self.action_dim, cfg.horizon, cfg.encoder_dim, cfg.denoiser_width,
                                              cfg.denoiser_depth)
@@ -55,14 +69,18 @@ class BuildContext:
                                       cfg.n_groups)
 
     def group_folded(self, encoder_layer: LayerFactory = EquivariantLinear,
-                     denoiser_layer: LayerFactory = EquivariantLinear) -> tuple[nn.Module, nn.Module]:
+                     denoiser_layer: LayerFactory = EquivariantLinear,
+                     image_conv: ConvFactory = enn.R2Conv) -> tuple[nn.Module, nn.Module]:
         """The group-folded encoder (B, encoder_fields, |G|) and denoiser (EquiDiff's folding around one shared
-        U-Net or MLP), their group-linear layers of the given kinds."""
+        U-Net or MLP), their group-linear layers of the given kinds and the top-down image encoder's convolutions
+        of kind ``image_conv``."""
         self.check_image_crop()
         cfg, meta, group = self.config, self.meta, self.group
         encoder = EquivariantObsEncoder(meta, cfg.n_obs_steps, group, 4 * cfg.encoder_fields, cfg.encoder_fields,
                                         layer=encoder_layer, layers=cfg.encoder_layers, image_crop=cfg.image_crop,
-                                        keypoints=cfg.inhand_keypoints, image_downsample=cfg.image_downsample)
+                                        keypoints=cfg.inhand_keypoints, image_downsample=cfg.image_downsample,
+                                        image_fields=cfg.image_fields, image_conv=image_conv,
+                                        image_width=cfg.image_width)
         if cfg.denoiser == "mlp":
             return encoder, EquivariantMLPDenoiser(self.action, cfg.horizon, cfg.encoder_fields, group,
                                                    cfg.lift_fields, cfg.denoiser_width, cfg.denoiser_depth,

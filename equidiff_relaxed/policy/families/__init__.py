@@ -7,7 +7,7 @@ feeds, if any) and :meth:`Family.diagnostics` (equivariance error per region, an
 the relaxation map, the gate per region). Penalties belong to the modules that carry them
 (:class:`~equidiff_relaxed.nn.penalty.Penalised`). Built-in families live in this package, one module per mechanism
 (``plain``, ``equivariant``, ``relaxed``, ``residual``, ``subgroup``, ``dihedral``, ``cause``, ``canonical``,
-``local``, ``gated``, ``oriented``), each registering its families when imported; a plug-in (:mod:`equidiff_relaxed.plugins`)
+``local``, ``gated``, ``oriented``, ``relaxed_conv``), each registering its families when imported; a plug-in (:mod:`equidiff_relaxed.plugins`)
 registers its own the same way.
 
 This module imports nothing heavy (families import torch inside their hooks), so reports and sweeps can read the
@@ -22,7 +22,7 @@ from equidiff_relaxed.policy.families.base import (Family, NoOptions, all_option
 # The built-in families register on import, in the order of tables, legends and colours.
 from equidiff_relaxed.policy.families import plain, equivariant, relaxed, residual  # noqa: E402,F401,I001
 from equidiff_relaxed.policy.families import subgroup, dihedral, cause, canonical, local, gated  # noqa: E402,F401,I001
-from equidiff_relaxed.policy.families import oriented  # noqa: E402,F401,I001
+from equidiff_relaxed.policy.families import oriented, relaxed_conv  # noqa: E402,F401,I001
 
 __all__ = ["Family", "NoOptions", "all_option_fields", "check_option_sections", "family_names", "family_option_docs",
            "get_family", "register", "unregister", "watch_registrations"]

@@ -1,0 +1,140 @@
+"""Relaxed group convolutions on pixel grids (Wang, Walters & Yu, ICML 2022), for the top-down image encoder.
+
+A :class:`RelaxedR2Conv` keeps L equivariant filter banks psi_l (escnn ``R2Conv`` s on rot2dOnR2(N), regular output
+fields) and learnable weights w_l(h), one per bank and group element h of the output's regular fields:
+
+    out(x, h) = sum_l w_l(h) [f * (h . psi_l)](x, h)
+
+(lifting from RGB, and group-to-group between regular fields alike: escnn's regular-field convolution is the group
+convolution, entry h of a regular output field being the response to the filter turned by h). w starts equal
+across h (1/L), so the layer starts as an exactly equivariant convolution; where training makes w_l depend on h,
+the layer responds differently to the same pattern at different absolute orientations: it has broken the symmetry,
+and w shows at which orientations.
+
+Cost: w_l(h) scales output channel (field, h), so the L banks fold into one filter,
+``Psi(field, h) = sum_l w_l(h) psi_l(field, h)``, before a single ``conv2d``: the same convolution as the exact
+layer's, plus the expansion of L filter banks (small next to the convolution of a batch of images).
+
+Prior: ``alpha * sum_l sum_h (w_l(h) - mean_h w_l)^2`` (quadratic: its pull vanishes at equality, so small
+data-driven differences are not pinned at zero the way an L1 prior's kink pins them).
+
+Tensors: ``GeometricTensor`` (N, in_type.size, H, W) -> (N, out_type.size, H', W'); out_type is regular, laid out
+field by field with the |G| entries of a field indexed by h (escnn's convention).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from equidiff_relaxed._escnn import enn
+from equidiff_relaxed.nn.penalty import Penalised, modules_of
+
+ConvFactory = Callable[..., enn.EquivariantModule]
+"""``factory(in_type, out_type, kernel_size, padding=..., stride=...)`` -> an R2Conv-like module (escnn's ``R2Conv``,
+or :class:`RelaxedR2Conv` with its banks and prior bound by ``functools.partial``)."""
+
+
+def _is_regular(ftype: enn.FieldType) -> bool:
+    reg = ftype.gspace.fibergroup.regular_representation
+    return all(r.name == reg.name for r in ftype.representations)
+
+
+class RelaxedR2Conv(enn.EquivariantModule, Penalised):
+    """A relaxed group convolution (see the module docstring): ``banks`` equivariant banks, learnable w_l(h),
+    quadratic prior ``alpha`` on their spread over h."""
+
+    def __init__(self, in_type: enn.FieldType, out_type: enn.FieldType, kernel_size: int, padding: int = 0,
+                 stride: int = 1, bias: bool = True, banks: int = 2, alpha: float = 0.0):
+        super().__init__()
+        if not _is_regular(out_type):
+            raise ValueError("a relaxed convolution needs regular output fields")
+        if banks < 1:
+            raise ValueError(f"a relaxed convolution needs banks >= 1, got {banks}")
+        self.in_type, self.out_type = in_type, out_type
+        self.group_order = out_type.gspace.fibergroup.order()
+        self.n_banks, self.alpha, self.stride, self.padding = banks, alpha, stride, padding
+        # the L banks as one escnn convolution with L times the output fields: field l * F + i is bank l's field i
+        stacked = enn.FieldType(out_type.gspace, banks * list(out_type.representations))
+        self.conv = enn.R2Conv(in_type, stacked, kernel_size, padding=padding, stride=stride, bias=bias)
+        self.relax_weights = nn.Parameter(torch.full((banks, self.group_order), 1.0 / banks))  # w_l(h): (L, N)
+
+    def filter_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The folded filter (out_type.size, in_type.size, k, k) and bias (out_type.size,) or None: channel
+        (i, h) is ``sum_l w_l(h) psi_l(i, h)``. Differentiable in the banks' weights and in w."""
+        filt, bias = self.conv.expand_parameters()
+        n, banks = self.group_order, self.n_banks
+        fields = self.out_type.size // n
+        w = self.relax_weights[:, None, :]  # (L, 1, N)
+        filt = (w[..., None, None, None] * filt.view(banks, fields, n, *filt.shape[1:])).sum(0)
+        filt = filt.reshape(self.out_type.size, *filt.shape[2:])
+        if bias is not None:
+            bias = (w * bias.view(banks, fields, n)).sum(0).reshape(-1)
+        return filt, bias
+
+    def forward(self, x: enn.GeometricTensor) -> enn.GeometricTensor:
+        if x.type != self.in_type:
+            raise ValueError("a relaxed convolution got a GeometricTensor of another field type than its in_type")
+        filt, bias = self.filter_and_bias()
+        y = F.conv2d(x.tensor, filt, bias, stride=self.stride, padding=self.padding)
+        return enn.GeometricTensor(y, self.out_type)
+
+    def evaluate_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return self.conv.evaluate_output_shape(input_shape)
+
+    def penalty(self, progress: float = 1.0) -> torch.Tensor:
+        """``alpha * sum_l sum_h (w_l(h) - mean_h w_l)^2``."""
+        w = self.relax_weights
+        return self.alpha * (w - w.mean(dim=1, keepdim=True)).pow(2).sum()
+
+    def breaking(self) -> torch.Tensor:
+        """(L, N) w_l(h), detached (equal along each row: exactly equivariant)."""
+        return self.relax_weights.detach()
+
+    @torch.no_grad()
+    def filter_relaxation(self) -> float:
+        """How far the folded filter is from the nearest exactly equivariant one: ||Psi - Psi_eq|| / ||Psi||, where
+        Psi_eq folds the same banks with w_l(h) replaced by its mean over h (0: exact)."""
+        filt, _ = self.filter_and_bias()
+        saved = self.relax_weights.detach().clone()
+        try:
+            self.relax_weights.copy_(saved.mean(dim=1, keepdim=True).expand_as(saved))
+            exact, _ = self.filter_and_bias()
+        finally:
+            self.relax_weights.copy_(saved)
+        return float((filt - exact).norm() / filt.norm().clamp_min(1e-12))
+
+
+def relaxed_convs(module: nn.Module) -> list[tuple[str, RelaxedR2Conv]]:
+    """(dotted name, layer) of every :class:`RelaxedR2Conv` in ``module``."""
+    return modules_of(module, RelaxedR2Conv)
+
+
+@torch.no_grad()
+def quarter_turn_errors(net: enn.SequentialModule, x: torch.Tensor) -> list[float]:
+    """Relative equivariance error of every layer's output of an escnn stack under the quarter turn (exact on the
+    pixel grid): ``||L(r x) - r L(x)|| / ||L(x)||`` after each module of ``net``, for images ``x`` (M, C, H, W) of
+    ``net``'s input type (H = W, even sizes through every stride). Cumulative: layer k's error includes what the
+    layers before it broke."""
+    group = net.in_type.gspace.fibergroup
+    quarter = group.element(group.order() // 4)
+    a = enn.GeometricTensor(x, net.in_type)
+    b = enn.GeometricTensor(torch.rot90(x, 1, dims=(-2, -1)), net.in_type)
+    errors = []
+    for layer in net:
+        a, b = layer(a), layer(b)
+        if isinstance(layer, (enn.R2Conv, RelaxedR2Conv)):
+            expected = a.transform(quarter).tensor
+            errors.append(float((b.tensor - expected).norm() / a.tensor.norm().clamp_min(1e-12)))
+    return errors
+
+
+def conv_layer_names(net: enn.SequentialModule) -> list[str]:
+    """The names of the convolutions :func:`quarter_turn_errors` reports on, in order ("conv1", "conv2", ...)."""
+    n = sum(isinstance(layer, (enn.R2Conv, RelaxedR2Conv)) for layer in net)
+    return [f"conv{i + 1}" for i in range(n)]
+
+
+__all__ = ["ConvFactory", "RelaxedR2Conv", "conv_layer_names", "quarter_turn_errors", "relaxed_convs"]
