@@ -7,8 +7,7 @@ Encoders (all escnn R2Conv stacks on rot2dOnR2(8), exact for quarter turns on th
   ours_pool    EquivariantImageNet, model.image_downsample pool (the recipe's default): 5x5 conv, 2x2 average pool,
                3x3 conv, 2x2 average pool, 3x3 conv, global average -> 16 regular fields
   ours_stride  EquivariantImageNet, model.image_downsample stride: two 4x4 stride-2 convs, a 3x3 conv, global average
-  equidiff     EquiDiff's design as its paper and code describe it (a re-implementation for this comparison, not a
-               library module): 5x5 stem without padding to 16 regular fields, two residual blocks per stage of
+  equidiff     EquiDiff's design as its paper and code describe it (model.image_encoder resnet): 5x5 stem without padding to 16 regular fields, two residual blocks per stage of
                16/32/64/128 fields with 2x2 max pooling between stages (72 -> 36 -> 18 -> 9), a 3x3 max pool and a
                final 3x3 conv to 1x1 -> 128 regular fields
 Reported per encoder: parameters, multiply-accumulates per image (from the convolutions' shapes), output size,
@@ -31,72 +30,34 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
 
 import torch  # noqa: E402
-from escnn import gspaces  # noqa: E402
 from escnn import nn as enn  # noqa: E402
 
 from equidiff_relaxed.errors import run_cli  # noqa: E402
 from equidiff_relaxed.nn.encoders import EquivariantImageNet  # noqa: E402
+from equidiff_relaxed.nn.image_resnet import EquivariantResNet  # noqa: E402
+from equidiff_relaxed.nn.relaxed_conv import RelaxedR2Conv  # noqa: E402
 from equidiff_relaxed.symmetry.group import SymmetryGroup  # noqa: E402
 
 SIDE, ORDER = 76, 8
 
 
-class _ResBlock(enn.EquivariantModule):
-    """Two 3x3 R2Convs with a ReLU between and a skip (a 1x1 R2Conv where the width changes): regular fields."""
-
-    def __init__(self, gs: gspaces.GSpace2D, fields_in: int, fields_out: int):
-        super().__init__()
-        t_in, t_out = enn.FieldType(gs, fields_in * [gs.regular_repr]), enn.FieldType(gs, fields_out * [gs.regular_repr])
-        self.in_type, self.out_type = t_in, t_out
-        self.body = enn.SequentialModule(enn.R2Conv(t_in, t_out, 3, padding=1), enn.ReLU(t_out, inplace=True),
-                                         enn.R2Conv(t_out, t_out, 3, padding=1))
-        self.skip = enn.R2Conv(t_in, t_out, 1, bias=False) if fields_in != fields_out else None
-        self.relu = enn.ReLU(t_out, inplace=True)
-
-    def forward(self, x: enn.GeometricTensor) -> enn.GeometricTensor:
-        skip = self.skip(x) if self.skip is not None else x
-        return self.relu(self.body(x) + skip)
-
-    def evaluate_output_shape(self, input_shape: tuple) -> tuple:
-        return input_shape[0], self.out_type.size, *input_shape[2:]
-
-
-class EquiDiffStyleEncoder(torch.nn.Module):
-    """EquiDiff's 76 px cyclic encoder design: (M, 3, 76, 76) -> (M, 128 * N), regular fields."""
-
-    def __init__(self, n_out: int = 128, order: int = ORDER):
-        super().__init__()
-        gs = gspaces.rot2dOnR2(order)
-        self.in_type = enn.FieldType(gs, 3 * [gs.trivial_repr])
-        widths = [n_out // 8, n_out // 4, n_out // 2, n_out]
-
-        def regular(f: int) -> enn.FieldType:
-            return enn.FieldType(gs, f * [gs.regular_repr])
-
-        layers: list[enn.EquivariantModule] = [enn.R2Conv(self.in_type, regular(widths[0]), 5),  # 76 -> 72
-                                               enn.ReLU(regular(widths[0]), inplace=True)]
-        previous = widths[0]
-        for stage, width in enumerate(widths):
-            layers += [_ResBlock(gs, previous, width), _ResBlock(gs, width, width)]
-            layers.append(enn.PointwiseMaxPool2D(regular(width), 2 if stage < 3 else 3))  # 72->36->18->9->3
-            previous = width
-        layers += [enn.R2Conv(regular(n_out), regular(n_out), 3), enn.ReLU(regular(n_out), inplace=True)]  # -> 1
-        self.net = enn.SequentialModule(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(enn.GeometricTensor(x, self.in_type)).tensor.flatten(1)
+def EquiDiffStyleEncoder(n_out: int = 128, order: int = ORDER) -> torch.nn.Module:  # noqa: N802 (a constructor)
+    """EquiDiff's 76 px cyclic encoder design (the library's ``model.image_encoder resnet``): (M, 3, 76, 76) ->
+    (M, n_out * N), regular fields."""
+    return EquivariantResNet(3, order, n_out // 8)
 
 
 def macs_per_image(model: torch.nn.Module, x: torch.Tensor) -> int:
     """Multiply-accumulates of every R2Conv for one image (output elements x input channels x kernel area)."""
     total = 0
 
-    def hook(module: enn.R2Conv, _inputs, output: enn.GeometricTensor) -> None:
+    def hook(module: enn.R2Conv | RelaxedR2Conv, _inputs, output: enn.GeometricTensor) -> None:
         nonlocal total
         out = output.tensor
-        total += out[0].numel() * module.in_type.size * module.kernel_size ** 2
+        kernel = (module.conv if isinstance(module, RelaxedR2Conv) else module).kernel_size
+        total += out[0].numel() * module.in_type.size * kernel ** 2
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, enn.R2Conv)]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (enn.R2Conv, RelaxedR2Conv))]
     with torch.no_grad():
         model.eval()(x[:1])
     for h in handles:

@@ -118,3 +118,25 @@ def test_a_failed_start_prints_one_line_and_writes_nothing(tmp_path):
     assert proc.returncode == 2 and proc.stdout == "", proc.stderr
     assert proc.stderr.strip().splitlines() == [f"error: {tmp_path / 'none.zarr'}: no such file or directory"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_train_refuses_image_inputs_it_cannot_use(tmp_path):
+    """An image key the dataset lacks, a top-down image side the equivariant encoder cannot halve twice, and the
+    relaxed image family asked of an image declared camera: one error line each, no run folder."""
+    from equidiff_relaxed.data.synthetic import make_push_buffer
+
+    with_images, without = tmp_path / "img.zarr", tmp_path / "low.zarr"
+    make_push_buffer(3, seed=0, image_size=18).save(with_images)
+    make_push_buffer(3, seed=0).save(without)
+    base = ["--config", "configs/push_image.yaml", "--trainer.max_steps", "1"]
+    cases = [
+        ([str(without), "--data.obs_keys", "[pusher_pos, puck_pos, image]"],
+         ["low.zarr", "'image'", "which the dataset does not have"]),
+        ([str(with_images), "--model.model", "equi"], ["image's side 18", "multiple of 4"]),
+        ([str(with_images), "--model.model", "relaxed_conv", "--data.obs_reps", "{image: camera}"],
+         ["relaxed_conv", "image is declared camera"]),
+    ]
+    for i, (args, fragments) in enumerate(cases):
+        proc = run_script("train.py", *base, "--data.dataset_path", *args, "--out", str(tmp_path / f"run{i}"))
+        assert_one_line_error(proc, *fragments)
+        assert not (tmp_path / f"run{i}").exists()

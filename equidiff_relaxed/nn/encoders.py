@@ -16,6 +16,8 @@ from equidiff_relaxed._escnn import enn, gspaces
 from equidiff_relaxed.data.shape_meta import ShapeMeta
 from equidiff_relaxed.nn.fields import IrrepLayout
 from equidiff_relaxed.nn.group_linear import EquivariantLinear, LayerFactory
+from equidiff_relaxed.nn.image_resnet import EquivariantResNet
+from equidiff_relaxed.nn.r2conv import R2Conv
 from equidiff_relaxed.nn.relaxed_conv import ConvFactory
 from equidiff_relaxed.symmetry.group import SymmetryGroup
 
@@ -135,21 +137,29 @@ class PlainObsEncoder(nn.Module):
 
 class EquivariantImageNet(nn.Module):
     """R2Conv stack on rot2dOnR2(N): RGB (trivial fields) -> regular fields, global average pool.
-    (M, C, H, W) -> (M, 2 * fields * N). Exact for rotations by multiples of 90 degrees on the pixel grid; keep H, W
+    (M, C, H, W) -> (M, out_fields * N), ``out_fields`` = 2 * fields (``architecture`` "small", below) or 8 * fields
+    (``architecture`` "resnet": EquiDiff's design at its scale, :mod:`equidiff_relaxed.nn.image_resnet`; 76 px,
+    ``downsample`` ignored). Exact for rotations by multiples of 90 degrees on the pixel grid; keep H, W
     divisible by 4 (the resolution is halved twice; e.g. 88 or 76 px). ``crop_px``: random crop to that side while
     training, the centre crop otherwise (EquiDiff: 84 -> 76 px; keep H - crop_px even so the centre crop is
     symmetric). ``downsample``: "pool" (stride-1 convolutions, each halving by a 2x2 average pool) or "stride" (4x4
     stride-2 convolutions with padding 1, whose sampling grid is symmetric about the centre of an even-sized image:
-    about 3x less compute on CPU). ``conv``: the kind of its three convolutions (escnn's exact ``R2Conv``, or a
-:class:`~equidiff_relaxed.nn.relaxed_conv.RelaxedR2Conv` factory). Runs channels-last (the CPU convolutions are
-~1.35x faster that way)."""
+    about 3x less compute on CPU). ``conv``: the kind of its three convolutions (the exact
+    :class:`~equidiff_relaxed.nn.r2conv.R2Conv`, or a :class:`~equidiff_relaxed.nn.relaxed_conv.RelaxedR2Conv`
+    factory). Runs channels-last (the CPU convolutions are ~1.35x faster that way)."""
 
     def __init__(self, channels: int, group: SymmetryGroup, fields: int = 8, crop_px: int | None = None,
-                 downsample: str = "pool", conv: ConvFactory = enn.R2Conv):
+                 downsample: str = "pool", conv: ConvFactory = R2Conv, architecture: str = "small"):
         super().__init__()
         self.crop_px = crop_px
         if group.reflections:
             raise ValueError(f"top-down images with reflections ({group.name}) are not supported: use a C_N group")
+        if architecture == "resnet":
+            resnet = EquivariantResNet(channels, group.order, fields, conv)
+            self.in_type, self.net, self.out_type = resnet.in_type, resnet.net, resnet.out_type
+            return
+        if architecture != "small":
+            raise ValueError(f"unknown image encoder {architecture!r} (known: small, resnet)")
         gs = gspaces.rot2dOnR2(N=group.order)
         self.in_type = enn.FieldType(gs, channels * [gs.trivial_repr])
         t1 = enn.FieldType(gs, fields * [gs.regular_repr])
@@ -176,6 +186,11 @@ class EquivariantImageNet(nn.Module):
         y = self.net(enn.GeometricTensor(x, self.in_type)).tensor
         return y.mean(dim=(-2, -1))
 
+    @property
+    def out_fields(self) -> int:
+        """Regular fields of the output."""
+        return self.out_type.size // self.out_type.gspace.fibergroup.order()
+
 
 class EquivariantObsEncoder(nn.Module):
     """Low-dim fields as C_N irreps (from shape_meta) and top-down image features as regular fields, mixed by
@@ -183,7 +198,8 @@ class EquivariantObsEncoder(nn.Module):
     into ``camera_features`` invariant (trivial) features per frame, like other symmetry-breaking inputs; eye-in-hand
     images (rep 'camera_inhand') likewise, through a CNN with a spatial softmax over ``keypoints`` maps.
     ``image_crop``: every image's crop side in pixels (random while training, centre otherwise);
-    ``image_downsample``, ``image_conv``: the top-down encoder's (:class:`EquivariantImageNet`), ``image_fields``
+    ``image_downsample``, ``image_conv``, ``image_encoder`` (its architecture): the top-down encoder's
+    (:class:`EquivariantImageNet`), ``image_fields``
     its width (regular fields), ``image_width`` the plain CNNs' of fixed cameras. ``layers`` hidden layers of
     ``hidden_fields`` regular fields (ReLU between them). Each group copy h of the
     denoiser is conditioned on the ``out_fields`` entries [:, :, h], so ``out_fields`` is the per-copy width.
@@ -193,7 +209,8 @@ class EquivariantObsEncoder(nn.Module):
     def __init__(self, shape_meta: ShapeMeta, n_obs_steps: int, group: SymmetryGroup, hidden_fields: int = 32,
                  out_fields: int = 16, layer: LayerFactory = EquivariantLinear, image_fields: int = 8,
                  camera_features: int = 32, layers: int = 1, image_crop: int | None = None, keypoints: int = 32,
-                 image_downsample: str = "pool", image_conv: ConvFactory = enn.R2Conv, image_width: int = 32):
+                 image_downsample: str = "pool", image_conv: ConvFactory = R2Conv, image_width: int = 32,
+                 image_encoder: str = "small"):
         super().__init__()
         self.meta, self.n_obs_steps = shape_meta, n_obs_steps
         G, gs = group.escnn, group.gspace
@@ -204,9 +221,9 @@ class EquivariantObsEncoder(nn.Module):
         per_step += [G.trivial_representation] * (camera_features * len(self.cameras))
         reps = per_step * n_obs_steps
         self.images = nn.ModuleDict({k: EquivariantImageNet(shape_meta.obs[k].shape[0], group, image_fields,
-                                                            image_crop, image_downsample, image_conv)
+                                                            image_crop, image_downsample, image_conv, image_encoder)
                                      for k in shape_meta.top_down_keys})
-        n_img = sum(n_obs_steps * 2 * image_fields for _ in shape_meta.top_down_keys)
+        n_img = sum(n_obs_steps * net.out_fields for net in self.images.values())
         hidden = group.regular_type(hidden_fields)
         self.lift = layer(enn.FieldType(gs, reps), hidden) if reps else None
         self.image_mix = layer(group.regular_type(n_img), hidden) if n_img else None

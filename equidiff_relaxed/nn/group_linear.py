@@ -35,6 +35,7 @@ from torch import nn
 
 from equidiff_relaxed._escnn import enn
 from equidiff_relaxed.nn.penalty import Penalised, modules_of
+from equidiff_relaxed.nn.r2conv import autocasting, full_precision
 
 
 def _is_regular(ftype: enn.FieldType) -> bool:
@@ -123,11 +124,12 @@ class GroupLinear(enn.EquivariantModule):
         once and kept until a parameter changes (tracked by the tensors' version counters) or ``train()`` is called.
         """
         if self.training:
-            return self._fold()
+            with full_precision():
+                return self._fold()
         versions = self._versions()
         cached = self._folded
         if cached is None or cached[0] != versions:
-            with torch.no_grad():
+            with torch.no_grad(), full_precision():
                 cached = (versions, *self._fold())
             self._folded = cached
         return cached[1], cached[2]
@@ -188,7 +190,7 @@ class EquivariantLinear(GroupLinear):
     """An exactly equivariant layer: escnn's ``Linear`` (one bank; w fixed)."""
 
     def forward(self, x: torch.Tensor | enn.GeometricTensor) -> torch.Tensor | enn.GeometricTensor:
-        if isinstance(x, enn.GeometricTensor):
+        if isinstance(x, enn.GeometricTensor) or autocasting():  # under autocast: the matrix built in full precision
             return super().forward(x)
         return self.banks[0](enn.GeometricTensor(x, self.in_type)).tensor
 

@@ -31,6 +31,7 @@ from torch import nn
 
 from equidiff_relaxed._escnn import enn
 from equidiff_relaxed.nn.penalty import Penalised, modules_of
+from equidiff_relaxed.nn.r2conv import R2Conv, full_precision
 
 ConvFactory = Callable[..., enn.EquivariantModule]
 """``factory(in_type, out_type, kernel_size, padding=..., stride=...)`` -> an R2Conv-like module (escnn's ``R2Conv``,
@@ -58,13 +59,14 @@ class RelaxedR2Conv(enn.EquivariantModule, Penalised):
         self.n_banks, self.alpha, self.stride, self.padding = banks, alpha, stride, padding
         # the L banks as one escnn convolution with L times the output fields: field l * F + i is bank l's field i
         stacked = enn.FieldType(out_type.gspace, banks * list(out_type.representations))
-        self.conv = enn.R2Conv(in_type, stacked, kernel_size, padding=padding, stride=stride, bias=bias)
+        self.conv = R2Conv(in_type, stacked, kernel_size, padding=padding, stride=stride, bias=bias)
         self.relax_weights = nn.Parameter(torch.full((banks, self.group_order), 1.0 / banks))  # w_l(h): (L, N)
 
     def filter_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The folded filter (out_type.size, in_type.size, k, k) and bias (out_type.size,) or None: channel
         (i, h) is ``sum_l w_l(h) psi_l(i, h)``. Differentiable in the banks' weights and in w."""
-        filt, bias = self.conv.expand_parameters()
+        with full_precision():
+            filt, bias = self.conv.expand_parameters()
         n, banks = self.group_order, self.n_banks
         fields = self.out_type.size // n
         w = self.relax_weights[:, None, :]  # (L, 1, N)
@@ -83,6 +85,17 @@ class RelaxedR2Conv(enn.EquivariantModule, Penalised):
 
     def evaluate_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return self.conv.evaluate_output_shape(input_shape)
+
+    @torch.no_grad()
+    def export(self) -> nn.Conv2d:
+        """The plain ``nn.Conv2d`` with the folded filter: the same function, for inference."""
+        filt, bias = self.filter_and_bias()
+        conv = nn.Conv2d(self.in_type.size, self.out_type.size, filt.shape[-1], stride=self.stride,
+                         padding=self.padding, bias=bias is not None)
+        conv.weight.copy_(filt)
+        if bias is not None:
+            conv.bias.copy_(bias)
+        return conv.to(filt.device).eval()
 
     def penalty(self, progress: float = 1.0) -> torch.Tensor:
         """``alpha * sum_l sum_h (w_l(h) - mean_h w_l)^2``."""
@@ -125,16 +138,23 @@ def quarter_turn_errors(net: enn.SequentialModule, x: torch.Tensor) -> list[floa
     errors = []
     for layer in net:
         a, b = layer(a), layer(b)
-        if isinstance(layer, (enn.R2Conv, RelaxedR2Conv)):
+        if _reported(layer):
             expected = a.transform(quarter).tensor
             errors.append(float((b.tensor - expected).norm() / a.tensor.norm().clamp_min(1e-12)))
     return errors
 
 
+def _reported(layer: nn.Module) -> bool:
+    """A convolution (escnn's or relaxed) or a block of them (a residual block: a module with convolutions inside)."""
+    return isinstance(layer, (enn.R2Conv, RelaxedR2Conv)) or any(
+        isinstance(m, (enn.R2Conv, RelaxedR2Conv)) for m in layer.modules())
+
+
 def conv_layer_names(net: enn.SequentialModule) -> list[str]:
-    """The names of the convolutions :func:`quarter_turn_errors` reports on, in order ("conv1", "conv2", ...)."""
-    n = sum(isinstance(layer, (enn.R2Conv, RelaxedR2Conv)) for layer in net)
-    return [f"conv{i + 1}" for i in range(n)]
+    """The names of the layers :func:`quarter_turn_errors` reports on, in order: "conv<i>" for convolutions,
+    "block<i>" for blocks of them (numbered together)."""
+    return [f"{'conv' if isinstance(layer, (enn.R2Conv, RelaxedR2Conv)) else 'block'}{i + 1}"
+            for i, layer in enumerate(m for m in net if _reported(m))]
 
 
 __all__ = ["ConvFactory", "RelaxedR2Conv", "conv_layer_names", "quarter_turn_errors", "relaxed_convs"]

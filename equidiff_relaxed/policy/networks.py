@@ -12,8 +12,9 @@ from torch import nn
 from equidiff_relaxed.data.shape_meta import FieldMeta, ShapeMeta
 from equidiff_relaxed.nn.denoisers import EquivariantDenoiser, PlainDenoiser
 from equidiff_relaxed.nn.encoders import EquivariantObsEncoder, PlainObsEncoder
-from equidiff_relaxed._escnn import enn
 from equidiff_relaxed.nn.group_linear import EquivariantLinear, LayerFactory
+from equidiff_relaxed.nn.image_resnet import RESNET_SIDE
+from equidiff_relaxed.nn.r2conv import R2Conv
 from equidiff_relaxed.nn.relaxed_conv import ConvFactory
 from equidiff_relaxed.nn.mlp_denoiser import EquivariantMLPDenoiser, PlainMLPDenoiser
 from equidiff_relaxed.symmetry.group import SymmetryGroup
@@ -37,20 +38,27 @@ class BuildContext:
     action_dim: int
 
     def check_image_crop(self) -> None:
-        """ValueError for a crop larger than an image, and for top-down images (rep image) the equivariant encoder
-        cannot turn exactly: not square, or a side (after the crop) that is not a multiple of 4 (it halves the
-        resolution twice, and every stage must keep an even side for quarter turns to stay exact)."""
+        """ValueError for a crop larger than an image."""
         cfg, meta = self.config, self.meta
         for k in meta.rgb_keys:
             h, w = meta.obs[k].shape[1:]
             if cfg.image_crop is not None and cfg.image_crop > min(h, w):
                 raise ValueError(f"model.image_crop {cfg.image_crop} is larger than {k}'s {h}x{w} images")
+
+    def check_top_down_sides(self) -> None:
+        """ValueError for top-down images (rep image) the equivariant encoder cannot turn exactly: not square, or a
+        side (after the crop) that is not a multiple of 4 (it halves the resolution twice, and every stage must keep
+        an even side for quarter turns to stay exact)."""
+        cfg, meta = self.config, self.meta
         for k in meta.top_down_keys:
             h, w = meta.obs[k].shape[1:]
             if h != w:
                 raise ValueError(f"{k}: top-down images (rep image) must be square to turn with the task, got {h}x{w}")
             side = cfg.image_crop or h
             what = f"model.image_crop {side}" if cfg.image_crop else f"{k}'s side {side}"
+            if cfg.image_encoder == "resnet" and side != RESNET_SIDE:
+                raise ValueError(f"{what}: the resnet image encoder (EquiDiff's design) takes {RESNET_SIDE} px images "
+                                 f"(e.g. model.image_crop {RESNET_SIDE} on 84 px images)")
             if side % 4:
                 raise ValueError(f"{what}: the equivariant image encoder halves the resolution twice, so the side it "
                                  f"sees must be a multiple of 4 (e.g. {side - side % 4})")
@@ -70,17 +78,18 @@ class BuildContext:
 
     def group_folded(self, encoder_layer: LayerFactory = EquivariantLinear,
                      denoiser_layer: LayerFactory = EquivariantLinear,
-                     image_conv: ConvFactory = enn.R2Conv) -> tuple[nn.Module, nn.Module]:
+                     image_conv: ConvFactory = R2Conv) -> tuple[nn.Module, nn.Module]:
         """The group-folded encoder (B, encoder_fields, |G|) and denoiser (EquiDiff's folding around one shared
         U-Net or MLP), their group-linear layers of the given kinds and the top-down image encoder's convolutions
         of kind ``image_conv``."""
         self.check_image_crop()
+        self.check_top_down_sides()
         cfg, meta, group = self.config, self.meta, self.group
         encoder = EquivariantObsEncoder(meta, cfg.n_obs_steps, group, 4 * cfg.encoder_fields, cfg.encoder_fields,
                                         layer=encoder_layer, layers=cfg.encoder_layers, image_crop=cfg.image_crop,
                                         keypoints=cfg.inhand_keypoints, image_downsample=cfg.image_downsample,
                                         image_fields=cfg.image_fields, image_conv=image_conv,
-                                        image_width=cfg.image_width)
+                                        image_width=cfg.image_width, image_encoder=cfg.image_encoder)
         if cfg.denoiser == "mlp":
             return encoder, EquivariantMLPDenoiser(self.action, cfg.horizon, cfg.encoder_fields, group,
                                                    cfg.lift_fields, cfg.denoiser_width, cfg.denoiser_depth,

@@ -52,13 +52,14 @@ def test_exported_relaxed_policy_keeps_its_symmetry_breaking(push_data):
         assert (err < 1e-4) if equivariant else (err > 1e-3)
 
 
-def test_exported_image_policy_matches_and_is_equivariant_for_quarter_turns():
+@pytest.mark.parametrize("family", ["equi", "relaxed_conv"])
+def test_exported_image_policy_matches_and_is_equivariant_for_quarter_turns(family):
     from equidiff_relaxed.data.synthetic import make_push_buffer
     from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
 
     buf = make_push_buffer(3, seed=0, image_size=16)
     torch.manual_seed(0)
-    policy = DiffusionPolicy(buf.shape_meta, "equi", group_order=4, **TINY)
+    policy = DiffusionPolicy(buf.shape_meta, family, group_order=4, **TINY)
     policy.fit_normalizer(buf.load_arrays(["pusher_pos", "puck_pos", "action"]))
     policy.eval()
     exported = export_policy(policy)

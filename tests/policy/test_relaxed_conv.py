@@ -20,8 +20,9 @@ from tests.policy.conftest import TINY
 from tests.policy.test_equivariance import TOL
 
 # Turns by an odd multiple of 45 degrees are not permutations of pixels: the rotated image is interpolated, so even an
-# exactly equivariant encoder is only approximately so (measured 0.01-0.04 on smooth images; docs/policy.md).
-OFF_GRID_TOL = 0.1
+# exactly equivariant encoder is only approximately so (measured on these smooth images: 0.01-0.04 for the small
+# encoder, 0.13 for the resnet, whose max pooling passes on interpolation differences; docs/policy.md).
+OFF_GRID_TOL = {"pool": 0.1, "stride": 0.1, "resnet": 0.2}
 
 
 def smooth_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
@@ -37,8 +38,11 @@ def smooth_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
 
 
 def relaxed_net(downsample: str, crop_px: int | None = 36) -> EquivariantImageNet:
+    """The small encoder ("pool" or "stride" downsampling) or EquiDiff's design ("resnet", 76 px crops)."""
     torch.manual_seed(0)
     conv = functools.partial(RelaxedR2Conv, banks=2, alpha=1e-3)
+    if downsample == "resnet":
+        return EquivariantImageNet(3, SymmetryGroup(8), fields=1, crop_px=76, conv=conv, architecture="resnet")
     return EquivariantImageNet(3, SymmetryGroup(8), fields=2, crop_px=crop_px, downsample=downsample, conv=conv)
 
 
@@ -53,17 +57,18 @@ def element_errors(net: EquivariantImageNet, img: torch.Tensor) -> list[float]:
     return errors
 
 
-@pytest.mark.parametrize("downsample", ["pool", "stride"])
+@pytest.mark.parametrize("downsample", ["pool", "stride", "resnet"])
 def test_relaxed_encoder_is_exact_at_init_for_every_element_of_c8_on_the_crop(downsample):
     net = relaxed_net(downsample).eval()
-    errors = element_errors(net, smooth_images(3, 40))
+    images = smooth_images(3, 80 if downsample == "resnet" else 40)
+    errors = element_errors(net, images)
     assert max(errors[0::2]) < TOL  # identity and the quarter turns: permutations of pixels, exact
-    assert max(errors[1::2]) < OFF_GRID_TOL  # the odd eighths: interpolated images
+    assert max(errors[1::2]) < OFF_GRID_TOL[downsample]  # the odd eighths: interpolated images
     # ... and it is the encoder an exact one would be: a random w breaks the quarter turns by far more
     with torch.no_grad():
         for _, layer in relaxed_convs(net):
             layer.relax_weights.uniform_(0.0, 1.0)
-    assert max(element_errors(net, smooth_images(3, 40))[2::2]) > 100 * TOL
+    assert max(element_errors(net, images)[2::2]) > 100 * TOL
 
 
 def test_relaxation_weights_get_gradient_and_are_the_only_way_to_break_symmetry():
