@@ -2,6 +2,7 @@
 
 python benchmarks/encoder_compare.py [--batch 8] [--threads 2] [--out benchmarks/results/encoder_compare_cpu.json]
                                    [--equidiff_width 128]
+python benchmarks/encoder_compare.py --capacity --out benchmarks/results/capacity_image.json
 
 Encoders (all escnn R2Conv stacks on rot2dOnR2(8), exact for quarter turns on the pixel grid):
   ours_pool    EquivariantImageNet, model.image_downsample pool (the recipe's default): 5x5 conv, 2x2 average pool,
@@ -65,6 +66,45 @@ def macs_per_image(model: torch.nn.Module, x: torch.Tensor) -> int:
     return total
 
 
+def plain_macs_per_image(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Multiply-accumulates of every ``nn.Conv2d`` for one image."""
+    total = 0
+
+    def hook(module: torch.nn.Conv2d, _inputs, output: torch.Tensor) -> None:
+        nonlocal total
+        total += output[0].numel() * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        model.eval()(x[:1])
+    for h in handles:
+        h.remove()
+    return total
+
+
+def capacity() -> dict[str, dict[str, float]]:
+    """Parameters and multiply-accumulates per 76 px image of the agentview encoders the recipes can build: the plain
+    CNN at ``model.image_width`` 16/32/64 and the strided equivariant encoder (exact, and relaxed with 2 banks) at
+    ``model.image_fields`` 8/12/16/24."""
+    import functools
+
+    from equidiff_relaxed.nn.encoders import PlainImageNet
+    from equidiff_relaxed.nn.relaxed_conv import RelaxedR2Conv
+
+    x = torch.rand(1, 3, SIDE, SIDE)
+    rows: dict[str, dict[str, float]] = {}
+    for width in (16, 32, 64):
+        net = PlainImageNet(3, 64, width=width)
+        rows[f"plain image_width {width}"] = {"parameters": sum(p.numel() for p in net.parameters()),
+                                              "gmacs_per_image": plain_macs_per_image(net, x) / 1e9}
+    for fields in (8, 12, 16, 24):
+        for name, kwargs in (("equi", {}), ("relaxed_conv", {"conv": functools.partial(RelaxedR2Conv, banks=2)})):
+            net = EquivariantImageNet(3, SymmetryGroup(ORDER), fields, downsample="stride", **kwargs)
+            rows[f"{name} image_fields {fields}"] = {"parameters": sum(p.numel() for p in net.parameters()),
+                                                     "gmacs_per_image": macs_per_image(net, x) / 1e9}
+    return rows
+
+
 def median_ms(fn: Callable[[], None], reps: int = 5) -> float:
     fn()
     times = []
@@ -121,7 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results/encoder_compare_cpu.json")
     parser.add_argument("--no_profile", action="store_true", help="skip the encoder's share of a training step")
     parser.add_argument("--equidiff_width", type=int, default=128, help="EquiDiff's n_out (output regular fields)")
+    parser.add_argument("--capacity", action="store_true",
+                        help="only parameters and MACs of the recipes' agentview encoders at several widths (no timing)")
     args = parser.parse_args(argv)
+    if args.capacity:
+        command = "python benchmarks/encoder_compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        write_json_atomic(Path(args.out), {"input": f"1 x 3 x {SIDE} x {SIDE}, C{ORDER}, strided equivariant encoder",
+                                           "command": command, "encoders": capacity()})
+        print(f"wrote {args.out}")
+        return 0
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -159,13 +207,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in results["encoders"].values():
         row["train_time_vs_ours_pool"] = row["train_ms_per_image"] / base["train_ms_per_image"]
         row["macs_vs_ours_pool"] = row["macs_per_image"] / base["macs_per_image"]
-    out = Path(args.out)
+    write_json_atomic(Path(args.out), results)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def write_json_atomic(out: Path, payload: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n")
     tmp.replace(out)
-    print(f"wrote {out}")
-    return 0
 
 
 if __name__ == "__main__":

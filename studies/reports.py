@@ -12,7 +12,8 @@ of that env; for each robomimic image curve (robomimic_image/<name>_steps, seed 
 ``steps_report.py`` with the full-budget sweep robomimic_image/<name>; for each strided-encoder sweep
 (robomimic_image/<name>_stride) ``compare_runs.py`` of its equi against plain and equi of robomimic_image/<name>
 (``equi_vs_plain.md``, ``equi_vs_pooled.md``), and in each full robomimic image sweep that has both, relaxed
-against plain (``relaxed_vs_plain.md``); ``breaks_report.py`` when <results>/breaks/push-wall exists; last,
+against plain (``relaxed_vs_plain.md``); ``image_relax_report.py`` once the relaxed-convolution image study has a
+run; ``breaks_report.py`` when <results>/breaks/push-wall exists; last,
 ``hypotheses.py`` (the sample-efficiency study's hypotheses from sample_efficiency, sample_efficiency_plain30k and regions_lift). Stops at the
 first report that fails, naming it.
 """
@@ -80,6 +81,9 @@ def report_commands(results: Path) -> list[list[str]]:
         if any(full.glob("runs/relaxed_n*/eval.json")) and any(full.glob("runs/plain_n*/eval.json")):
             commands.append(["compare_runs.py", f"{full}:relaxed", f"{full}:plain", "--out",
                              str(full / "relaxed_vs_plain.md")])
+    if any((results / "robomimic_image" / "lift_stride").glob("runs/relaxed_conv_n*/eval.json")) or any(
+            (results / "robomimic_image" / "lift_steps").glob("steps*/runs/relaxed_conv_n*/eval.json")):
+        commands.append(["image_relax_report.py", "--results", str(results)])  # the relaxed-convolution image study
     if (results / "breaks" / "push-wall").is_dir():
         commands.append(["breaks_report.py", "--results", str(results)])
     if (results / "sample_efficiency").is_dir():

@@ -37,3 +37,14 @@ def test_writes_every_encoder_with_ratios(tmp_path):
 def test_the_profile_times_the_recipe_policy_and_its_agentview_encoder():
     share = ec.encoder_share("stride", batch=2)
     assert share["train_step_ms"] > share["agentview_encoder_ms"] > 0 and 0 < share["encoder_share"] < 1
+
+
+def test_capacity_table_counts_the_recipes_encoders(tmp_path):
+    out = tmp_path / "cap.json"
+    assert ec.main(["--capacity", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["encoders"]
+    # relaxed convolutions double the parameters (two banks, plus w: 2 x 8 per convolution, three convolutions) at
+    # the same compute (one folded filter)
+    assert rows["relaxed_conv image_fields 8"]["parameters"] == 2 * rows["equi image_fields 8"]["parameters"] + 3 * 16
+    assert rows["relaxed_conv image_fields 8"]["gmacs_per_image"] == rows["equi image_fields 8"]["gmacs_per_image"]
+    assert rows["plain image_width 64"]["parameters"] > rows["plain image_width 32"]["parameters"]
