@@ -245,10 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue  # images carry no reflection action (D_N families are low-dim only)
             try:
                 policy, meta = build(RECIPES / recipe, family, image, args.device, overrides, layout)
-            except (ValueError, UserError) as err:
-                if not image:
-                    raise
-                section[family] = {"skipped": str(err).split(": ", 1)[-1]}  # a family that takes no images
+            except (ValueError, UserError) as err:  # a family that takes no images, or only images
+                section[family] = {"skipped": str(err).split(": ", 1)[-1]}
                 print(f"{name} {family} skipped: {section[family]['skipped']}", flush=True)
                 continue
             row = section[family] = measure(policy, meta, family, image, args.device, args.ddim_steps, args.quick)

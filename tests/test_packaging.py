@@ -114,7 +114,9 @@ def test_speed_benchmark_runs_for_every_registered_family(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads(out.read_text())["low_dim_mlp"]
     assert list(rows) == list(family_names())
-    assert all(r["train_samples_per_s"] > 0 and r["infer_ms_per_chunk"] > 0 for r in rows.values())
+    measured = {name: r for name, r in rows.items() if "skipped" not in r}
+    assert set(rows) - set(measured) == {"relaxed_conv"}  # it relaxes image encoders: low-dim data have none
+    assert all(r["train_samples_per_s"] > 0 and r["infer_ms_per_chunk"] > 0 for r in measured.values())
     assert rows["equi"]["train_speed_vs_equi"] == 1.0 and "train_speed_vs_plain" in rows["relaxed"]
 
 
