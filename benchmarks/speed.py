@@ -196,6 +196,8 @@ def print_mlp_summary(results: dict) -> None:
     header = ["family", "unet smp/s", "mlp smp/s", "ratio", "unet ms", "mlp ms", "mlp exp ms"]
     print("\n" + f"{header[0]:<16} " + " ".join(f"{h:>{w}}" for h, w in zip(header[1:], (10, 10, 6, 8, 7, 10))))
     for family, row in results["low_dim_mlp"].items():
+        if "skipped" in row:
+            continue
         unet = results.get("low_dim_unet", {}).get(family, {})
         print(f"{family:<16} {cell(unet.get('train_samples_per_s'), 10, 0)} {cell(row['train_samples_per_s'], 10, 0)} "
               f"{cell(row.get('mlp_train_speed_vs_unet'), 6, 1)} {cell(unet.get('infer_ms_per_chunk'), 8, 1)} "
@@ -254,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratios(section)
     for family, row in results.get("low_dim_mlp", {}).items():
         unet = results.get("low_dim_unet", {}).get(family)
-        if unet:
+        if unet and "skipped" not in row and "skipped" not in unet:
             row["mlp_train_speed_vs_unet"] = row["train_samples_per_s"] / unet["train_samples_per_s"]
             row["mlp_infer_time_vs_unet"] = row["infer_ms_per_chunk"] / unet["infer_ms_per_chunk"]
     if "low_dim_mlp" in results:
