@@ -34,7 +34,10 @@ def full_precision() -> Iterator[None]:
 
 def autocasting() -> bool:
     """Whether autocast is on for the CPU or a CUDA device."""
-    return torch.is_autocast_enabled("cpu") or (torch.cuda.is_available() and torch.is_autocast_enabled("cuda"))
+    try:
+        return torch.is_autocast_enabled("cpu") or (torch.cuda.is_available() and torch.is_autocast_enabled("cuda"))
+    except TypeError:  # torch < 2.4: no device argument
+        return torch.is_autocast_cpu_enabled() or torch.is_autocast_enabled()
 
 
 _PAIR_COUNTS: dict[tuple, list[tuple[int, int]]] = {}  # (in repr, out repr, conv args) -> per-weight basis counts
@@ -45,10 +48,11 @@ def _uniform(ftype: enn.FieldType) -> bool:
 
 
 def he_variances(conv: enn.R2Conv, kernel_size: int, conv_args: dict[str, Any]) -> torch.Tensor:
-    """escnn's generalized He variances of ``conv``'s weights, from a one-field-to-one-field layer of the same
-    representations (requires field types of one representation each)."""
+    """escnn's generalized He variances of ``conv``'s weights, (conv.weights.numel(),), from a one-field-to-one-field
+    layer of the same representations (requires field types of one representation each), cached per gspace,
+    representations, kernel size and basis arguments."""
     rin, rout = conv.in_type.representations[0], conv.out_type.representations[0]
-    key = (rin.name, rout.name, conv.in_type.gspace.fibergroup.order(), kernel_size, tuple(sorted(conv_args.items())))
+    key = (conv.in_type.gspace.name, rin.name, rout.name, kernel_size, repr(sorted(conv_args.items())))
     if key not in _PAIR_COUNTS:
         gs = conv.in_type.gspace
         pair = enn.R2Conv(enn.FieldType(gs, [rin]), enn.FieldType(gs, [rout]), kernel_size, initialize=False,
@@ -69,7 +73,7 @@ class R2Conv(enn.R2Conv):
     """escnn's ``R2Conv`` (same parameters, same function, same initial weights) whose filter is expanded in full
     precision and whose He initialisation is computed per field pair (see the module docstring)."""
 
-    def __init__(self, in_type: enn.FieldType, out_type: enn.FieldType, kernel_size: int, padding: int = 0,
+    def __init__(self, in_type: enn.FieldType, out_type: enn.FieldType, kernel_size: int, *, padding: int = 0,
                  stride: int = 1, dilation: int = 1, groups: int = 1, bias: bool = True, initialize: bool = True,
                  **kwargs: Any):
         fast = initialize and groups == 1 and _uniform(in_type) and _uniform(out_type)
@@ -82,6 +86,7 @@ class R2Conv(enn.R2Conv):
                 self.weights.data[:] = variances * torch.randn_like(self.weights.data)
 
     def expand_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """escnn's filter (out, in, k, k) and bias (out,) or None, built in full precision."""
         with full_precision():
             return super().expand_parameters()
 

@@ -6,8 +6,9 @@ fields) and learnable weights w_l(h), one per bank and group element h of the ou
     out(x, h) = sum_l w_l(h) [f * (h . psi_l)](x, h)
 
 (lifting from RGB, and group-to-group between regular fields alike: escnn's regular-field convolution is the group
-convolution, entry h of a regular output field being the response to the filter turned by h). w starts equal
-across h (1/L), so the layer starts as an exactly equivariant convolution; where training makes w_l depend on h,
+convolution, entry h of a regular output field being the response to the filter turned by h; in the group-to-group
+case this weights the output element h, where Wang et al. write the weights inside the sum over input elements, a
+relaxation of the same kind). w starts equal across h, so the layer starts as an exactly equivariant convolution; where training makes w_l depend on h,
 the layer responds differently to the same pattern at different absolute orientations: it has broken the symmetry,
 and w shows at which orientations.
 
@@ -60,7 +61,9 @@ class RelaxedR2Conv(enn.EquivariantModule, Penalised):
         # the L banks as one escnn convolution with L times the output fields: field l * F + i is bank l's field i
         stacked = enn.FieldType(out_type.gspace, banks * list(out_type.representations))
         self.conv = R2Conv(in_type, stacked, kernel_size, padding=padding, stride=stride, bias=bias)
-        self.relax_weights = nn.Parameter(torch.full((banks, self.group_order), 1.0 / banks))  # w_l(h): (L, N)
+        # w_l(h): (L, N), 1/sqrt(L) so that the sum of L independently initialised banks has the exact convolution's
+        # scale (with 1/L it would start 1/sqrt(L) smaller, and the encoder's features shrink layer by layer)
+        self.relax_weights = nn.Parameter(torch.full((banks, self.group_order), banks ** -0.5))
 
     def filter_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The folded filter (out_type.size, in_type.size, k, k) and bias (out_type.size,) or None: channel
@@ -77,6 +80,7 @@ class RelaxedR2Conv(enn.EquivariantModule, Penalised):
         return filt, bias
 
     def forward(self, x: enn.GeometricTensor) -> enn.GeometricTensor:
+        """(M, in_type.size, H, W) -> (M, out_type.size, H', W'), one ``conv2d`` with the folded filter."""
         if x.type != self.in_type:
             raise ValueError("a relaxed convolution got a GeometricTensor of another field type than its in_type")
         filt, bias = self.filter_and_bias()
@@ -84,7 +88,15 @@ class RelaxedR2Conv(enn.EquivariantModule, Penalised):
         return enn.GeometricTensor(y, self.out_type)
 
     def evaluate_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return self.conv.evaluate_output_shape(input_shape)
+        stacked = self.conv.evaluate_output_shape(input_shape)
+        return (stacked[0], self.out_type.size, *stacked[2:])
+
+    def train(self, mode: bool = True) -> "RelaxedR2Conv":
+        """Keeps the inner stacked convolution in training mode: in eval mode escnn would cache its (L times larger)
+        filter as buffers that this layer never reads."""
+        super().train(mode)
+        self.conv.train(True)
+        return self
 
     @torch.no_grad()
     def export(self) -> nn.Conv2d:
@@ -128,13 +140,15 @@ def relaxed_convs(module: nn.Module) -> list[tuple[str, RelaxedR2Conv]]:
 @torch.no_grad()
 def quarter_turn_errors(net: enn.SequentialModule, x: torch.Tensor) -> list[float]:
     """Relative equivariance error of every layer's output of an escnn stack under the quarter turn (exact on the
-    pixel grid): ``||L(r x) - r L(x)|| / ||L(x)||`` after each module of ``net``, for images ``x`` (M, C, H, W) of
-    ``net``'s input type (H = W, even sizes through every stride). Cumulative: layer k's error includes what the
+    pixel grid): ``||L(r x) - r L(x)|| / ||L(x)||`` after each module of ``net``, for inputs ``x`` (M, C, H, W) of
+    ``net``'s input type (H = W, even sizes through every stride; C_N with N a multiple of 4). Cumulative: layer k's error includes what the
     layers before it broke."""
     group = net.in_type.gspace.fibergroup
+    if group.order() % 4:
+        raise ValueError(f"a quarter turn is not an element of C{group.order()}")
     quarter = group.element(group.order() // 4)
     a = enn.GeometricTensor(x, net.in_type)
-    b = enn.GeometricTensor(torch.rot90(x, 1, dims=(-2, -1)), net.in_type)
+    b = a.transform(quarter)  # for RGB images (trivial fields) the pixels turned by 90 degrees
     errors = []
     for layer in net:
         a, b = layer(a), layer(b)

@@ -68,3 +68,13 @@ def test_the_gpu_recipe_takes_steps_on_a_cpu_at_batch_2(tmp_path):
     assert "train step 2/2" in proc.stderr + proc.stdout
     config = json.loads((tmp_path / "run" / "checkpoints" / "policy" / "config.json").read_text())
     assert config["policy"]["image_encoder"] == "resnet" and config["policy"]["image_fields"] == 16
+
+
+def test_fast_initialisation_tells_groups_of_the_same_order_apart():
+    """C8 and D4 both have order 8 and a representation named "regular": their variances must not be shared."""
+    for gs in (gspaces.rot2dOnR2(8), gspaces.flipRot2dOnR2(4)):
+        t = enn.FieldType(gs, 2 * [gs.regular_repr])
+        torch.manual_seed(5)
+        ref = enn.R2Conv(t, t, 3)
+        torch.manual_seed(5)
+        assert torch.equal(ref.weights, R2Conv(t, t, 3).weights), gs
