@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 import torch  # noqa: E402
 from escnn import nn as enn  # noqa: E402
 
-from equidiff_relaxed.errors import run_cli  # noqa: E402
+from equidiff_relaxed.errors import UserError, run_cli  # noqa: E402
 from equidiff_relaxed.nn.encoders import EquivariantImageNet  # noqa: E402
 from equidiff_relaxed.nn.image_resnet import EquivariantResNet  # noqa: E402
 from equidiff_relaxed.nn.relaxed_conv import RelaxedR2Conv  # noqa: E402
@@ -164,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--capacity", action="store_true",
                         help="only parameters and MACs of the recipes' agentview encoders at several widths (no timing)")
     args = parser.parse_args(argv)
+    if args.equidiff_width < 8 or args.equidiff_width % 8:
+        raise UserError(f"--equidiff_width must be a multiple of 8 (its stages have width / 8, / 4, / 2, / 1 fields), "
+                        f"got {args.equidiff_width}")
     if args.capacity:
         command = "python benchmarks/encoder_compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
         write_json_atomic(Path(args.out), {"input": f"1 x 3 x {SIDE} x {SIDE}, C{ORDER}, strided equivariant encoder",

@@ -245,10 +245,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for family in families:
             if image and get_family(family).reflections:
                 continue  # images carry no reflection action (D_N families are low-dim only)
+            if not image and get_family(family).needs_top_down_images:
+                section[family] = {"skipped": f"{family} relaxes image encoders: low-dim data have none"}
+                print(f"{name} {family} skipped: {section[family]['skipped']}", flush=True)
+                continue
             try:
                 policy, meta = build(RECIPES / recipe, family, image, args.device, overrides, layout)
-            except (ValueError, UserError) as err:  # a family that takes no images, or only images
-                section[family] = {"skipped": str(err).split(": ", 1)[-1]}
+            except (ValueError, UserError) as err:
+                if not image:
+                    raise
+                section[family] = {"skipped": str(err).split(": ", 1)[-1]}  # a family that takes no images
                 print(f"{name} {family} skipped: {section[family]['skipped']}", flush=True)
                 continue
             row = section[family] = measure(policy, meta, family, image, args.device, args.ddim_steps, args.quick)

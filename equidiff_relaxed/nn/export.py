@@ -21,6 +21,7 @@ from torch import nn
 
 from equidiff_relaxed.nn.encoders import EquivariantImageNet, crop
 from equidiff_relaxed.nn.group_linear import GroupLinear
+from equidiff_relaxed.nn.image_resnet import ResBlock
 
 from equidiff_relaxed._escnn import enn
 
@@ -32,7 +33,7 @@ def group_linear_to_linear(layer: GroupLinear) -> nn.Linear:
 
 
 class ExportedImageNet(nn.Module):
-    """Plain-PyTorch copy of :class:`EquivariantImageNet`: (M, C, H, W) -> (M, 2 * fields * N), regular fields.
+    """Plain-PyTorch copy of a small :class:`EquivariantImageNet`: (M, C, H, W) -> (M, out_fields * N), regular fields.
     (escnn's ``export`` puts the given network's layers in eval mode.)"""
 
     def __init__(self, net: EquivariantImageNet):
@@ -53,9 +54,11 @@ class ExportedImageNet(nn.Module):
 
 
 def _exported(module: nn.Module) -> nn.Module | None:
+    """The plain-PyTorch replacement of ``module``, or None to keep it (an image encoder with residual blocks, the
+    resnet architecture, stays an escnn module: in eval mode escnn caches its filters, so it runs at conv2d speed)."""
     if isinstance(module, GroupLinear):
         return group_linear_to_linear(module)
-    if isinstance(module, EquivariantImageNet):
+    if isinstance(module, EquivariantImageNet) and not any(isinstance(m, ResBlock) for m in module.net):
         return ExportedImageNet(module)
     return None
 

@@ -28,6 +28,7 @@ class Family:
     starts_exact: ClassVar[bool] = False
     learns_breaking: ClassVar[bool] = False
     group_axis: ClassVar[bool] = False
+    needs_top_down_images: ClassVar[bool] = False  # builds only for observations with an image that turns (rep image)
 
     def __init__(self, name: str, description: str, reflections: bool = False):
         if not name.isidentifier() or "_from_" in name:

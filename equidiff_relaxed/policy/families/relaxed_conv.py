@@ -35,7 +35,7 @@ class RelaxedConvOptions:
 
 class RelaxedConvFamily(Family):
     options = RelaxedConvOptions
-    starts_exact = learns_breaking = group_axis = True
+    starts_exact = learns_breaking = group_axis = needs_top_down_images = True
 
     def build(self, ctx: Any) -> tuple[Any, Any]:
         from equidiff_relaxed.nn.relaxed_conv import RelaxedR2Conv
