@@ -11,7 +11,8 @@ Cells (family, steps) -> the sweep folder and model that hold them, under <resul
   plain_w64      plain at matched compute (model.image_width 64): 4000: lift_matched/steps4000
 Writes <out>/table.md (mean success per cell with a bootstrap interval over seeds and episodes; paired differences on
 the episodes and seeds both cells have; the targets with verdicts; the relaxed convolutions' equivariance error per
-layer) and <out>/curve.png. Cells without finished runs are left out.
+layer), <out>/curve.png (success vs steps) and <out>/layers.png (relaxed_conv's equivariance error per layer and
+region, mean over seeds). Cells without finished runs are left out.
 """
 from __future__ import annotations
 
@@ -81,6 +82,15 @@ def layer_errors(runs: dict[int, dict[str, Any]]) -> dict[str, float]:
         for name, errors in (r.get("layer_error_per_region") or {}).items():
             sums.setdefault(name, []).extend(e for e in errors if e == e)
     return {name: sum(v) / len(v) for name, v in sums.items() if v}
+
+
+def layer_errors_per_region(runs: dict[int, dict[str, Any]]) -> dict[str, list[float]]:
+    """Each image convolution's quarter-turn equivariance error per region, mean over seeds."""
+    rows: dict[str, list[list[float]]] = {}
+    for r in runs.values():
+        for name, errors in (r.get("layer_error_per_region") or {}).items():
+            rows.setdefault(name, []).append(errors)
+    return {name: [sum(col) / len(col) for col in zip(*per_seed)] for name, per_seed in rows.items()}
 
 
 def build_report(root: Path) -> tuple[str, dict[tuple[str, int], Any]]:
@@ -185,8 +195,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table.md", text)
     plot(out / "curve.png", means)
+    written = [out / "table.md", out / "curve.png"]
+    from equidiff_relaxed.eval.report import layer_error_plot
+
+    found = load_cells(root)
+    per_layer = {f"{b} steps: {name}": errors for b in BUDGETS if ("relaxed_conv", b) in found
+                 for name, errors in layer_errors_per_region(found[("relaxed_conv", b)]).items()}
+    if per_layer:
+        layer_error_plot(out / "layers.png", per_layer)
+        written.append(out / "layers.png")
     print(text)
-    print(f"wrote {out / 'table.md'}, {out / 'curve.png'}")
+    print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 

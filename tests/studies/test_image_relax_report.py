@@ -33,4 +33,4 @@ def test_report_pairs_cells_and_judges_the_targets(tmp_path):
     assert "relaxed_conv ≥ max(plain, equi) − 0.03 (best: plain): +0.38" in text and "holds" in text
     assert "relaxed_conv ≥ plain + 0.05: +0.38" in text
     assert "| 4000 | 0.250 |" in text
-    assert (tmp_path / "out" / "curve.png").stat().st_size > 0
+    assert (tmp_path / "out" / "curve.png").stat().st_size > 0 and (tmp_path / "out" / "layers.png").stat().st_size > 0
