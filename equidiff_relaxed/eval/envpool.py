@@ -37,6 +37,9 @@ def _call(env: Any, cmd: str, args: tuple) -> Any:
         return env.reset(seed=seed, options=options)
     if cmd == "step":
         return env.step(*args)
+    if cmd == "step_without_images":  # the policy will not look at this step's images: envs that can skip them do
+        step = getattr(env, "step_without_images", None)  # (not through wrappers: they would be bypassed)
+        return step(*args) if step is not None else env.step(*args)
     if cmd == "render":
         return env.render()
     raise ValueError(f"unknown env command {cmd!r}")

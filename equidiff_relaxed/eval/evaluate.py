@@ -78,12 +78,13 @@ def failure_video_name(ckpt_stem: str, result: EpisodeResult) -> str:
 def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = None, n_regions: int = 8,
              episodes_per_region: int = 25, n_envs: int = 2, seed: int = 0, ddim_steps: int | None = None,
              video: bool = False, progress: bool = True, video_failures: int = 0,
-             max_steps: int | None = None) -> dict[str, Any]:
+             max_steps: int | None = None, lazy_images: bool = True) -> dict[str, Any]:
     """Evaluate ``checkpoints`` on one paired episode plan; write the reports (and videos) into ``out``.
 
     ``video``: one MP4 per region and checkpoint (its first episode). ``video_failures``: MP4s of the first
     ``video_failures`` failed episodes of each region per checkpoint (see :func:`failure_video_name`).
-    ``max_steps``: episode length (default: the env's). Env faults
+    ``max_steps``: episode length (default: the env's). ``lazy_images``: skip rendering the camera images the
+    policy will not look at, in envs that can (:func:`~equidiff_relaxed.eval.rollouts.rollout`). Env faults
     are failed episodes (``env_error``, ``nonfinite_state``; see ``rollouts``); a policy that outputs NaN/inf actions
     stops the evaluation with a UserError naming its checkpoint.
 
@@ -128,7 +129,7 @@ def evaluate(checkpoints: list[str], out: str | os.PathLike, env: str | None = N
             result = rollout(policy, env_factory(env_name, **env_kwargs), plan, n_envs, ddim_steps, video,
                              progress=progress, desc=f"{Path(path).name} on {env_name}",
                              video_failures=video_failures, on_failure_video=save_failure,
-                             analysis=get_env_spec(env_name).analysis)
+                             analysis=get_env_spec(env_name).analysis, lazy_images=lazy_images)
         except NonFiniteActionError as err:
             raise UserError(str(err), path) from None
         samples = {k: [window_to_tensors(w, policy.meta) for w in result.obs_samples.get(k, [])]

@@ -158,14 +158,16 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
             ddim_steps: int | None = None, video: bool = False, samples_per_region: int = 8,
             progress: bool = True, desc: str = "evaluating", video_failures: int = 0,
             on_failure_video: Callable[[EpisodeResult, list[np.ndarray]], None] | None = None,
-            analysis: FailureAnalysis | None = None) -> RolloutOutput:
+            analysis: FailureAnalysis | None = None, lazy_images: bool = True) -> RolloutOutput:
     """Run every planned episode; returns per-episode results, observation samples per region, optional videos.
 
     ``video``: keep the frames of each region's first episode (``RolloutOutput.videos``). ``video_failures``: hand
     the frames of the first ``video_failures`` failed episodes of each region to ``on_failure_video``. Both need an
     env made with ``render_mode="rgb_array"``. ``analysis``: the env's failure analysis (None: failures are
     ``unknown``). Env faults end their episode as a failure (see the module docstring); non-finite policy actions
-    raise :class:`NonFiniteActionError`.
+    raise :class:`NonFiniteActionError`. ``lazy_images``: ask envs that can (``step_without_images``) to skip
+    rendering the observations the policy will not look at (:meth:`DiffusionPolicy.needs_next_images`); the policy
+    sees the same windows either way, so the episodes are the same.
     """
     if video_failures < 0:
         raise ValueError(f"video_failures must be >= 0, got {video_failures}")
@@ -211,7 +213,10 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
                 for i in active:
                     if not np.isfinite(actions[i]).all():
                         raise NonFiniteActionError(eps[i].spec)
-                for i, reply in pool.run({i: ("step", (actions[i],)) for i in active}).items():
+                # an observation the next chunk will not see needs no camera images (rendering dominates robosuite
+                # evaluation): envs with step_without_images skip them, others step as usual
+                cmd = "step" if not lazy_images or policy.needs_next_images() else "step_without_images"
+                for i, reply in pool.run({i: (cmd, (actions[i],)) for i in active}).items():
                     eps[i].observe(reply)
                 _film(pool, eps, active)
             for ep in eps:

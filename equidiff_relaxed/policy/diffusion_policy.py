@@ -320,3 +320,9 @@ class DiffusionPolicy(nn.Module):
             self._queue = list(actions.cpu().numpy().transpose(1, 0, 2))  # Ta entries of (B, A)
         action = self._queue.pop(0)
         return action if batched else action[0]
+
+    def needs_next_images(self) -> bool:
+        """Whether the observation that follows the action :meth:`select_action` just returned will be in the window
+        of the next predicted chunk (the last To observations when the queue runs out): with q actions left in the
+        queue, that is when q < To. When it is not, an env may skip rendering that observation's images."""
+        return len(self._queue) < self.n_obs_steps

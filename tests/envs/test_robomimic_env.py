@@ -169,6 +169,11 @@ def test_cameras_the_policy_needs_are_observed_and_a_step_observes_the_new_state
         now = env._obs()  # observed afresh from the simulator
         assert all(np.array_equal(stepped[k], now[k]) for k in now)
         assert not np.array_equal(stepped["robot0_eef_pos"], obs["robot0_eef_pos"])
+        # a step whose images the policy will not look at: same state and low-dim observation, no rendering
+        blind, *_ = env.step_without_images(action)
+        now = env._obs()
+        assert all(np.array_equal(blind[k], now[k]) for k in now if not k.endswith("_image"))
+        assert not blind["agentview_image"].any() and now["agentview_image"].any()
     finally:
         env.close()
     args = lift_env_args()

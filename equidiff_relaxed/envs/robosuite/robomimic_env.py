@@ -89,6 +89,7 @@ class RobomimicEnv(gym.Env):
         self.task = ROBOMIMIC_TASKS[self.env_name]
         self.n_regions, self.max_steps = n_regions, max_steps or self.task.max_steps
         self.render_mode, self.render_size, self.render_camera = render_mode, render_size, render_camera
+        self._skip_images = False  # set by step_without_images
         self.action_dim_in = action_dim
         kwargs = dict(with_controller(env_args, absolute=True if action_dim == 10 else None)["env_kwargs"])
         if cameras:
@@ -192,6 +193,15 @@ class RobomimicEnv(gym.Env):
         truncated = not success and self.steps >= self.max_steps
         return self._obs(), float(success), success, truncated, self._info()
 
+    def step_without_images(self, action: np.ndarray):
+        """:meth:`step` without rendering the cameras: the observation's images are zeros (for steps whose images
+        the policy will not look at; rendering is most of an image policy's evaluation time)."""
+        self._skip_images = True
+        try:
+            return self.step(action)
+        finally:
+            self._skip_images = False
+
     def _camera_sizes(self, kwargs: dict[str, Any]) -> dict[str, tuple[int, int]]:
         """(height, width) per camera from robosuite's ``camera_heights`` / ``camera_widths`` (one or one each)."""
         def each(value: Any, i: int) -> int:
@@ -209,7 +219,8 @@ class RobomimicEnv(gym.Env):
         raw = dict(self.rs._get_observations(force_update=True))
         convention = IMAGE_CONVENTION_MAPPING[macros.IMAGE_CONVENTION]
         for cam, (h, w) in self._image_sizes.items():
-            raw[f"{cam}_image"] = self.rs.sim.render(camera_name=cam, width=w, height=h, depth=False)[::convention]
+            raw[f"{cam}_image"] = (np.zeros((h, w, 3), np.uint8) if self._skip_images else
+                                   self.rs.sim.render(camera_name=cam, width=w, height=h, depth=False)[::convention])
         obs: dict[str, np.ndarray] = {}
         for key, value in raw.items():
             if key.endswith("_image"):
