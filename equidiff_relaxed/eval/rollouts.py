@@ -215,7 +215,8 @@ def rollout(policy: DiffusionPolicy, env_fn: Callable[[], gym.Env], plan: list[E
                         raise NonFiniteActionError(eps[i].spec)
                 # an observation the next chunk will not see needs no camera images (rendering dominates robosuite
                 # evaluation): envs with step_without_images skip them, others step as usual
-                cmd = "step" if not lazy_images or policy.needs_next_images() else "step_without_images"
+                cmd = ("step_without_images" if lazy_images and policy.meta.rgb_keys and not policy.needs_next_images()
+                       else "step")
                 for i, reply in pool.run({i: (cmd, (actions[i],)) for i in active}).items():
                     eps[i].observe(reply)
                 _film(pool, eps, active)
