@@ -126,7 +126,8 @@ def build_report(root: Path) -> tuple[str, dict[tuple[str, int], Any]]:
                     continue
                 cmp, seeds = res
                 lines.append(f"| {b} | {fa} − {fb} | {','.join(map(str, seeds))} | {format_difference(cmp.diff)} | "
-                             f"{cmp.p_bootstrap:.3f} | {cmp.a_only} / {cmp.b_only} |")
+                             f"{'<0.001' if cmp.p_bootstrap < 1e-3 else f'{cmp.p_bootstrap:.3f}'} | "
+                             f"{cmp.a_only} / {cmp.b_only} |")
         if ("relaxed_conv", b) in found and ("plain", b) in found and ("equi", b) in found:
             best = max(("plain", "equi"), key=lambda f: means[(f, b)].value)
             res = paired(found[("relaxed_conv", b)], found[(best, b)])
