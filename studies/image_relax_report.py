@@ -93,13 +93,11 @@ def layer_errors_per_region(runs: dict[int, dict[str, Any]]) -> dict[str, list[f
     return {name: [sum(col) / len(col) for col in zip(*per_seed)] for name, per_seed in rows.items()}
 
 
-def build_report(root: Path) -> tuple[str, dict[tuple[str, int], Any]]:
+def build_report(found: dict[tuple[str, int], dict[int, dict[str, Any]]]) -> tuple[str, dict[tuple[str, int], Any]]:
+    """table.md's text and the mean success interval per cell, from :func:`load_cells`' runs."""
     from studies.lib.significance import bootstrap_interval
     from studies.lib.sweep_stats import format_difference, format_interval
 
-    found = load_cells(root)
-    if not found:
-        raise UserError("no finished run of the relaxed-convolution study", root)
     means = {key: bootstrap_interval(outcomes(runs, sorted(runs))) for key, runs in found.items()}
     lines = ["# Relaxed convolutions on Lift images: success vs training steps", "",
              "100 demos, batch 32, 8 regions × 10 paired episodes per seed; mean success with a 95 % bootstrap "
@@ -192,14 +190,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     root = Path(args.results) / "robomimic_image"
     out = Path(args.out) if args.out else root / "relaxed_conv"
-    text, means = build_report(root)
+    found = load_cells(root)
+    if not found:
+        raise UserError("no finished run of the relaxed-convolution study", root)
+    text, means = build_report(found)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table.md", text)
     plot(out / "curve.png", means)
     written = [out / "table.md", out / "curve.png"]
     from equidiff_relaxed.eval.report import layer_error_plot
 
-    found = load_cells(root)
     per_layer = {f"{b} steps: {name}": errors for b in BUDGETS if ("relaxed_conv", b) in found
                  for name, errors in layer_errors_per_region(found[("relaxed_conv", b)]).items()}
     if per_layer:
