@@ -9,6 +9,7 @@ Cells (family, steps) -> the sweep folder and model that hold them, under <resul
   relaxed_conv   (strided) 2000: lift_stride, 4000 / 8000: lift_steps/steps<N>
   equi_camera    equi with agentview declared camera (nothing turns): 4000: lift_agentview_camera
   plain_w64      plain at matched compute (model.image_width 64): 4000: lift_matched/steps4000
+  equi_f16       equi with twice the agentview encoder's fields (model.image_fields 16): 4000: lift_wide/steps4000
 Writes <out>/table.md (mean success per cell with a bootstrap interval over seeds and episodes; paired differences on
 the episodes and seeds both cells have; the targets with verdicts; the relaxed convolutions' equivariance error per
 layer), <out>/curve.png (success vs steps) and <out>/layers.png (relaxed_conv's equivariance error per layer and
@@ -38,8 +39,9 @@ CELLS: dict[tuple[str, int], tuple[str, str]] = {
     ("relaxed_conv", 8000): ("lift_steps/steps8000", "relaxed_conv"),
     ("equi_camera", 4000): ("lift_agentview_camera", "equi"),
     ("plain_w64", 4000): ("lift_matched/steps4000", "plain"),
+    ("equi_f16", 4000): ("lift_wide/steps4000", "equi"),
 }
-FAMILIES = ("plain", "equi", "relaxed_conv", "equi_camera", "plain_w64")
+FAMILIES = ("plain", "equi", "relaxed_conv", "equi_camera", "plain_w64", "equi_f16")
 
 
 def load_cells(root: Path) -> dict[tuple[str, int], dict[int, dict[str, Any]]]:
@@ -116,7 +118,8 @@ def build_report(found: dict[tuple[str, int], dict[int, dict[str, Any]]]) -> tup
     largest = max((b for b in BUDGETS if ("relaxed_conv", b) in found), default=None)
     for b in BUDGETS:
         pairs = [("relaxed_conv", "plain"), ("relaxed_conv", "equi"), ("equi", "plain"), ("equi_camera", "equi"),
-                 ("equi_camera", "plain"), ("plain_w64", "plain"), ("relaxed_conv", "plain_w64")]
+                 ("equi_camera", "plain"), ("plain_w64", "plain"), ("relaxed_conv", "plain_w64"),
+                 ("equi_f16", "equi"), ("equi_f16", "plain")]
         for fa, fb in pairs:
             if (fa, b) in found and (fb, b) in found:
                 res = paired(found[(fa, b)], found[(fb, b)])
