@@ -85,7 +85,7 @@ def plain_macs_per_image(model: torch.nn.Module, x: torch.Tensor) -> int:
 def capacity() -> dict[str, dict[str, float]]:
     """Parameters and multiply-accumulates per 76 px image of the agentview encoders the recipes can build: the plain
     CNN at ``model.image_width`` 16/32/64 and the strided equivariant encoder (exact, and relaxed with 2 banks) at
-    ``model.image_fields`` 8/12/16/24."""
+    ``model.image_fields`` 8/12/16/24, and the deep one (``model.image_encoder: deep``) at 8."""
     import functools
 
     from equidiff_relaxed.nn.encoders import PlainImageNet
@@ -102,6 +102,10 @@ def capacity() -> dict[str, dict[str, float]]:
             net = EquivariantImageNet(3, SymmetryGroup(ORDER), fields, downsample="stride", **kwargs)
             rows[f"{name} image_fields {fields}"] = {"parameters": sum(p.numel() for p in net.parameters()),
                                                      "gmacs_per_image": macs_per_image(net, x) / 1e9}
+    for name, kwargs in (("equi", {}), ("relaxed_conv", {"conv": functools.partial(RelaxedR2Conv, banks=2)})):
+        net = EquivariantImageNet(3, SymmetryGroup(ORDER), 8, architecture="deep", side=SIDE, **kwargs)
+        rows[f"{name} image_encoder deep, image_fields 8"] = {
+            "parameters": sum(p.numel() for p in net.parameters()), "gmacs_per_image": macs_per_image(net, x) / 1e9}
     return rows
 
 

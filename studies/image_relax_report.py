@@ -10,6 +10,8 @@ Cells (family, steps) -> the sweep folder and model that hold them, under <resul
   equi_camera    equi with agentview declared camera (nothing turns): 4000: lift_agentview_camera
   plain_w64      plain at matched compute (model.image_width 64): 4000: lift_matched/steps4000
   equi_f16       equi with twice the agentview encoder's fields (model.image_fields 16): 4000: lift_wide/steps4000
+  equi_deep, relaxed_conv_deep   the deep agentview encoder (model.image_encoder deep, receptive field 42 px
+                 against the small one's 18): 4000: lift_deep/steps4000
 Writes <out>/table.md (mean success per cell with a bootstrap interval over seeds and episodes; paired differences on
 the episodes and seeds both cells have; the targets with verdicts; the relaxed convolutions' equivariance error per
 layer), <out>/curve.png (success vs steps) and <out>/layers.png (relaxed_conv's equivariance error per layer and
@@ -40,8 +42,10 @@ CELLS: dict[tuple[str, int], tuple[str, str]] = {
     ("equi_camera", 4000): ("lift_agentview_camera", "equi"),
     ("plain_w64", 4000): ("lift_matched/steps4000", "plain"),
     ("equi_f16", 4000): ("lift_wide/steps4000", "equi"),
+    ("equi_deep", 4000): ("lift_deep/steps4000", "equi"),
+    ("relaxed_conv_deep", 4000): ("lift_deep/steps4000", "relaxed_conv"),
 }
-FAMILIES = ("plain", "equi", "relaxed_conv", "equi_camera", "plain_w64", "equi_f16")
+FAMILIES = ("plain", "equi", "relaxed_conv", "equi_camera", "plain_w64", "equi_f16", "equi_deep", "relaxed_conv_deep")
 
 
 def load_cells(root: Path) -> dict[tuple[str, int], dict[int, dict[str, Any]]]:
@@ -119,7 +123,8 @@ def build_report(found: dict[tuple[str, int], dict[int, dict[str, Any]]]) -> tup
     for b in BUDGETS:
         pairs = [("relaxed_conv", "plain"), ("relaxed_conv", "equi"), ("equi", "plain"), ("equi_camera", "equi"),
                  ("equi_camera", "plain"), ("plain_w64", "plain"), ("relaxed_conv", "plain_w64"),
-                 ("equi_f16", "equi"), ("equi_f16", "plain")]
+                 ("equi_f16", "equi"), ("equi_f16", "plain"), ("equi_deep", "equi"), ("equi_deep", "plain"),
+                 ("equi_deep", "plain_w64"), ("relaxed_conv_deep", "equi_deep"), ("relaxed_conv_deep", "plain")]
         for fa, fb in pairs:
             if (fa, b) in found and (fb, b) in found:
                 res = paired(found[(fa, b)], found[(fb, b)])

@@ -23,7 +23,7 @@ from equidiff_relaxed.policy.families import (all_option_fields, family_names, f
                                               watch_registrations)
 
 AUGMENTATIONS = (None, "so2", "cn")
-IMAGE_ENCODERS = ("small", "resnet")  # the equivariant top-down image encoder's architecture
+IMAGE_ENCODERS = ("small", "deep", "resnet")  # the equivariant top-down image encoder's architecture
 IMAGE_DOWNSAMPLE = ("pool", "stride")  # how the equivariant image encoder halves the resolution (twice)
 DDIM_SPACINGS = ("trailing", "leading", "linspace")  # diffusers' timestep_spacing
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # what the denoiser predicts (diffusers' prediction_type)
@@ -58,8 +58,9 @@ class CommonOptions:
     denoiser_depth: int = 3
     image_crop: int | None = None  # images: crop side in pixels (random while training, centre at inference)
     inhand_keypoints: int = 32  # eye-in-hand images (rep camera_inhand): spatial-softmax keypoints
-    image_encoder: str = "small"  # equivariant top-down image encoder: "small" (3 convolutions) or "resnet"
-    # (EquiDiff's design: 76 px, 4 stages of residual blocks with image_fields x 1, 2, 4, 8 regular fields)
+    image_encoder: str = "small"  # equivariant top-down image encoder: "small" (3 convolutions, receptive field
+    # 18 px), "deep" (5, a third stride-2 stage: 42 px, the plain CNN's) or "resnet" (EquiDiff's design: 76 px, 4
+    # stages of residual blocks with image_fields x 1, 2, 4, 8 regular fields)
     image_fields: int = 8  # equivariant top-down image encoder: regular fields of its first stage (more after)
     image_width: int = 32  # plain CNNs of images other than eye-in-hand ones: channels of the first stage (2x after)
     image_downsample: str = "pool"  # equivariant image encoder: "pool" (conv + 2x2 average pool) or "stride"

@@ -124,15 +124,16 @@ def test_inference_does_no_basis_expansion(push_data, monkeypatch):
     policy.predict_action(obs, noise=torch.randn(3, 8, 2))
 
 
-@pytest.mark.parametrize("family, order", [("equi", 8), ("relaxed", 4)])
-def test_image_policy_equivariant_for_quarter_turns(family, order):
+@pytest.mark.parametrize("family, order, encoder", [("equi", 8, "small"), ("relaxed", 4, "small"),
+                                                    ("relaxed_conv", 8, "deep")])
+def test_image_policy_equivariant_for_quarter_turns(family, order, encoder):
     from equidiff_relaxed.data.synthetic import make_push_buffer
     from equidiff_relaxed.policy.diffusion_policy import DiffusionPolicy
     from tests.policy.conftest import TINY
 
     buf = make_push_buffer(3, seed=0, image_size=16)
     torch.manual_seed(0)
-    policy = DiffusionPolicy(buf.shape_meta, family, group_order=order, **TINY)
+    policy = DiffusionPolicy(buf.shape_meta, family, group_order=order, image_encoder=encoder, **TINY)
     policy.fit_normalizer(buf.load_arrays(["pusher_pos", "puck_pos", "action"]))
     policy.eval()
     obs = obs_batch((None, buf.load_arrays(["pusher_pos", "puck_pos"])), 2)
