@@ -85,10 +85,31 @@ def test_gated_over_the_canonical_frame_is_exact_under_any_rotation_until_its_fr
     with torch.no_grad():
         output_layer(policy.denoiser.free).weight.normal_(0, 0.1)
     assert error(policy) > 1e-3
-    with pytest.raises(UserError, match="unknown gate_exact 'escnn' \\(known: equivariant, canonical\\)"):
+    with pytest.raises(UserError, match="unknown gate_exact 'escnn' \\(known: equivariant, canonical, oriented\\)"):
         DiffusionPolicyModule(model="gated", gate_exact="escnn")
     with pytest.raises(ValueError, match="gated \\(gate_exact canonical\\) family needs normalizer_mode symmetric"):
         make_policy(push_data, "gated", gate_exact="canonical", normalizer_mode="limits", **MLP)
+
+
+def test_gated_over_the_oriented_path_is_exact_at_init_and_carries_both_penalties(push_data):
+    policy = make_policy(push_data, "gated", gate_exact="oriented", orient_alpha=0.5, gate_alpha=0.25, **MLP)
+    from equidiff_relaxed.nn.oriented import OrientedEncoder
+
+    assert isinstance(policy.encoder.equi, OrientedEncoder)  # the exact path is the oriented family's
+    obs, noise = obs_batch(push_data), torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(2))
+    base = actions(policy, obs, noise)
+    for phi in (0.3, 2.5):  # its correction and the free path both start at 0: exact under every rotation
+        assert torch.allclose(actions(policy, rotated(obs, phi), transform_field(noise, "vec2", phi)),
+                              transform_field(base, "pos2", phi, False, CENTER), atol=2e-5)
+    with torch.no_grad():
+        policy.encoder.equi.correction[-1].weight.normal_(0, 0.1)  # a correction that speaks ...
+    policy.train()
+    batch = {"obs": obs, "action": torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(1))}
+    policy.compute_loss(batch, torch.Generator().manual_seed(0))
+    delta = policy.encoder.equi._last_delta
+    gate = policy.encoder._last_gate
+    expected = 0.5 * delta.pow(2).sum(-1).mean() + 0.25 * gate.mean()  # ... is paid for beside the gate
+    assert float(delta.abs().max()) > 0 and torch.allclose(policy.penalty(), expected)
 
 
 def test_convex_gating_hands_a_state_to_the_free_path_and_shields_the_exact_path_there(push_data):
@@ -322,7 +343,7 @@ def test_oriented_options_are_its_own_and_checked():
         DiffusionPolicyModule(model="oriented", orient_alpha=-1)
     with pytest.raises(UserError, match=r"bad model config: orient_prior_demos must be an integer >= 0, got -5"):
         DiffusionPolicyModule(model="oriented", orient_prior_demos=-5)
-    with pytest.raises(UserError, match=r"model 'equi' does not take orient_alpha \(an option of oriented\)"):
+    with pytest.raises(UserError, match=r"model 'equi' does not take orient_alpha \(an option of oriented, gated\)"):
         DiffusionPolicyModule(model="equi", orient_alpha=0.1)
 
 

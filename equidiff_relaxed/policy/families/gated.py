@@ -1,5 +1,6 @@
 """``gated``: an exactly equivariant path (the group-folded networks, or with ``gate_exact: canonical`` plain networks in
-the observation's canonical frame) plus a free path (plain networks on the raw observation) that a state-dependent
+the observation's canonical frame, or with ``gate_exact: oriented`` the oriented family's canonical networks and
+orientation correction) plus a free path (plain networks on the raw observation) that a state-dependent
 gate switches on, with a sparsity penalty on the gate's activations (PERL / PEnGUiN style), so the free path is paid
 for only in the states where it is on."""
 from __future__ import annotations
@@ -8,19 +9,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from equidiff_relaxed.policy.families.base import Family, register
-from equidiff_relaxed.policy.families.canonical import CanonicalOptions, canonical_networks
+from equidiff_relaxed.policy.families.canonical import canonical_networks
+from equidiff_relaxed.policy.families.oriented import OrientedOptions, oriented_networks
 
-EXACT_PATHS = ("equivariant", "canonical")
+EXACT_PATHS = ("equivariant", "canonical", "oriented")
 
 
 @dataclass(frozen=True)
-class GatedOptions(CanonicalOptions):
+class GatedOptions(OrientedOptions):
     """Options of the gated family.
 
     Args:
-        gate_exact: the exact path: equivariant (the group-folded networks of the equi family) or canonical (the
+        gate_exact: the exact path: equivariant (the group-folded networks of the equi family), canonical (the
             canonical family's plain networks in the observation's own frame, exact under every rotation; its frame
-            from canonical_from).
+            from canonical_from) or oriented (the oriented family's networks: canonical plus the penalised
+            orientation correction, with its orient_* options; exact at initialisation only).
         gate_mix: add (the exact path plus the gated, scaled free path) or convex ((1 - g) exact + g free: where the
             gate opens the free path takes the state over and the exact path stops learning from it).
         gate_alpha: the penalty on the mean gate activation.
@@ -35,6 +38,7 @@ class GatedOptions(CanonicalOptions):
     gate_mix: str = "add"
 
     def validate(self) -> None:
+        super().validate()
         if self.gate_mix not in ("add", "convex"):
             raise ValueError(f"unknown gate_mix {self.gate_mix!r} (known: add, convex)")
         if self.gate_exact not in EXACT_PATHS:
@@ -57,6 +61,8 @@ class GatedFamily(Family):
         o = ctx.options
         if o.gate_exact == "canonical":
             encoder, denoiser = canonical_networks(ctx, f"{self.name} (gate_exact canonical)")
+        elif o.gate_exact == "oriented":
+            encoder, denoiser = oriented_networks(ctx, f"{self.name} (gate_exact oriented)")
         else:
             encoder, denoiser = ctx.group_folded()
         free_encoder, free_denoiser = ctx.plain()

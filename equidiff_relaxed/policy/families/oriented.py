@@ -51,19 +51,26 @@ class OrientedOptions(CanonicalOptions):
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
+def oriented_networks(ctx: Any, family: str) -> tuple[Any, Any]:
+    """(OrientedEncoder, CanonicalDenoiser): the canonical networks of ``ctx`` with the orientation correction of
+    ``ctx.options`` (an :class:`OrientedOptions`), for every family whose exact path is the oriented one (``family``
+    names the one asking in error messages)."""
+    from equidiff_relaxed.nn.oriented import OrientedEncoder
+
+    o = ctx.options
+    encoder, denoiser = canonical_networks(ctx, family)
+    state_dim = ctx.config.n_obs_steps * sum(ctx.meta.obs[k].shape[0] for k in ctx.meta.low_dim_keys)
+    oriented = OrientedEncoder(encoder, ctx.config.encoder_dim, o.orient_width, o.orient_alpha, o.orient_harmonics,
+                               o.orient_mode, o.orient_sees, state_dim, o.orient_prior_demos)
+    return oriented, denoiser
+
+
 class OrientedFamily(Family):
     options = OrientedOptions
     starts_exact = True
 
     def build(self, ctx: Any) -> tuple[Any, Any]:
-        from equidiff_relaxed.nn.oriented import OrientedEncoder
-
-        o = ctx.options
-        encoder, denoiser = canonical_networks(ctx, self.name)
-        state_dim = ctx.config.n_obs_steps * sum(ctx.meta.obs[k].shape[0] for k in ctx.meta.low_dim_keys)
-        oriented = OrientedEncoder(encoder, ctx.config.encoder_dim, o.orient_width, o.orient_alpha, o.orient_harmonics,
-                                   o.orient_mode, o.orient_sees, state_dim, o.orient_prior_demos)
-        return oriented, denoiser
+        return oriented_networks(ctx, self.name)
 
 
 ORIENTED = register(OrientedFamily("oriented", "the canonical frame plus a penalised correction that depends on the "
