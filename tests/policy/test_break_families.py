@@ -343,7 +343,7 @@ def test_oriented_options_are_its_own_and_checked():
         DiffusionPolicyModule(model="oriented", orient_alpha=-1)
     with pytest.raises(UserError, match=r"bad model config: orient_prior_demos must be an integer >= 0, got -5"):
         DiffusionPolicyModule(model="oriented", orient_prior_demos=-5)
-    with pytest.raises(UserError, match=r"model 'equi' does not take orient_alpha \(an option of oriented, gated\)"):
+    with pytest.raises(UserError, match=r"model 'equi' does not take orient_alpha \(an option of gated, oriented\)"):
         DiffusionPolicyModule(model="equi", orient_alpha=0.1)
 
 

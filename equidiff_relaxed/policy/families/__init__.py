@@ -7,7 +7,8 @@ feeds, if any) and :meth:`Family.diagnostics` (equivariance error per region, an
 the relaxation map, the gate per region). Penalties belong to the modules that carry them
 (:class:`~equidiff_relaxed.nn.penalty.Penalised`). Built-in families live in this package, one module per mechanism
 (``plain``, ``equivariant``, ``relaxed``, ``residual``, ``subgroup``, ``dihedral``, ``cause``, ``canonical``,
-``local``, ``gated``, ``oriented``, ``relaxed_conv``), each registering its families when imported; a plug-in (:mod:`equidiff_relaxed.plugins`)
+``local``, ``gated``, ``oriented``, ``relaxed_conv``; shared parts in ``canonical`` and ``orientation``), each
+registering its families when imported; a plug-in (:mod:`equidiff_relaxed.plugins`)
 registers its own the same way.
 
 This module imports nothing heavy (families import torch inside their hooks), so reports and sweeps can read the

@@ -10,7 +10,7 @@ from typing import Any
 
 from equidiff_relaxed.policy.families.base import Family, register
 from equidiff_relaxed.policy.families.canonical import canonical_networks
-from equidiff_relaxed.policy.families.oriented import OrientedOptions, oriented_networks
+from equidiff_relaxed.policy.families.orientation import OrientedOptions, oriented_networks
 
 EXACT_PATHS = ("equivariant", "canonical", "oriented")
 
