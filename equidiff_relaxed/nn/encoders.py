@@ -161,16 +161,16 @@ def deep_stack(in_type: enn.FieldType, t1: enn.FieldType, t2: enn.FieldType, con
 
 class EquivariantImageNet(nn.Module):
     """R2Conv stack on rot2dOnR2(N): RGB (trivial fields) -> regular fields, global average pool.
-    (M, C, H, W) -> (M, out_fields * N), ``out_fields`` = 2 * fields (``architecture`` "small" or "deep", below) or 8 * fields
-    (``architecture`` "resnet": EquiDiff's design at its scale, :mod:`equidiff_relaxed.nn.image_resnet`; 76 px,
-    ``downsample`` ignored). "small": three convolutions (receptive field 18 px with ``downsample`` "stride");
+    (M, C, H, W) -> (M, out_fields * N), ``out_fields`` = 2 * fields (``architecture`` "small" or "deep", below) or
+    8 * fields (``architecture`` "resnet": EquiDiff's design at its scale, :mod:`equidiff_relaxed.nn.image_resnet`;
+    76 px, ``downsample`` ignored). "small": three convolutions (receptive field 18 px with ``downsample`` "stride");
     "deep": five, with a third stride-2 stage (:func:`deep_stack`; receptive field 42 px, about the plain CNN's 43;
-    ``side``, the image side, picks each stage's kernel; ``downsample`` ignored). Exact for rotations by multiples of 90 degrees on the pixel grid; keep H, W
-    divisible by 4 (the resolution is halved twice; e.g. 88 or 76 px). ``crop_px``: random crop to that side while
-    training, the centre crop otherwise (EquiDiff: 84 -> 76 px; keep H - crop_px even so the centre crop is
-    symmetric). ``downsample``: "pool" (stride-1 convolutions, each halving by a 2x2 average pool) or "stride" (4x4
+    ``side``, the image side, picks each stage's kernel; ``downsample`` ignored). Exact for rotations by multiples of
+    90 degrees on the pixel grid; keep H, W divisible by 4 (the resolution is halved twice; e.g. 88 or 76 px).
+    ``crop_px``: random crop to that side while training, the centre crop otherwise (EquiDiff: 84 -> 76 px; keep
+    H - crop_px even so the centre crop is symmetric). ``downsample``: "pool" (stride-1 convolutions, each halving by a 2x2 average pool) or "stride" (4x4
     stride-2 convolutions with padding 1, whose sampling grid is symmetric about the centre of an even-sized image:
-    about 3x less compute on CPU). ``conv``: the kind of its three convolutions (the exact
+    about 3x less compute on CPU). ``conv``: the kind of its convolutions (the exact
     :class:`~equidiff_relaxed.nn.r2conv.R2Conv`, or a :class:`~equidiff_relaxed.nn.relaxed_conv.RelaxedR2Conv`
     factory). Runs channels-last (the CPU convolutions are ~1.35x faster that way)."""
 
@@ -194,9 +194,9 @@ class EquivariantImageNet(nn.Module):
         if architecture == "deep":
             self.net, self.out_type = deep_stack(self.in_type, t1, t2, conv, crop_px or side), t2
             return
-        # an odd kernel with stride 2 samples a grid that is not symmetric about the image centre and breaks even
-        # the quarter-turn symmetry; stride-1 convolutions + 2x2 pooling, or even 4x4 kernels with stride 2 and
-        # padding 1 (window centres at 2i + 0.5), keep it
+        # on an even side an odd kernel with stride 2 samples a grid that is not symmetric about the image centre
+        # and breaks even the quarter-turn symmetry; stride-1 convolutions + 2x2 pooling, or even 4x4 kernels with
+        # stride 2 and padding 1 (window centres at 2i + 0.5), keep it
         if downsample == "pool":
             layers = [conv(self.in_type, t1, 5, padding=2), enn.ReLU(t1, inplace=True),
                       enn.PointwiseAvgPool2D(t1, 2),
