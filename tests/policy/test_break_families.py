@@ -112,6 +112,31 @@ def test_gated_over_the_oriented_path_is_exact_at_init_and_carries_both_penaltie
     assert float(delta.abs().max()) > 0 and torch.allclose(policy.penalty(), expected)
 
 
+@pytest.mark.parametrize("mix", ["add", "convex"])
+def test_gated_contribution_penalty_pays_for_what_the_free_path_adds(push_data, mix):
+    policy = make_policy(push_data, "gated", gate_penalty="contribution", gate_alpha=0.5, gate_mix=mix,
+                         gate_warmup=0.5, **MLP).train()
+    obs = obs_batch(push_data)
+    batch = {"obs": obs, "action": torch.randn(3, 8, 2, generator=torch.Generator().manual_seed(1))}
+    policy.compute_loss(batch, torch.Generator().manual_seed(0))
+    if mix == "add":  # the free path starts silent: nothing to pay, whatever the gate (0.5)
+        assert float(policy.penalty()) == 0.0
+    # (convex: g (eps_free - eps_exact) = -0.5 eps_exact at initialisation, a constant share, paid for like any other)
+    with torch.no_grad():
+        output_layer(policy.denoiser.free).weight.normal_(0, 0.3)
+    policy.compute_loss(batch, torch.Generator().manual_seed(0))
+    added = policy.denoiser._last_contribution
+    assert float(added.abs().max()) > 0
+    assert torch.allclose(policy.penalty(), 0.5 * added.pow(2).mean())  # on the contribution, not on the gate
+    assert torch.allclose(policy.penalty(0.25), 0.25 * added.pow(2).mean())  # ramped over gate_warmup
+    with torch.no_grad():
+        policy.encoder.gate.bias.fill_(-60.0)  # a closed gate adds nothing and costs nothing
+    policy.compute_loss(batch, torch.Generator().manual_seed(0))
+    assert float(policy.penalty()) < 1e-12
+    with pytest.raises(UserError, match="unknown gate_penalty 'size' \\(known: gate, contribution\\)"):
+        DiffusionPolicyModule(model="gated", gate_penalty="size")
+
+
 def test_convex_gating_hands_a_state_to_the_free_path_and_shields_the_exact_path_there(push_data):
     policy = make_policy(push_data, "gated", gate_mix="convex", gate_exact="canonical", **MLP)
     assert not hasattr(policy.denoiser, "free_scale")  # the gate alone weighs the two paths

@@ -26,7 +26,9 @@ class GatedOptions(OrientedOptions):
             orientation correction, with its orient_* options; exact at initialisation only).
         gate_mix: add (the exact path plus the gated, scaled free path) or convex ((1 - g) exact + g free: where the
             gate opens the free path takes the state over and the exact path stops learning from it).
-        gate_alpha: the penalty on the mean gate activation.
+        gate_alpha: the weight of the penalty (>= 0).
+        gate_penalty: what it is on: gate (the mean gate activation) or contribution (the mean square of what the
+            free path adds to the prediction: a break paid for by how much it changes the policy).
         gate_init: the gate's value everywhere at initialisation, in (0, 1).
         gate_warmup: the gate penalty ramps up linearly over this fraction of the run, in [0, 1].
     """
@@ -36,11 +38,14 @@ class GatedOptions(OrientedOptions):
     gate_warmup: float = 0.25
     gate_exact: str = "equivariant"
     gate_mix: str = "add"
+    gate_penalty: str = "gate"
 
     def validate(self) -> None:
         super().validate()
         if self.gate_mix not in ("add", "convex"):
             raise ValueError(f"unknown gate_mix {self.gate_mix!r} (known: add, convex)")
+        if self.gate_penalty not in ("gate", "contribution"):
+            raise ValueError(f"unknown gate_penalty {self.gate_penalty!r} (known: gate, contribution)")
         if self.gate_exact not in EXACT_PATHS:
             raise ValueError(f"unknown gate_exact {self.gate_exact!r} (known: {', '.join(EXACT_PATHS)})")
         if not isinstance(self.gate_alpha, (int, float)) or not self.gate_alpha >= 0:
@@ -66,8 +71,10 @@ class GatedFamily(Family):
         else:
             encoder, denoiser = ctx.group_folded()
         free_encoder, free_denoiser = ctx.plain()
-        return (GatedEncoder(encoder, free_encoder, ctx.config.encoder_dim, o.gate_init, o.gate_alpha, o.gate_warmup),
-                GatedDenoiser(denoiser, free_denoiser, o.gate_mix))
+        on_gate = o.gate_penalty == "gate"
+        return (GatedEncoder(encoder, free_encoder, ctx.config.encoder_dim, o.gate_init,
+                             o.gate_alpha if on_gate else 0.0, o.gate_warmup),
+                GatedDenoiser(denoiser, free_denoiser, o.gate_mix, 0.0 if on_gate else o.gate_alpha, o.gate_warmup))
 
 
 GATED = register(GatedFamily("gated", "equivariant plus a free path a state-dependent gate switches on (sparse)"))
