@@ -100,13 +100,16 @@ def capacity() -> dict[str, dict[str, float]]:
     for fields in (8, 12, 16, 24):
         for name, kwargs in (("equi", {}), ("relaxed_conv", {"conv": functools.partial(RelaxedR2Conv, banks=2)})):
             net = EquivariantImageNet(3, SymmetryGroup(ORDER), fields, downsample="stride", **kwargs)
-            rows[f"{name} image_fields {fields}"] = {"parameters": sum(p.numel() for p in net.parameters()),
-                                                     "gmacs_per_image": macs_per_image(net, x) / 1e9}
+            rows[f"{name} image_fields {fields}"] = equivariant_size(net, x)
     for name, kwargs in (("equi", {}), ("relaxed_conv", {"conv": functools.partial(RelaxedR2Conv, banks=2)})):
         net = EquivariantImageNet(3, SymmetryGroup(ORDER), 8, architecture="deep", side=SIDE, **kwargs)
-        rows[f"{name} image_encoder deep, image_fields 8"] = {
-            "parameters": sum(p.numel() for p in net.parameters()), "gmacs_per_image": macs_per_image(net, x) / 1e9}
+        rows[f"{name} image_encoder deep, image_fields 8"] = equivariant_size(net, x)
     return rows
+
+
+def equivariant_size(net: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """{"parameters", "gmacs_per_image"} of an equivariant image encoder on input ``x`` (1, C, H, W)."""
+    return {"parameters": sum(p.numel() for p in net.parameters()), "gmacs_per_image": macs_per_image(net, x) / 1e9}
 
 
 def median_ms(fn: Callable[[], None], reps: int = 5) -> float:

@@ -63,11 +63,7 @@ def split_per_region(run: Path, dataset: Path, demos: int, n_regions: int = 8) -
         for _ in range(4):
             noise = torch.randn(x0.shape, generator=gen)
             t = torch.randint(0, scheduler.config.num_train_timesteps, (len(x0),), generator=gen)
-            noisy = scheduler.add_noise(x0, noise, t)
-            kind = scheduler.config.prediction_type
-            target = {"epsilon": noise, "sample": x0}.get(kind)
-            if target is None:
-                target = scheduler.get_velocity(x0, noise, t)
+            noisy, target = scheduler.add_noise(x0, noise, t), policy.denoising_target(x0, noise, t)
             exact = den.equi(noisy, t, c_exact)
             whole = den(noisy, t, (c_exact, c_free, gate))
             added = whole - exact
@@ -97,8 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (run / "policy").is_dir():
             raise UserError("no policy/ folder (train the run first)", run)
         table = split_per_region(run, Path(args.dataset), args.demos)
-        lines += [f"## `{run}`", "", "| quantity | " + " | ".join(f"r{k}" for k in range(8)) + " |",
-                  "|---|" + "---|" * 8]
+        n = len(table["gate"])
+        lines += [f"## `{run}`", "", "| quantity | " + " | ".join(f"r{k}" for k in range(n)) + " |",
+                  "|---|" + "---|" * n]
         lines += [f"| {label} | " + " | ".join(f"{v:.4f}" for v in table[q]) + " |" for q, label in QUANTITIES]
         lines.append("")
     atomic_write_text(Path(args.out), "\n".join(lines))

@@ -45,7 +45,7 @@ CELLS: dict[tuple[str, int], tuple[str, str]] = {
     ("equi_deep", 4000): ("lift_deep/steps4000", "equi"),
     ("relaxed_conv_deep", 4000): ("lift_deep/steps4000", "relaxed_conv"),
 }
-FAMILIES = ("plain", "equi", "relaxed_conv", "equi_camera", "plain_w64", "equi_f16", "equi_deep", "relaxed_conv_deep")
+FAMILIES = tuple(dict.fromkeys(family for family, _ in CELLS))  # in CELLS order: rows, legend and colours
 
 
 def load_cells(root: Path) -> dict[tuple[str, int], dict[int, dict[str, Any]]]:

@@ -153,7 +153,7 @@ def deep_stack(in_type: enn.FieldType, t1: enn.FieldType, t2: enn.FieldType, con
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(((in_type, t1), (t1, t2), (t2, t2))):
         layers += [conv(a, b, stride2_kernel(side), padding=1, stride=2), enn.ReLU(b, inplace=True)]
-        side = side // 2 if side % 2 == 0 else (side + 1) // 2
+        side = (side + 1) // 2  # side / 2 on an even side, (side + 1) / 2 on an odd one (stride2_kernel)
         if i:
             layers += [conv(b, b, 3, padding=1), enn.ReLU(b, inplace=True)]
     return enn.SequentialModule(*layers)

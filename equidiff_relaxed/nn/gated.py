@@ -82,7 +82,6 @@ def warmup_ramp(progress: float, warmup: float) -> float:
 
 
 MIXES = ("add", "convex")
-PENALTIES = ("gate", "contribution")
 
 
 class GatedDenoiser(nn.Module, Penalised):
@@ -128,4 +127,4 @@ def output_layer(net: nn.Module) -> nn.Linear | nn.Conv1d:
     return layers[-1]
 
 
-__all__ = ["GATE_INIT", "MIXES", "PENALTIES", "GatedDenoiser", "GatedEncoder", "output_layer", "warmup_ramp"]
+__all__ = ["GATE_INIT", "MIXES", "GatedDenoiser", "GatedEncoder", "output_layer", "warmup_ramp"]

@@ -196,11 +196,15 @@ class DiffusionPolicy(nn.Module):
         t = torch.randint(0, self.train_scheduler.config.num_train_timesteps, (b,), generator=generator,
                           device=x0.device)
         noisy = self.train_scheduler.add_noise(x0, noise, t)
+        return F.mse_loss(self.denoiser(noisy, t, cond), self.denoising_target(x0, noise, t))
+
+    def denoising_target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """What the denoiser learns to predict for clean normalised actions ``x0`` (B, T, A) noised with ``noise``
+        (B, T, A) at timesteps ``t`` (B,): the noise, the clean sample, or v = sqrt(abar) eps - sqrt(1 - abar) x0,
+        as the training scheduler's prediction type says."""
         kind = self.train_scheduler.config.prediction_type
         target = {"epsilon": noise, "sample": x0}.get(kind)
-        if target is None:  # v_prediction: v = sqrt(abar) eps - sqrt(1 - abar) x0
-            target = self.train_scheduler.get_velocity(x0, noise, t)
-        return F.mse_loss(self.denoiser(noisy, t, cond), target)
+        return self.train_scheduler.get_velocity(x0, noise, t) if target is None else target
 
     def penalty(self, progress: float = 1.0) -> torch.Tensor:
         """Sum of the symmetry-breaking regularisers of every :class:`~equidiff_relaxed.nn.penalty.Penalised` module
